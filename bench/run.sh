@@ -40,17 +40,19 @@ NPROC=$(nproc)
 export BENCH_TIME=${BENCH_TIME:-0.3}
 
 # Registration (workload 10). With /dev/gfibers present the library
-# registers by itself, and GF_NO_KMOD=1 keeps the plain "gfibers" runs
-# unregistered; without it, GF_FAKE_TABLE=1 makes the library write a
-# private table of the same layout (host-fake), so the stores are paid
-# exactly as with the module.
+# registers by itself (GF_NO_KMOD=1 is meant to keep the plain "gfibers"
+# runs unregistered); without it, GF_FAKE_TABLE=1 makes the library write
+# a private table of the same layout (host-fake), so the stores are paid
+# exactly as with the module. BENCH_EXPECT_MODE makes gf_bench check that
+# the library did register as the label says (gf_registry_mode()), and
+# report "not available" instead of a mislabelled number.
 if [ -e /dev/gfibers ]; then
-	REG_ENV=""
-	UNREG_ENV="GF_NO_KMOD=1"
+	REG_ENV="BENCH_EXPECT_MODE=1"
+	UNREG_ENV="GF_NO_KMOD=1 BENCH_EXPECT_MODE=0"
 	REG_KIND="real /dev/gfibers"
 else
-	REG_ENV="GF_FAKE_TABLE=1"
-	UNREG_ENV=""
+	REG_ENV="GF_FAKE_TABLE=1 BENCH_EXPECT_MODE=2"
+	UNREG_ENV="BENCH_EXPECT_MODE=0"
 	REG_KIND="host-fake table"
 fi
 
