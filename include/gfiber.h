@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gfiber.h - libgfiber, Go's concurrency for C, every fiber visible to
+ * the kernel (/proc/gfibers) when gfibers.ko is loaded.
+ *
+ * The model is Go's G-M-P: fibers (G) run on threads (M) that hold one of
+ * GF_PROCS processors (P). A fiber runs until it blocks in a call of this
+ * library (channel, select, sleep, sync, IO wait, gf_park) or yields;
+ * there is no preemption.
+ *
+ * Conventions, for every call below:
+ *  - Errors: -1 (or NULL) with errno set; Go's panics (send on a closed
+ *    channel, closing twice, unlocking an unlocked mutex) are errors here,
+ *    documented on each call. Runtime bugs abort with "fatal error: ...".
+ *  - Deadlines are absolute CLOCK_MONOTONIC nanoseconds (gf_now() +
+ *    timeout): GF_FOREVER (-1) blocks without limit, GF_NOWAIT (0) never
+ *    blocks (fails with EAGAIN where it would), any other value fails
+ *    with ETIMEDOUT once passed.
+ *  - Blocking calls may only be made from a fiber (inside gf_main()).
+ *    A plain thread may call the non-blocking ones (GF_NOWAIT, close,
+ *    gf_ready). A fiber must not block its thread in the kernel for long
+ *    (read(2) on a pipe, sleep(3), pthread_mutex_lock...): wrap such
+ *    calls with gf_syscall_enter()/gf_syscall_exit() or use gf_read()/
+ *    gf_write()/gf_wait_fd(), so that its processor runs other fibers.
+ */
+#ifndef GFIBER_H
+#define GFIBER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GF_API __attribute__((visibility("default")))
+
+#define GF_FOREVER	((int64_t)-1)
+#define GF_NOWAIT	((int64_t)0)
+
+/* A fiber. Valid while the fiber lives; see gf_park() for the rules. */
+typedef struct gf_fiber gf_fiber_t;
+
+/* ------------------------------------------------------------ fibers */
+
+/*
+ * gf_main - start the runtime and run fn(arg) as fiber 1 (the main
+ * fiber) until it returns.
+ *
+ * The calling thread becomes the runtime's first thread. The runtime
+ * reads, once: GF_PROCS (processors, default: online CPUs), GF_STACK_SIZE
+ * (default fiber stack, bytes, default 64 KiB), GF_GUARD_STACKS (how many
+ * stacks get a real guard page, default 16384, see docs/ulib.md),
+ * GF_REQUIRE_KMOD=1 (fail when /dev/gfibers cannot be used),
+ * GF_FAKE_TABLE=1 (without the device, register into a private table of
+ * the same layout: for benchmarks), GF_NOSIGQUIT=1 (no SIGQUIT dump),
+ * GF_TRACEBACK=all (dumps show runtime frames too).
+ *
+ * When fn returns, gf_main returns its value. Other fibers are not
+ * waited for (as Go's main): those still runnable may go on running on
+ * the runtime's other threads; parked ones stay parked. gf_main may be
+ * called again later, from the same thread only, but not nested.
+ *
+ * When every fiber is parked and nothing can wake any of them (no timer,
+ * IO wait or wrapped syscall pending), the runtime prints "fatal error:
+ * all fibers are asleep - deadlock!" and a dump to stderr, and aborts.
+ *
+ * Returns fn's value; -1 with errno: EINVAL (fn NULL, or nested call,
+ * or another thread than the first), ENODEV (GF_REQUIRE_KMOD=1 and no
+ * usable /dev/gfibers), ENOMEM, EAGAIN (no thread).
+ */
+GF_API int gf_main(int (*fn)(void *arg), void *arg);
+
+/* Optional attributes of a new fiber. Zeroed fields take the defaults. */
+typedef struct gf_attr {
+	const char *name;	/* copied, at most 31 bytes kept; NULL: none */
+	size_t stack_size;	/* bytes, rounded up to pages; 0: default */
+} gf_attr_t;
+
+/*
+ * gf_go - create a fiber running fn(arg), runnable at once (Go's "go").
+ * May be called from any fiber or, inside gf_main, from any thread.
+ * The new fiber inherits the caller's labels; its creator and creation
+ * site (the caller of gf_go) are recorded for dumps.
+ * Returns the new fiber's id (> 0); -1 with errno: EINVAL (fn NULL or
+ * stack_size over 1 GiB), ENOMEM (no stack or memory), EPERM (runtime
+ * not started).
+ */
+GF_API int64_t gf_go(void (*fn)(void *arg), void *arg);
+GF_API int64_t gf_go_attr(void (*fn)(void *arg), void *arg,
+			  const gf_attr_t *attr);
+
+/* gf_yield - let other runnable fibers run (Go's runtime.Gosched). */
+GF_API void gf_yield(void);
+
+/* gf_id - the calling fiber's id (1 for the main fiber); 0 outside. */
+GF_API int64_t gf_id(void);
+
+/* gf_self - the calling fiber; NULL outside a fiber. */
+GF_API gf_fiber_t *gf_self(void);
+
+/* gf_fiber_id - id of a fiber (its handle must be valid). */
+GF_API int64_t gf_fiber_id(const gf_fiber_t *f);
+
+/* gf_exit - end the calling fiber now (as returning from its function).
+ * Exiting the main fiber ends gf_main() with value 0. */
+GF_API __attribute__((noreturn)) void gf_exit(void);
+
+/* gf_num_fibers - fibers alive (created, not exited), all states. */
+GF_API int64_t gf_num_fibers(void);
+
+/* ------------------------------------------------------------ park/ready */
+
+/*
+ * Wait reasons, numbered as in include/uapi/gfibers.h (the kernel ABI).
+ * Programs name their own with gf_wait_reason().
+ */
+enum gf_wait_reason {
+	GF_WAIT_CHAN_RECV = 1,
+	GF_WAIT_CHAN_SEND = 2,
+	GF_WAIT_SELECT = 3,
+	GF_WAIT_SELECT_NO_CASES = 4,
+	GF_WAIT_CHAN_RECV_NIL = 5,
+	GF_WAIT_CHAN_SEND_NIL = 6,
+	GF_WAIT_SLEEP = 7,
+	GF_WAIT_IO = 8,
+	GF_WAIT_SEMACQUIRE = 9,
+	GF_WAIT_MUTEX_LOCK = 10,
+	GF_WAIT_RWMUTEX_RLOCK = 11,
+	GF_WAIT_RWMUTEX_LOCK = 12,
+	GF_WAIT_COND_WAIT = 13,
+	GF_WAIT_WAITGROUP_WAIT = 14,
+	GF_WAIT_TIMER_IDLE = 15,
+	GF_WAIT_SYSCALL = 17,
+	GF_WAIT_JOIN = 18,
+};
+
+/*
+ * gf_wait_reason - register a program-named wait reason ("db query"),
+ * shown by dumps and /proc/gfibers. The same name returns the same
+ * number. Returns the reason (>= 256) or -1 with errno: EINVAL (NULL,
+ * empty or longer than 55 bytes), ENOSPC (63 names already registered).
+ */
+GF_API int gf_wait_reason(const char *name);
+
+/*
+ * The unlock callback of gf_park: called after the parking fiber is
+ * suspended (its stack saved, status waiting) and before anything else
+ * runs on its thread. Return true to stay parked, false to be made
+ * runnable again at once (the wake-up condition turned out to hold).
+ * It must not block or park.
+ */
+typedef bool (*gf_unlock_fn)(gf_fiber_t *self, void *lock);
+
+/*
+ * gf_park - Go's gopark: suspend the calling fiber with a wait reason
+ * until someone calls gf_ready() on it.
+ *
+ * The pattern (how every blocking call of this library is built): take
+ * your lock, check the condition, record gf_self() where the waker will
+ * find it, then gf_park(unlock, &lock, reason): the lock is released by
+ * unlock() only once the fiber is fully suspended, so a waker that takes
+ * the lock, finds the fiber and calls gf_ready() can never race with the
+ * suspension. The wait site shown in dumps and /proc/gfibers is the
+ * caller of gf_park (for built-in calls: the caller of the blocking
+ * call). unlockf may be NULL (then lock is ignored). Wake-ups are not
+ * spurious: a fiber returns from gf_park only after one gf_ready() (or
+ * its unlock returned false); still, re-check your condition.
+ * Must be called from a fiber; a call outside aborts.
+ */
+GF_API void gf_park(gf_unlock_fn unlockf, void *lock, int reason);
+
+/*
+ * gf_ready - Go's goready: make a fiber parked by gf_park runnable. It
+ * will run soon, on the caller's processor when there is one. Exactly
+ * one gf_ready per park; calling it on a fiber that is not parked is a
+ * bug and aborts (fatal error).
+ */
+GF_API void gf_ready(gf_fiber_t *f);
+
+/* ------------------------------------------------------------ time */
+
+/* gf_now - CLOCK_MONOTONIC in nanoseconds: the clock of every deadline. */
+GF_API int64_t gf_now(void);
+
+/*
+ * gf_sleep - park for at least ns nanoseconds ("sleep"); ns <= 0 yields.
+ * gf_sleep_until - park until the absolute deadline.
+ * Return 0; -1 with EPERM outside a fiber.
+ */
+GF_API int gf_sleep(int64_t ns);
+GF_API int gf_sleep_until(int64_t deadline);
+
+/* ------------------------------------------------------------ channels */
+
+/*
+ * A channel of elemsize-byte values (Go's chan), reference counted: the
+ * creator holds one reference; gf_chan_ref() adds one, gf_chan_unref()
+ * drops one and frees the channel with the last. A NULL channel is Go's
+ * nil channel: send and receive block forever (reasons "chan send (nil
+ * chan)", "chan receive (nil chan)"), close fails with EINVAL.
+ *
+ * Leaks proven by references: when every remaining reference to a
+ * channel is held by fibers parked on it (their count of held references
+ * declared with gf_chan_unref()), those fibers can never be woken: the
+ * runtime marks them leaked (status 10 in /proc/gfibers and dumps), at
+ * the moment the last other reference is dropped. See gf_chan_unref().
+ */
+typedef struct gf_chan gf_chan_t;
+
+/*
+ * gf_chan_make - a channel of cap elements of elemsize bytes; cap 0 is
+ * unbuffered (a send waits for a receiver). elemsize may be 0.
+ * Returns the channel; NULL with errno: EINVAL (elemsize over 65536 or
+ * cap over 2^31), ENOMEM.
+ */
+GF_API gf_chan_t *gf_chan_make(size_t elemsize, size_t cap);
+
+/* gf_chan_ref - take one more reference; returns c. */
+GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c);
+
+/*
+ * gf_chan_unref - drop one reference. The last one frees the channel:
+ * it must then have no waiter (else fatal error). If the references left
+ * are all held by fibers parked on the channel, they are marked leaked.
+ */
+GF_API void gf_chan_unref(gf_chan_t *c);
+
+/*
+ * gf_chan_send - send the elemsize bytes at elem (Go's c <- v): FIFO
+ * among senders; blocks ("chan send") until a receiver takes it or
+ * buffer space frees. Returns 0; -1 with errno EPIPE if the channel is
+ * or becomes closed (Go panics). The _deadline variant: EAGAIN
+ * (GF_NOWAIT and no room), ETIMEDOUT.
+ */
+GF_API int gf_chan_send(gf_chan_t *c, const void *elem);
+GF_API int gf_chan_send_deadline(gf_chan_t *c, const void *elem,
+				 int64_t deadline);
+
+/*
+ * gf_chan_recv - receive into elem (may be NULL to discard) (Go's
+ * v, ok := <-c): FIFO; blocks ("chan receive"). Returns 1 with a value,
+ * 0 when the channel is closed and drained (elem zeroed, ok == false in
+ * Go). The _deadline variant: -1 with EAGAIN (GF_NOWAIT, nothing to
+ * receive), ETIMEDOUT.
+ */
+GF_API int gf_chan_recv(gf_chan_t *c, void *elem);
+GF_API int gf_chan_recv_deadline(gf_chan_t *c, void *elem, int64_t deadline);
+
+/*
+ * gf_chan_close - close: buffered values can still be received, then
+ * receives return 0; every waiting receiver is woken (0), every waiting
+ * sender fails with EPIPE. Returns 0; -1 with errno EPIPE if already
+ * closed, EINVAL for a nil channel (Go panics in both cases).
+ */
+GF_API int gf_chan_close(gf_chan_t *c);
+
+/* gf_chan_len, gf_chan_cap - buffered values now, buffer size (0: nil). */
+GF_API size_t gf_chan_len(gf_chan_t *c);
+GF_API size_t gf_chan_cap(gf_chan_t *c);
+
+/* ------------------------------------------------------------ select */
+
+enum gf_select_dir { GF_SELECT_RECV = 1, GF_SELECT_SEND = 2 };
+
+/* One case of gf_select(); chan NULL is a nil channel (never ready). */
+typedef struct gf_select_case {
+	gf_chan_t *chan;
+	int dir;		/* GF_SELECT_RECV or GF_SELECT_SEND */
+	void *elem;		/* value to send / where to receive (or NULL) */
+	bool ok;		/* out: received a value (recv), sent (send) */
+} gf_select_case_t;
+
+/*
+ * gf_select - Go's select over n cases: when several are ready one is
+ * chosen uniformly at random; otherwise blocks ("select", or "select (no
+ * cases)" when every channel is nil) until one is. deadline GF_NOWAIT is
+ * Go's default clause. A receive on a closed channel is ready (ok false);
+ * a send on a closed channel is ready and fails (ok false; Go panics).
+ * Returns the chosen index; -1 with errno EAGAIN (GF_NOWAIT, none
+ * ready), ETIMEDOUT, EINVAL (n < 0, n > 65536, bad dir).
+ */
+GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline);
+
+/* ------------------------------------------------------------ timers */
+
+/*
+ * Timers and tickers deliver the firing time (int64_t gf_now() value) on
+ * a channel of capacity 1 (Go's time.Timer, time.Ticker), from a heap per
+ * processor: starting, stopping and resetting cost O(log n).
+ */
+typedef struct gf_timer gf_timer_t;
+
+/* gf_timer_new - fire once after ns. NULL with ENOMEM. */
+GF_API gf_timer_t *gf_timer_new(int64_t ns);
+/* gf_ticker_new - fire every period ns (> 0, else EINVAL); a slow reader
+ * drops ticks, as Go. */
+GF_API gf_timer_t *gf_ticker_new(int64_t period);
+/* gf_timer_chan - the channel (owned by the timer, valid until free). */
+GF_API gf_chan_t *gf_timer_chan(gf_timer_t *t);
+/*
+ * gf_timer_stop - stop it. Returns true if that prevented a firing,
+ * false if it had already fired (its value may sit in the channel, as
+ * in Go before 1.23) or been stopped.
+ */
+GF_API bool gf_timer_stop(gf_timer_t *t);
+/* gf_timer_reset - restart with a new duration (period for tickers).
+ * Returns true if the timer was active. */
+GF_API bool gf_timer_reset(gf_timer_t *t, int64_t ns);
+/* gf_timer_free - stop and free it, and its channel reference. */
+GF_API void gf_timer_free(gf_timer_t *t);
+/*
+ * gf_after - Go's time.After: a new channel receiving the time once,
+ * after ns. The caller owns one reference (gf_chan_unref it); the timer
+ * holds another until it fired. NULL with ENOMEM.
+ */
+GF_API gf_chan_t *gf_after(int64_t ns);
+
+/* ------------------------------------------------------------ sync */
+
+/*
+ * Synchronisation objects, Go's sync package. All are plain structs,
+ * zero-initialised ({0} or GF_*_INIT) ready to use, never copied once
+ * used, no destroy call. Each parks with its own wait reason.
+ */
+struct gf__waitq { void *head, *tail; };
+
+/* Mutex ("sync.Mutex.Lock"): FIFO hand-off, not recursive. */
+typedef struct gf_mutex {
+	int lock;		/* internal spinlock */
+	int locked;
+	struct gf__waitq q;
+} gf_mutex_t;
+#define GF_MUTEX_INIT { 0 }
+/* gf_mutex_lock - blocks until acquired. */
+GF_API void gf_mutex_lock(gf_mutex_t *m);
+/* gf_mutex_trylock - 0 when acquired, -1 with EBUSY. */
+GF_API int gf_mutex_trylock(gf_mutex_t *m);
+/* gf_mutex_lock_deadline - 0; -1 with EAGAIN (GF_NOWAIT), ETIMEDOUT. */
+GF_API int gf_mutex_lock_deadline(gf_mutex_t *m, int64_t deadline);
+/* gf_mutex_unlock - 0; -1 with EPERM when not locked (Go: fatal). */
+GF_API int gf_mutex_unlock(gf_mutex_t *m);
+
+/* Readers-writer mutex ("sync.RWMutex.RLock", "sync.RWMutex.Lock"):
+ * a waiting writer blocks new readers, as Go's. */
+typedef struct gf_rwmutex {
+	int lock;
+	int readers;		/* > 0 readers, -1 a writer */
+	int writers_waiting;
+	struct gf__waitq rq, wq;
+} gf_rwmutex_t;
+#define GF_RWMUTEX_INIT { 0 }
+GF_API void gf_rwmutex_rlock(gf_rwmutex_t *rw);
+/* 0; -1 with EPERM when not read-locked. */
+GF_API int gf_rwmutex_runlock(gf_rwmutex_t *rw);
+GF_API void gf_rwmutex_lock(gf_rwmutex_t *rw);
+/* 0; -1 with EPERM when not write-locked. */
+GF_API int gf_rwmutex_unlock(gf_rwmutex_t *rw);
+
+/* Condition variable ("sync.Cond.Wait") tied to a gf_mutex_t. */
+typedef struct gf_cond {
+	int lock;
+	struct gf__waitq q;
+} gf_cond_t;
+#define GF_COND_INIT { 0 }
+/* gf_cond_wait - unlock m, wait for a signal, relock m. m must be held. */
+GF_API void gf_cond_wait(gf_cond_t *c, gf_mutex_t *m);
+/* gf_cond_wait_deadline - as wait; 0 or -1 with ETIMEDOUT/EAGAIN (m is
+ * relocked in every case). */
+GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
+				 int64_t deadline);
+GF_API void gf_cond_signal(gf_cond_t *c);	/* wake one, FIFO */
+GF_API void gf_cond_broadcast(gf_cond_t *c);	/* wake all */
+
+/* Wait group ("sync.WaitGroup.Wait"). */
+typedef struct gf_waitgroup {
+	int lock;
+	int64_t count;
+	struct gf__waitq q;
+} gf_waitgroup_t;
+#define GF_WAITGROUP_INIT { 0 }
+/* gf_waitgroup_add - add delta; 0, or -1 with EINVAL if the counter
+ * would go negative (Go panics; the counter is left unchanged). When it
+ * reaches 0 every waiter is woken. */
+GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta);
+GF_API int gf_waitgroup_done(gf_waitgroup_t *wg);	/* add(-1) */
+GF_API void gf_waitgroup_wait(gf_waitgroup_t *wg);	/* until 0 */
+
+/* Once: fn runs exactly once; concurrent callers wait for it to end. */
+typedef struct gf_once {
+	int done;
+	gf_mutex_t m;
+} gf_once_t;
+#define GF_ONCE_INIT { 0 }
+GF_API void gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg);
+
+/* Counting semaphore ("semacquire"), FIFO. */
+typedef struct gf_sem {
+	int lock;
+	int64_t count;
+	struct gf__waitq q;
+} gf_sem_t;
+#define GF_SEM_INIT(n) { 0, (n), { 0, 0 } }
+/* gf_sem_acquire - take one unit, waiting until available: 0; -1 with
+ * EAGAIN (GF_NOWAIT), ETIMEDOUT. */
+GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline);
+GF_API void gf_sem_release(gf_sem_t *s);		/* give one back */
+
+/* ------------------------------------------------------------ labels */
+
+/*
+ * Labels (pprof's): key=value strings on the calling fiber, inherited by
+ * the fibers it creates, shown in dumps. gf_label_set with value NULL
+ * deletes. At most 8 labels per fiber, 63 bytes per key and value.
+ * Return 0; -1 with errno EINVAL (bad key/too long), ENOSPC, EPERM
+ * (outside a fiber).
+ */
+GF_API int gf_label_set(const char *key, const char *value);
+/* gf_label_get - the value, valid until changed; NULL if none. */
+GF_API const char *gf_label_get(const char *key);
+
+/* ------------------------------------------------------------ dumps */
+
+/*
+ * gf_dump - write every live fiber to fd, Go style:
+ *
+ *	fiber 7 [chan receive, 5 minutes]:
+ *	  user_fn+0x2a
+ *	  ...
+ *	created by spawner+0x18 in fiber 1
+ *	labels: {req=42}
+ *
+ * Frames are the user's (runtime frames hidden unless GF_TRACEBACK=all),
+ * walked through frame pointers: compile with -fno-omit-frame-pointer
+ * for full traces; the wait site (first line) is always exact.
+ * SIGQUIT prints the same to stderr and goes on (GF_NOSIGQUIT=1: not
+ * installed). Returns the number of fibers written; -1 with errno from
+ * write(2).
+ */
+GF_API int gf_dump(int fd);
+
+/*
+ * gf_leakcheck - goleak for tests: waits up to timeout_ns for every
+ * fiber other than the caller and the ids in ignore[] to exit; then, if
+ * some are still alive, writes them to fd as gf_dump does (each with its
+ * creator) and returns how many; 0 when none leaked; -1 with EPERM
+ * outside a fiber.
+ */
+GF_API int gf_leakcheck(int fd, const int64_t *ignore, size_t nignore,
+			int64_t timeout_ns);
+
+/* ------------------------------------------------------------ syscalls, IO */
+
+/*
+ * gf_syscall_enter / gf_syscall_exit - bracket a call that may block the
+ * thread in the kernel (Go's entersyscall/exitsyscall). In between the
+ * fiber is "syscall"; if it stays there for more than ~20 us its
+ * processor is handed to another thread so that other fibers run. No
+ * other gf_ call may be made in between. errno is preserved.
+ */
+GF_API void gf_syscall_enter(void);
+GF_API void gf_syscall_exit(void);
+
+/*
+ * gf_wait_fd - park ("IO wait") until fd is ready for events (EPOLLIN
+ * and/or EPOLLOUT) or the deadline. fd should be non-blocking. Returns
+ * the ready events (> 0); -1 with errno: ETIMEDOUT, EAGAIN (GF_NOWAIT),
+ * EBADF/EPERM from epoll_ctl (fd not pollable).
+ */
+GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
+
+/*
+ * gf_read / gf_write - read(2)/write(2) on a fd that the runtime makes
+ * non-blocking: on EAGAIN the fiber parks in gf_wait_fd until ready.
+ * Return as read(2)/write(2).
+ */
+GF_API ssize_t gf_read(int fd, void *buf, size_t n);
+GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
+
+/* ------------------------------------------------------------ registry */
+
+/*
+ * gf_registry_mode - where fibers are registered: 0 nowhere (no
+ * /dev/gfibers), 1 the kernel's table, 2 a private table of the same
+ * layout (GF_FAKE_TABLE=1, for benchmarks), -1 not started yet.
+ */
+GF_API int gf_registry_mode(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GFIBER_H */

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ctx_x86_64.S - fiber context switch, x86_64 SysV ELF.
+ *
+ * Frame layout and the reasons for it: ctx.h. 8 stores, 8 loads, no
+ * branch; the MXCSR and x87 control word travel with the fiber because
+ * the ABI makes their control bits callee-saved.
+ */
+#include "ctx.h"
+
+	.text
+
+/*
+ * void *gf_ctx_switch(void **save_sp, void *to_sp, void *transfer)
+ *	rdi = where to store this context's stack pointer
+ *	rsi = stack pointer of the context to resume
+ *	rdx = value gf_ctx_switch returns in the resumed context
+ */
+	.globl	gf_ctx_switch
+	.hidden	gf_ctx_switch
+	.type	gf_ctx_switch, @function
+	.p2align 4
+gf_ctx_switch:
+	.cfi_startproc
+	pushq	%rbp			/* sp + 48 */
+	.cfi_adjust_cfa_offset 8
+	pushq	%rbx			/* sp + 40 */
+	.cfi_adjust_cfa_offset 8
+	pushq	%r15			/* sp + 32 */
+	.cfi_adjust_cfa_offset 8
+	pushq	%r14			/* sp + 24 */
+	.cfi_adjust_cfa_offset 8
+	pushq	%r13			/* sp + 16 */
+	.cfi_adjust_cfa_offset 8
+	pushq	%r12			/* sp + 8 */
+	.cfi_adjust_cfa_offset 8
+	subq	$8, %rsp		/* sp + 0: control words */
+	.cfi_adjust_cfa_offset 8
+	stmxcsr	GF_CTX_OFF_MXCSR(%rsp)
+	fnstcw	GF_CTX_OFF_FPUCW(%rsp)
+
+	movq	%rsp, (%rdi)		/* this context is now suspended */
+	movq	%rsi, %rsp		/* the other one's frame, same shape */
+
+	ldmxcsr	GF_CTX_OFF_MXCSR(%rsp)
+	fldcw	GF_CTX_OFF_FPUCW(%rsp)
+	addq	$8, %rsp
+	popq	%r12
+	popq	%r13
+	popq	%r14
+	popq	%r15
+	popq	%rbx
+	popq	%rbp
+	movq	%rdx, %rax		/* the transfer value */
+	ret				/* to the resumed call site */
+	.cfi_endproc
+	.size	gf_ctx_switch, .-gf_ctx_switch
+
+/*
+ * gf_ctx_start: where a forged frame (gf_ctx_make) returns to on the
+ * first switch. rax = transfer, r12 = entry, r13 = arg. The entry never
+ * returns; ud2 catches a runtime bug if it does. The return address
+ * column is undefined so that unwinders stop here.
+ */
+	.globl	gf_ctx_start
+	.hidden	gf_ctx_start
+	.type	gf_ctx_start, @function
+	.p2align 4
+gf_ctx_start:
+	.cfi_startproc
+	.cfi_undefined rip
+	xorl	%ebp, %ebp		/* end of the frame-pointer chain */
+	movq	%rax, %rdi		/* entry(transfer, */
+	movq	%r13, %rsi		/*       arg) */
+	callq	*%r12
+	ud2
+	.cfi_endproc
+	.size	gf_ctx_start, .-gf_ctx_start
+
+	.section .note.GNU-stack, "", @progbits
