@@ -66,7 +66,7 @@ GF="$B/gf_bench"
 # the operations per unit of N (a switch round trip is 2 switches).
 specs() {
 	cat <<EOF
-switch gfibers 1 ns/switch 200000 2 env $UNREG_ENV $GF switch
+switch gfibers 1 ns/switch 200000 2 $B/gf_switch switch
 switch boost 1 ns/switch 200000 2 $B/boost_switch switch
 switch limit 1 ns/switch 200000 2 $B/limit_switch switch
 yield gfibers 1 ns/yield 100000 2 env $UNREG_ENV $GF yield

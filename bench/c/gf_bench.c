@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * gf_bench - the gfibers side of every workload of bench/ (bench/run.sh
+ * gf_bench - the gfibers side of every workload of bench/ but switch
+ * (gf_switch.c) (bench/run.sh
  * drives it; bench/go/ holds the same workloads in Go, written alike so
  * that the two compare one for one).
  *
@@ -17,7 +18,6 @@
 #include <errno.h>
 
 #include "bench.h"
-#include "gf_bench.h"
 #include "gfiber.h"
 
 #define NOT_AVAILABLE 3
@@ -401,10 +401,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	j.workload = argv[1];
-	if (!strcmp(j.workload, "switch")) {
-		printf("%.3f\n", gf_switch_bench(j.n));
-		return 0;
-	}
 	if (gf_main(bench_main, &j) < 0)
 		die("gf_main");
 	if (j.unavailable) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * gf_switch.c - workload `switch` [gfibers]: the library's own context
+ * gf_switch - workload `switch` [gfibers]: the library's own context
  * switch, gf_ctx_switch (ulib/ctx_x86_64.S), ping-ponged between the
  * program's stack and one forged context, exactly as boost_switch.cpp
  * and limit_switch.c do for their switches. No scheduler: this is the
@@ -9,10 +9,13 @@
  * gf_ctx_switch is hidden from the shared library's users; it links
  * from the static archive (hidden visibility only bounds the final
  * link's exports). Its prototype and frame forger come from ulib/ctx.h.
+ * A program of its own, so that it runs as soon as the switch exists,
+ * whatever the state of the rest of the library.
+ *
+ * Usage: gf_switch switch [N]; prints ns per switch.
  */
 #include "bench.h"
 #include "ctx.h"
-#include "gf_bench.h"
 
 static void *main_sp, *partner_sp;
 
@@ -35,13 +38,19 @@ static uint64_t run(uint64_t n, void *arg)
 	return bench_now_ns() - t0;
 }
 
-double gf_switch_bench(int64_t n)
+int main(int argc, char **argv)
 {
 	static char stack[64 * 1024] __attribute__((aligned(64)));
+	int64_t n = bench_parse_n(argc, argv);
 
+	if (argc < 2 || strcmp(argv[1], "switch")) {
+		fprintf(stderr, "usage: gf_switch switch [N]\n");
+		return 2;
+	}
 	bench_fp_clear();
 	partner_sp = gf_ctx_make(stack + sizeof(stack), partner_main, NULL);
 	/* Enter the partner once: every timed switch is a steady-state one. */
 	gf_ctx_switch(&main_sp, partner_sp, NULL);
-	return bench_measure(run, NULL, n, 2);
+	printf("%.3f\n", bench_measure(run, NULL, n, 2));
+	return 0;
 }
