@@ -223,31 +223,7 @@ elif [ "$CG" != 0 ]; then
 	echo "bench: valgrind missing, no instruction counts"
 fi
 
-# results.tsv: median, min, max of the samples, then the callgrind rows.
-awk -F'\t' '
-function fmt(v) { return sprintf("%.3f", v) }
-{
-	k = $1 "\t" $2 "\t" $3
-	if (!(k in n)) { order[++nk] = k; unit[k] = $6 }
-	v[k, ++n[k]] = $5 + 0
-}
-END {
-	for (j = 1; j <= nk; j++) {
-		k = order[j]; m = n[k]
-		for (a = 1; a <= m; a++) s[a] = v[k, a]
-		for (a = 2; a <= m; a++)	# insertion sort, m is small
-			for (b = a; b > 1 && s[b - 1] > s[b]; b--) {
-				t = s[b]; s[b] = s[b - 1]; s[b - 1] = t
-			}
-		med = m % 2 ? s[(m + 1) / 2] : (s[m / 2] + s[m / 2 + 1]) / 2
-		print k "\t" fmt(med) "\t" fmt(s[1]) "\t" fmt(s[m]) "\t" unit[k]
-	}
-}' "$B/samples.tsv" >"$B/results.tsv"
-cat "$B/callgrind.tsv" >>"$B/results.tsv"
-
-awk -F'\t' -v reg="$REG_KIND" -f bench/table.awk \
-	"$B/results.tsv" FS='\t' "$B/status.tsv" >"$B/table.md"
-cat "$B/table.md"
+bench/summarize.sh "$B" "$REG_KIND"
 echo
 echo "bench: load after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: $(($(date +%s) - start))s; results in $B/results.tsv, table in $B/table.md"
