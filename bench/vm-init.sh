@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# /init of the benchmark VM (bench/vm-bench.sh builds the initramfs with
+# selftests/vm/mkinitramfs.sh and boots it). Busybox sh.
+#
+# Runs, with the real gfibers.ko:
+#  - workload 10, registration cost: pingpong (procs 1, 2) and spawn
+#    (100,000 fibers: TCG is slow) with the module loaded [gfibers-reg]
+#    and not loaded [gfibers], interleaved run by run (insmod, the
+#    registered runs, rmmod, the unregistered ones); gf_bench checks the
+#    library's registry mode matches the label (BENCH_EXPECT_MODE);
+#  - workload 11, procread: one full read of /proc/gfibers per fiber at
+#    10,000, 100,000 and 1,000,000 parked fibers [gfibers-proc], against
+#    a walk of /proc/self/task/*/stat with 10,000 threads
+#    [linux-taskstat], interleaved.
+#
+# Everything it reports goes to ttyS1 (the kernel console is ttyS0):
+#   # gfbench: sample WORKLOAD IMPL PROCS RUN VALUE UNIT
+#   # gfbench: status WORKLOAD IMPL PROCS UNIT TEXT...
+#   # gfbench: done
+# Kernel command line (unknown key=value become our environment):
+#   gfbench_runs=5  gfbench_time=0.3  gfbench_modparams=a=1,b=2
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+exec >/dev/ttyS1 2>&1
+
+RUNS=${gfbench_runs:-5}
+export BENCH_TIME=${gfbench_time:-0.3}
+MODPARAMS=$(echo "${gfbench_modparams:-}" | tr ',' ' ')
+dead=""
+
+echo "# gfbench: up: $(uname -r), $(nproc) CPUs, $(grep MemTotal /proc/meminfo)"
+
+load() {
+	# shellcheck disable=SC2086 # the parameters are words
+	insmod /gfibers.ko $MODPARAMS || echo "# gfbench: insmod failed"
+}
+
+unload() {
+	rmmod gfibers || echo "# gfbench: rmmod failed"
+}
+
+# one WORKLOAD IMPL PROCS RUN UNIT COMMAND...: one run, one report line.
+one() {
+	w=$1 i=$2 p=$3 r=$4 u=$5
+	shift 5
+	case " $dead " in *" $w/$i/$p "*) return ;; esac
+	out=$(env GF_PROCS="$p" timeout 600 "$@" 2>/tmp/err </dev/null)
+	rc=$?
+	last=$(echo "$out" | tail -n 1)
+	case $last in
+	"not available:"*)
+		echo "# gfbench: status $w $i $p $u $last"
+		dead="$dead $w/$i/$p"
+		return
+		;;
+	esac
+	if [ "$rc" != 0 ] || ! echo "$last" | grep -Eq '^[0-9]+(\.[0-9]*)?$'; then
+		echo "# gfbench: status $w $i $p $u failed: exit $rc: $(tail -c 300 /tmp/err | tr '\n' ' ')"
+		dead="$dead $w/$i/$p"
+		return
+	fi
+	echo "# gfbench: sample $w $i $p $r $last $u"
+}
+
+# The registered or unregistered half of one round of workload 10.
+reg_round() {
+	impl=$1 mode=$2 r=$3
+	for p in 1 2; do
+		one pingpong "$impl" "$p" "$r" ns/roundtrip \
+			env BENCH_EXPECT_MODE="$mode" /bench/gf_bench pingpong
+	done
+	one spawn "$impl" 2 "$r" ns/fiber \
+		env BENCH_EXPECT_MODE="$mode" /bench/gf_bench spawn 100000
+}
+
+r=1
+while [ "$r" -le "$RUNS" ]; do
+	load
+	reg_round gfibers-reg 1 "$r"
+	unload
+	reg_round gfibers 0 "$r"
+	echo "# gfbench: registration round $r done"
+	r=$((r + 1))
+done
+
+load
+r=1
+while [ "$r" -le "$RUNS" ]; do
+	one procread_10k gfibers-proc 2 "$r" ns/entry \
+		/bench/gf_procread gfibers-proc 10000
+	one procread_10k linux-taskstat 2 "$r" ns/entry \
+		/bench/gf_procread linux-taskstat 10000
+	one procread_100k gfibers-proc 2 "$r" ns/entry \
+		/bench/gf_procread gfibers-proc 100000
+	one procread_1m gfibers-proc 2 "$r" ns/entry \
+		/bench/gf_procread gfibers-proc 1000000
+	echo "# gfbench: procread round $r done"
+	r=$((r + 1))
+done
+unload
+
+echo "# gfbench: done"
+sleep 1
+poweroff -f
