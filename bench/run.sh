@@ -29,6 +29,9 @@
 #   BENCH_ONLY=REGEX    only workloads whose name matches (egrep)
 #   BENCH_CALLGRIND=0   skip the callgrind instruction counts
 #   BENCH_TIMEOUT=180   seconds before one run is killed and marked failed
+#   BENCH_SPECS=FILE    run these spec lines instead of the built-in ones
+#                       (format below; bench/scale.sh uses it)
+#   BENCH_OUT=DIR       where the programs are and the results go
 set -u
 
 B=${BENCH_OUT:-build/bench}
@@ -65,6 +68,10 @@ GF="$B/gf_bench"
 # counted run (a second run with N = 0 is subtracted), and callgrind-ops
 # the operations per unit of N (a switch round trip is 2 switches).
 specs() {
+	if [ -n "${BENCH_SPECS:-}" ]; then
+		cat "$BENCH_SPECS"
+		return
+	fi
 	cat <<EOF
 switch gfibers 1 ns/switch 200000 2 $B/gf_switch switch
 switch boost 1 ns/switch 200000 2 $B/boost_switch switch
