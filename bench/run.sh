@@ -76,6 +76,9 @@ specs() {
 switch gfibers 1 ns/switch 200000 2 $B/gf_switch switch
 switch boost 1 ns/switch 200000 2 $B/boost_switch switch
 switch limit 1 ns/switch 200000 2 $B/limit_switch switch
+switch_fpflags gfibers 1 ns/switch - - $B/gf_switch switch_fpflags
+switch_fpflags boost 1 ns/switch - - $B/boost_switch switch_fpflags
+switch_fpflags limit 1 ns/switch - - $B/limit_switch switch_fpflags
 yield gfibers 1 ns/yield 100000 2 env $UNREG_ENV $GF yield
 yield go 1 ns/yield - - $G yield
 pingpong gfibers 1 ns/roundtrip 50000 1 env $UNREG_ENV $GF pingpong

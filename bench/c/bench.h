@@ -68,6 +68,36 @@ static inline void bench_fp_clear(void)
 }
 
 /*
+ * Set MXCSR's "precision" (inexact) flag, as any float division of a
+ * real program does: used by workload switch_fpflags, where the partner
+ * context carries the flag and the timing side does not, to measure what
+ * a switch that restores MXCSR pays when fibers do floating point.
+ */
+static inline void bench_fp_dirty(void)
+{
+	volatile double x = 1.0;
+
+	x = x / 3.0;
+	(void)x;
+}
+
+/*
+ * The switch programs' workload from argv[1]: 0 "switch", 1
+ * "switch_fpflags" (the partner's MXCSR differs in its flags), -1
+ * anything else.
+ */
+static inline int bench_switch_workload(int argc, char **argv)
+{
+	if (argc < 2)
+		return -1;
+	if (!strcmp(argv[1], "switch"))
+		return 0;
+	if (!strcmp(argv[1], "switch_fpflags"))
+		return 1;
+	return -1;
+}
+
+/*
  * ns per operation of run: exactly n operations when n >= 0, calibrated
  * to BENCH_TIME otherwise. ops is the number of operations in one unit of
  * n (a switch round trip of n is 2n switches).

@@ -4,7 +4,7 @@
 // raw switch under boost::context (jump_fcontext saves the callee-saved
 // registers, MXCSR and the x87 control word, and passes a transfer_t).
 //
-// Usage: boost_switch switch [N]; prints ns per switch. One round trip
+// Usage: boost_switch switch|switch_fpflags [N]; prints ns per switch. One round trip
 // (main -> partner -> main) is two switches.
 #include <boost/context/detail/fcontext.hpp>
 
@@ -13,10 +13,13 @@
 namespace bcd = boost::context::detail;
 
 static bcd::fcontext_t partner;
+static int fpflags;	// workload switch_fpflags
 
 // The partner jumps straight back, forever.
 static void partner_main(bcd::transfer_t t)
 {
+	if (fpflags)
+		bench_fp_dirty();
 	for (;;)
 		t = bcd::jump_fcontext(t.fctx, nullptr);
 }
@@ -35,8 +38,9 @@ int main(int argc, char **argv)
 	static char stack[64 * 1024] __attribute__((aligned(64)));
 	int64_t n = bench_parse_n(argc, argv);
 
-	if (argc < 2 || strcmp(argv[1], "switch")) {
-		fprintf(stderr, "usage: boost_switch switch [N]\n");
+	fpflags = bench_switch_workload(argc, argv);
+	if (fpflags < 0) {
+		fprintf(stderr, "usage: boost_switch switch|switch_fpflags [N]\n");
 		return 2;
 	}
 	bench_fp_clear();

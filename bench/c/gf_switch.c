@@ -12,18 +12,21 @@
  * A program of its own, so that it runs as soon as the switch exists,
  * whatever the state of the rest of the library.
  *
- * Usage: gf_switch switch [N]; prints ns per switch.
+ * Usage: gf_switch switch|switch_fpflags [N]; prints ns per switch.
  */
 #include "bench.h"
 #include "ctx.h"
 
 static void *main_sp, *partner_sp;
+static int fpflags;	/* workload switch_fpflags */
 
 /* The partner switches straight back, forever. */
 static void partner_main(void *transfer, void *arg)
 {
 	(void)transfer;
 	(void)arg;
+	if (fpflags)
+		bench_fp_dirty();
 	for (;;)
 		gf_ctx_switch(&partner_sp, main_sp, NULL);
 }
@@ -43,8 +46,9 @@ int main(int argc, char **argv)
 	static char stack[64 * 1024] __attribute__((aligned(64)));
 	int64_t n = bench_parse_n(argc, argv);
 
-	if (argc < 2 || strcmp(argv[1], "switch")) {
-		fprintf(stderr, "usage: gf_switch switch [N]\n");
+	fpflags = bench_switch_workload(argc, argv);
+	if (fpflags < 0) {
+		fprintf(stderr, "usage: gf_switch switch|switch_fpflags [N]\n");
 		return 2;
 	}
 	bench_fp_clear();

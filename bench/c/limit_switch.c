@@ -4,16 +4,19 @@
  * the bare callee-saved-register switch, ping-ponged between main and one
  * partner context. Prints ns per switch; a round trip is two switches.
  *
- * Usage: limit_switch switch [N]
+ * Usage: limit_switch switch|switch_fpflags [N]
  */
 #include "bench.h"
 
 void limit_swap(void **save_sp, void *load_sp);
 
 static void *main_sp, *partner_sp;
+static int fpflags;	/* workload switch_fpflags (no effect: no MXCSR) */
 
 static void partner_main(void)
 {
+	if (fpflags)
+		bench_fp_dirty();
 	for (;;)
 		limit_swap(&partner_sp, main_sp);
 }
@@ -34,8 +37,9 @@ int main(int argc, char **argv)
 	int64_t n = bench_parse_n(argc, argv);
 	void **top = (void **)(stack + sizeof(stack));
 
-	if (argc < 2 || strcmp(argv[1], "switch")) {
-		fprintf(stderr, "usage: limit_switch switch [N]\n");
+	fpflags = bench_switch_workload(argc, argv);
+	if (fpflags < 0) {
+		fprintf(stderr, "usage: limit_switch switch|switch_fpflags [N]\n");
 		return 2;
 	}
 	/*
