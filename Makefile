@@ -1,0 +1,172 @@
+# SPDX-License-Identifier: GPL-2.0
+# gfibers: the one entry point.  `make help` lists the targets.
+#
+# Userspace objects go to build/ (build/asan/, build/tsan/ for the sanitizer
+# variants of the library and its host tests).  The module is built in the
+# tree (kmod/gfibers.ko, the kernel's own `make -C $KDIR M=$PWD` through the
+# top-level Kbuild) and, for the VM runs, from a copy per kernel under
+# build/kmod/ so that two kernels never share objects.
+
+B	:= build
+# The Debian kernel series the VM boots (6.1 = linux-image-amd64 on Debian 12,
+# 6.12 = linux-image-6.12-amd64), its release, headers and image.
+VMK	?= 6.1
+KREL	:= $(shell scripts/kernels.sh $(VMK))
+KDIR	?= /usr/src/linux-headers-$(KREL)
+KERNEL	?= /boot/vmlinuz-$(KREL)
+KTAG	:= $(notdir $(abspath $(KDIR)))
+KSRC	?= /usr/src/linux-source-6.1.tar.xz
+
+CC	?= gcc
+OPT	?= -O2
+CWARN	:= -Wall -Wextra -Werror
+CFLAGS_BASE := -std=gnu11 -g $(OPT) $(CWARN) -pthread -Iinclude -fno-omit-frame-pointer
+LIB_CFLAGS := -Iulib -fvisibility=hidden -fPIC
+TEST_CFLAGS := -isystem $(B)/kselftest -Iulib
+LDLIBS	:= -pthread
+
+# Sanitizer variants: name, output directory, extra flags.
+SAN_asan := -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_tsan := -fsanitize=thread
+
+LIB_SRCS  := $(wildcard ulib/*.c ulib/*.S)
+LIB_HDRS  := $(wildcard include/*.h include/uapi/*.h ulib/*.h)
+TEST_SRCS := $(wildcard ulib/tests/*.c)
+KST_SRCS  := $(wildcard selftests/gfibers/*.c)
+KST_HDRS  := $(wildcard selftests/gfibers/*.h)
+EX_SRCS   := $(wildcard examples/*.c)
+TOOL_SRCS := $(wildcard tools/*.c)
+KHDR      := $(B)/kselftest/kselftest_harness.h
+
+.PHONY: all lib tests selftests examples tools module deps check vmtest demo \
+	bench checkpatch clean help FORCE
+
+all: lib tests selftests examples tools module
+
+help:
+	@echo 'make              library, host tests, selftests, examples, tools, module'
+	@echo 'make demo         boot the VM, run examples/leak, print /proc/gfibers'
+	@echo 'make check        host tests (plain, ASan+UBSan, TSan), then the VM'
+	@echo '                  kselftests on the 6.1 and 6.12 Debian kernels'
+	@echo 'make vmtest       the VM kselftests on one kernel: VMK=6.1|6.12, or'
+	@echo '                  KERNEL=/path/bzImage KDIR=/path/tree'
+	@echo 'make deps         install the Debian packages (as root, when missing)'
+	@echo 'make checkpatch   checkpatch.pl --strict on the module and the ABI'
+	@echo 'make bench        benchmarks against Go and Boost.Context'
+	@echo 'W=1 C=1 pass through to the module build (extra warnings, sparse).'
+
+deps:
+	@scripts/deps.sh
+
+# kselftest's headers and checkpatch come from Debian's linux-source tarball,
+# extracted at build time, never committed.
+$(KHDR):
+	@test -r $(KSRC) || { echo "missing $(KSRC): make deps" >&2; exit 1; }
+	@mkdir -p $(B)/ksrc $(B)/kselftest
+	tar -xJf $(KSRC) -C $(B)/ksrc --strip-components=1 \
+		linux-source-6.1/tools/testing/selftests/kselftest.h \
+		linux-source-6.1/tools/testing/selftests/kselftest_harness.h \
+		linux-source-6.1/scripts/checkpatch.pl \
+		linux-source-6.1/scripts/spelling.txt \
+		linux-source-6.1/scripts/const_structs.checkpatch
+	cp $(B)/ksrc/tools/testing/selftests/kselftest.h $(B)/kselftest/
+	cp $(B)/ksrc/tools/testing/selftests/kselftest_harness.h $(B)/kselftest/
+
+# ---------------------------------------------------------------- library
+# $(call variant,DIR,EXTRA-CFLAGS): the library and host tests built in DIR.
+define variant
+$(1)/ulib/%.o: ulib/%.c $(LIB_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_BASE) $$(LIB_CFLAGS) $(2) -c -o $$@ $$<
+$(1)/ulib/%.o: ulib/%.S $(LIB_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_BASE) $$(LIB_CFLAGS) $(2) -c -o $$@ $$<
+$(1)/libgfiber.a: $(patsubst ulib/%,$(1)/ulib/%.o,$(basename $(LIB_SRCS)))
+	@mkdir -p $$(@D)
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+$(1)/tests/%: ulib/tests/%.c $(1)/libgfiber.a $(KHDR) $(LIB_HDRS) $(wildcard ulib/tests/*.h)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_BASE) $$(TEST_CFLAGS) $(2) -o $$@ $$< $(1)/libgfiber.a $$(LDLIBS)
+endef
+$(eval $(call variant,$(B),))
+$(eval $(call variant,$(B)/asan,$(SAN_asan)))
+$(eval $(call variant,$(B)/tsan,$(SAN_tsan)))
+
+HOST_TESTS = $(patsubst ulib/tests/%.c,$(1)/tests/%,$(TEST_SRCS))
+
+$(B)/libgfiber.so: $(patsubst ulib/%,$(B)/ulib/%.o,$(basename $(LIB_SRCS)))
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+lib: $(B)/libgfiber.a $(if $(LIB_SRCS),$(B)/libgfiber.so)
+tests: $(call HOST_TESTS,$(B))
+tests-asan: $(call HOST_TESTS,$(B)/asan)
+tests-tsan: $(call HOST_TESTS,$(B)/tsan)
+
+# ---------------------------------------------------------------- static programs
+# Selftests and examples run inside a busybox initramfs: link them statically.
+$(B)/selftests/gfibers/%: selftests/gfibers/%.c $(B)/libgfiber.a $(KHDR) $(KST_HDRS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(TEST_CFLAGS) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+$(B)/selftests/gfibers/settings: $(wildcard selftests/gfibers/settings)
+	@mkdir -p $(@D)
+	$(if $<,cp $< $@,echo timeout=45 > $@)
+$(B)/examples/%: examples/%.c $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+$(B)/tools/%: tools/%.c $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(LDLIBS)
+
+selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)) \
+	$(B)/selftests/gfibers/settings
+examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS))
+tools: $(patsubst tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
+
+# ---------------------------------------------------------------- module
+KCHECK = @test -f $(KDIR)/Makefile || { echo "no kernel tree at KDIR=$(KDIR): make deps, or set KDIR" >&2; exit 1; }
+
+# In the tree, for `make && sudo insmod kmod/gfibers.ko`.
+module:
+	$(KCHECK)
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# A copy per kernel for the VM runs.
+KCOPY := $(B)/kmod/$(KTAG)
+$(KCOPY)/kmod/gfibers.ko: FORCE
+	$(KCHECK)
+	@mkdir -p $(KCOPY)
+	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' \
+		--exclude='.*.cmd' --exclude='*.order' --exclude=Module.symvers \
+		Kbuild kmod include $(KCOPY)/
+	$(MAKE) -C $(KDIR) M=$(abspath $(KCOPY)) modules
+
+checkpatch: $(KHDR)
+	perl $(B)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
+		-f kmod/*.c kmod/*.h include/uapi/*.h
+
+# ---------------------------------------------------------------- VM
+VMOUT := $(B)/vm/$(KTAG)
+VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers
+
+vmtest: selftests $(KCOPY)/kmod/gfibers.ko
+	@mkdir -p $(VMOUT) && ln -sfn $(KTAG)/console.log $(B)/vm/console.log
+	selftests/vm/run.sh test $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(VMOUT) $(VM_FILES)
+
+demo: deps
+	@$(MAKE) --no-print-directory examples $(KCOPY)/kmod/gfibers.ko
+	selftests/vm/run.sh demo $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(B)/vm/demo-$(KTAG) \
+		$(if $(wildcard $(B)/examples),$(B)/examples:/examples)
+
+check: deps
+	@scripts/check.sh
+
+bench: lib
+	@test -f bench/Makefile || { echo "bench/ is not there yet" >&2; exit 1; }
+	$(MAKE) -f bench/Makefile
+
+clean:
+	rm -rf $(B)
+	-test -f $(KDIR)/Makefile && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+FORCE:
