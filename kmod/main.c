@@ -1,49 +1,235 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gfibers: walking skeleton. Creates /dev/gfibers and /proc/gfibers; the
- * shared fiber tables and their rendering come with the gfibers.ko issue.
+ * gfibers.ko - fiber tables shared with user space, shown system-wide.
+ *
+ * A process running fibers (libgfiber) registers them with the kernel the
+ * way kcov shares its buffer: no system call on the hot path.
+ *
+ *	fd = open("/dev/gfibers", O_RDWR | O_CLOEXEC);
+ *	ioctl(fd, GFIBERS_IOC_SETUP, &setup);
+ *	hdr = mmap(NULL, GFIBERS_HEADER_SIZE, PROT_READ | PROT_WRITE,
+ *		   MAP_SHARED, fd, 0);
+ *	k = ioctl(fd, GFIBERS_IOC_GROW);	(as often as slots are needed)
+ *	slots = mmap(NULL, GFIBERS_CHUNK_SIZE, PROT_READ | PROT_WRITE,
+ *		     MAP_SHARED, fd, GFIBERS_CHUNK_OFFSET(k));
+ *
+ * then writes its fibers' states into the slots with the seqcount
+ * protocol of include/uapi/gfibers.h. /proc/gfibers (proc.c) renders every
+ * table the reader may see; the watchdog (watchdog.c) reports fibers
+ * parked for too long. This file: the module parameters and the device.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/proc_fs.h>
-#include <linux/seq_file.h>
+#include <linux/uaccess.h>
 
-static int gfibers_proc_show(struct seq_file *m, void *v)
+#include "compat.h"
+#include "internal.h"
+
+/*
+ * Limits on the kernel memory that fiber tables pin (GFIBERS_SLOT_SIZE
+ * bytes a slot): per table, taken when the table is set up, and over all
+ * tables, checked at each GROW. Root may change them at run time.
+ */
+unsigned int gfibers_max_slots_per_process = 1U << 20;
+module_param_named(max_slots_per_process, gfibers_max_slots_per_process,
+		   uint, 0644);
+MODULE_PARM_DESC(max_slots_per_process,
+		 "Slots one table may grow to, fixed at its setup (default 1048576: 128 MiB)");
+
+unsigned int gfibers_max_slots_total = 1U << 22;
+module_param_named(max_slots_total, gfibers_max_slots_total, uint, 0644);
+MODULE_PARM_DESC(max_slots_total,
+		 "Slots in all tables together (default 4194304: 512 MiB)");
+
+static int gfibers_open(struct inode *inode, struct file *file)
 {
-	seq_puts(m, "# gfibers v0\n");
+	struct gfibers_table *t;
+
+	t = gfibers_table_alloc();
+	if (!t)
+		return -ENOMEM;
+	file->private_data = t;
+	return 0;
+}
+
+static int gfibers_release(struct inode *inode, struct file *file)
+{
+	gfibers_table_put(file->private_data);
+	return 0;
+}
+
+static long gfibers_ioctl_setup(struct gfibers_table *t,
+				struct gfibers_setup __user *arg)
+{
+	struct gfibers_setup setup;
+	int err;
+
+	if (copy_from_user(&setup, arg, sizeof(setup)))
+		return -EFAULT;
+	if (setup.abi_version != GFIBERS_ABI_VERSION || setup.flags ||
+	    setup.reserved)
+		return -EINVAL;
+	err = gfibers_table_setup(t, &setup.max_slots);
+	if (err)
+		return err;
+	if (copy_to_user(arg, &setup, sizeof(setup)))
+		return -EFAULT;
+	return 0;
+}
+
+static long gfibers_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct gfibers_table *t = file->private_data;
+
+	switch (cmd) {
+	case GFIBERS_IOC_SETUP:
+		if (!gfibers_table_owned(t))
+			return -EPERM;
+		return gfibers_ioctl_setup(t, (void __user *)arg);
+	case GFIBERS_IOC_GROW:
+		if (!gfibers_table_owned(t))
+			return -EPERM;
+		if (arg)
+			return -EINVAL;
+		return gfibers_table_grow(t);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/*
+ * Each VMA holds a reference on the table: the pages stay (and stay
+ * listed) while any part of a mapping does, even after close().
+ */
+static void gfibers_vm_open(struct vm_area_struct *vma)
+{
+	gfibers_table_get(vma->vm_private_data);
+}
+
+static void gfibers_vm_close(struct vm_area_struct *vma)
+{
+	gfibers_table_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct gfibers_vm_ops = {
+	.open	= gfibers_vm_open,
+	.close	= gfibers_vm_close,
+};
+
+/*
+ * Map the header (offset 0) or one chunk, each with its exact length.
+ * The pages are inserted now, so the mapping never faults into the
+ * module. VM_DONTCOPY: a fork child does not inherit the table;
+ * VM_DONTEXPAND: no mremap() growth; never executable.
+ */
+static int gfibers_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct gfibers_table *t = file->private_data;
+	unsigned long size = vma->vm_end - vma->vm_start;
+	unsigned long i, first, npages;
+	struct page *header, *page;
+	u64 off, chunk;
+	int err;
+
+	if (!gfibers_table_owned(t))
+		return -EPERM;
+	if (!(vma->vm_flags & VM_SHARED) || (vma->vm_flags & VM_EXEC))
+		return -EINVAL;
+	/* Pairs with smp_store_release() in gfibers_table_setup(). */
+	header = smp_load_acquire(&t->header);
+	if (!header)
+		return -EINVAL;
+	off = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	if (off == 0) {
+		if (size != PAGE_ALIGN(GFIBERS_HEADER_SIZE))
+			return -EINVAL;
+		first = 0;
+		npages = 1;
+	} else {
+		if (size != GFIBERS_CHUNK_SIZE ||
+		    vma->vm_pgoff > (U64_MAX >> PAGE_SHIFT) ||
+		    off % GFIBERS_CHUNK_SIZE)
+			return -EINVAL;
+		chunk = off / GFIBERS_CHUNK_SIZE - 1;
+		if (chunk >= gfibers_table_nr_slots(t) / GFIBERS_CHUNK_SLOTS)
+			return -EINVAL;
+		first = chunk * GFIBERS_CHUNK_PAGES;
+		npages = GFIBERS_CHUNK_PAGES;
+	}
+
+	gfibers_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND);
+	gfibers_vm_flags_clear(vma, VM_MAYEXEC);
+	for (i = 0; i < npages; i++) {
+		page = off ? gfibers_table_page(t, first + i) : header;
+		err = vm_insert_page(vma, vma->vm_start + i * PAGE_SIZE, page);
+		if (err)
+			return err;
+	}
+	/*
+	 * Only a successful mmap gets vm_ops: the core does not call
+	 * ->close() for a VMA whose ->mmap() failed.
+	 */
+	vma->vm_private_data = t;
+	vma->vm_ops = &gfibers_vm_ops;
+	gfibers_table_get(t);
 	return 0;
 }
 
 static const struct file_operations gfibers_fops = {
-	.owner = THIS_MODULE,
+	.owner		= THIS_MODULE,
+	.open		= gfibers_open,
+	.release	= gfibers_release,
+	.unlocked_ioctl	= gfibers_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.mmap		= gfibers_mmap,
+	.llseek		= noop_llseek,
 };
 
 static struct miscdevice gfibers_misc = {
-	.minor = MISC_DYNAMIC_MINOR,
-	.name = "gfibers",
-	.fops = &gfibers_fops,
-	.mode = 0666,
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "gfibers",
+	.fops	= &gfibers_fops,
+	.mode	= 0666,
 };
 
 static int __init gfibers_init(void)
 {
 	int err;
 
-	if (!proc_create_single("gfibers", 0444, NULL, gfibers_proc_show))
-		return -ENOMEM;
+	/* The ABI's sizes, as include/uapi/gfibers.h documents them. */
+	BUILD_BUG_ON(sizeof(struct gfibers_slot) != GFIBERS_SLOT_SIZE);
+	BUILD_BUG_ON(GFIBERS_SLOT_SIZE % 64);
+	BUILD_BUG_ON(sizeof(struct gfibers_reason) != 64);
+	BUILD_BUG_ON(sizeof(struct gfibers_header) != GFIBERS_HEADER_SIZE);
+	BUILD_BUG_ON(sizeof(struct gfibers_setup) != 16);
+	BUILD_BUG_ON(GFIBERS_CHUNK_SIZE != 65536);
+	BUILD_BUG_ON(GFIBERS_HEADER_SIZE > PAGE_SIZE);
+	BUILD_BUG_ON(GFIBERS_CHUNK_SIZE % PAGE_SIZE);
+
+	err = gfibers_proc_init();
+	if (err)
+		return err;
 	err = misc_register(&gfibers_misc);
 	if (err)
-		remove_proc_entry("gfibers", NULL);
+		goto err_proc;
+	gfibers_watchdog_start();
+	return 0;
+
+err_proc:
+	gfibers_proc_exit();
 	return err;
 }
 
 static void __exit gfibers_exit(void)
 {
+	gfibers_watchdog_stop();
 	misc_deregister(&gfibers_misc);
-	remove_proc_entry("gfibers", NULL);
+	gfibers_proc_exit();
 }
 
 module_init(gfibers_init);

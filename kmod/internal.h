@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * internal.h - what the files of gfibers.ko share. The ABI with user space
+ * is include/uapi/gfibers.h; this header is internal to the module.
+ *
+ *   main.c      module parameters, /dev/gfibers (open, ioctl, mmap)
+ *   table.c     the tables: life cycle, growth, the global list
+ *   proc.c      stable slot copies, /proc/gfibers, /proc/gfibers_stats
+ *   watchdog.c  the hung-fiber watchdog
+ */
+#ifndef _GFIBERS_INTERNAL_H
+#define _GFIBERS_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+#include <uapi/gfibers.h>
+
+/* Slots in one page; a slot never straddles a page. */
+#define GFIBERS_SLOTS_PER_PAGE	(PAGE_SIZE / GFIBERS_SLOT_SIZE)
+/* Pages in one chunk (at least one: PAGE_SIZE <= GFIBERS_CHUNK_SIZE). */
+#define GFIBERS_CHUNK_PAGES	(GFIBERS_CHUNK_SIZE / PAGE_SIZE)
+
+/*
+ * Pages of a table: zeroed, and charged to the memory cgroup of the
+ * process that sets the table up or grows it (__GFP_ACCOUNT).
+ */
+#define GFIBERS_GFP		(GFP_KERNEL_ACCOUNT | __GFP_ZERO)
+
+/*
+ * struct gfibers_table - the fiber table of one process.
+ *
+ * Life cycle:
+ *   open(/dev/gfibers)   allocated, one reference held by the file; owned
+ *                        by the opener's thread group (@owner); not yet
+ *                        on the global list, not visible.
+ *   GFIBERS_IOC_SETUP    header page allocated, an @id assigned, added to
+ *                        gfibers_tables: visible to /proc/gfibers and to
+ *                        the watchdog from now on.
+ *   GFIBERS_IOC_GROW     one more chunk of slot pages.
+ *   mmap()               each VMA holds a reference (vm_ops open/close).
+ *   readers              /proc/gfibers and the watchdog take a reference
+ *                        for as long as they look at the table.
+ *   last reference gone  (close and the last munmap, in any order; exit
+ *                        and SIGKILL do both) removed from the list under
+ *                        gfibers_tables_lock, then the pages are freed.
+ *
+ * Nothing in the table's pages is trusted: user space writes them at any
+ * time. The fields of this struct are kernel-only.
+ */
+struct gfibers_table {
+	struct kref ref;
+	/* On gfibers_tables, in @id order; under gfibers_tables_lock. */
+	struct list_head node;
+	/* Unique, increasing, never reused: the readers' cursor. */
+	u64 id;
+	/* The thread group that opened the device; the only one served. */
+	struct pid *owner;
+	/*
+	 * Serialises SETUP and GROW, the only writers of @header, @pages
+	 * and @nr_chunks. Readers take no lock: see @header, @nr_chunks.
+	 */
+	struct mutex lock;
+	/*
+	 * The header page; NULL until SETUP. Published with
+	 * smp_store_release() after the page is filled in, read with
+	 * smp_load_acquire() (mmap) or after finding the table on the list
+	 * (readers: the list lock orders it).
+	 */
+	struct page *header;
+	/*
+	 * Slot pages, index = page number within the slots area. Entries are
+	 * only added (GROW) and freed with the table; xa_load() is safe
+	 * without @lock.
+	 */
+	struct xarray pages;
+	/* This table's limit in chunks, fixed at SETUP. */
+	unsigned int max_chunks;
+	/*
+	 * Chunks whose pages are all in @pages. Written under @lock with
+	 * smp_store_release() after the xa_store()s of the chunk; pairs
+	 * with smp_load_acquire() in gfibers_table_nr_slots().
+	 */
+	unsigned int nr_chunks;
+};
+
+/* Counters for tests and operators, shown in /proc/gfibers_stats. */
+struct gfibers_stats {
+	atomic_long_t tables;		/* set-up tables alive */
+	atomic_long_t slots;		/* slots allocated, all tables */
+	atomic_long_t bytes;		/* table pages, bytes */
+	atomic_long_t torn;		/* slot reads never stable */
+	atomic_long_t invalid;		/* rendered invalid(N) */
+	atomic_long_t warnings;		/* watchdog messages printed */
+};
+
+extern struct gfibers_stats gfibers_stats;
+
+/* Module parameters (main.c, watchdog.c). */
+extern unsigned int gfibers_max_slots_per_process;
+extern unsigned int gfibers_max_slots_total;
+
+/* table.c */
+struct gfibers_table *gfibers_table_alloc(void);
+void gfibers_table_put(struct gfibers_table *t);
+void gfibers_table_get(struct gfibers_table *t);
+bool gfibers_table_owned(const struct gfibers_table *t);
+int gfibers_table_setup(struct gfibers_table *t, u32 *max_slots);
+int gfibers_table_grow(struct gfibers_table *t);
+struct gfibers_table *gfibers_table_next(u64 min_id);
+u32 gfibers_table_nr_slots(struct gfibers_table *t);
+const struct gfibers_slot *gfibers_table_slot(struct gfibers_table *t,
+					      u32 idx);
+struct page *gfibers_table_page(struct gfibers_table *t, unsigned long idx);
+
+/* proc.c */
+bool gfibers_slot_read(const struct gfibers_slot *s, struct gfibers_slot *c);
+const char *gfibers_status_name(u32 status);
+void gfibers_reason_name(struct gfibers_table *t, u32 reason, char *buf,
+			 size_t len);
+int gfibers_proc_init(void);
+void gfibers_proc_exit(void);
+
+/* watchdog.c */
+void gfibers_watchdog_start(void);
+void gfibers_watchdog_stop(void);
+
+#endif /* _GFIBERS_INTERNAL_H */
