@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chan.c - channels, a port of Go's runtime/chan.go.
+ *
+ * Invariants (Go's), all under c->lock:
+ *  - At least one of sendq and recvq is empty, except for an unbuffered
+ *    channel with one fiber blocked in a select on both sides.
+ *  - Buffered: qcount > 0 implies recvq is empty; qcount < dataqsiz
+ *    implies sendq is empty.
+ *  - Values move directly between a sender's and a receiver's stack when
+ *    one of them waits (the waiter is parked: its stack is stable).
+ *  - Waiters are woken after c->lock is dropped (gfi_ready may wake an
+ *    M; holding a spinlock over that would make others spin).
+ *
+ * Errors instead of Go's panics: send on a closed channel -> EPIPE (also
+ * for a sender blocked when the channel closes), close of a closed one
+ * -> EPIPE, close(nil) -> EINVAL.
+ *
+ * Leaks proven by references (the C side of Go 1.26's leak profile):
+ * c->refs counts handles; nplain counts fibers parked in a plain
+ * send/receive on c. The convention: a fiber given a channel takes its
+ * own reference (gf_chan_ref) and drops it when done. Then refs <= nplain
+ * means only those parked fibers can still reach c: none of them will
+ * ever run again, so they are marked leaked (status 10), at the moment
+ * the condition becomes true: the last other reference dropped, or the
+ * last fiber parking. The park-time check runs only on channels that
+ * follow the convention (gf_chan_ref was called on them: c->counted), so
+ * a program that shares one handle among fibers is never accused; its
+ * channels are still proven leaked when the last reference is dropped
+ * with fibers parked (refs == 0: nobody holds a handle at all).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+struct gf_chan {
+	int lock;
+	bool closed;
+	uint32_t elemsize;
+	size_t dataqsiz;		/* buffer capacity */
+	size_t qcount;			/* values in the buffer */
+	size_t sendx, recvx;		/* buffer indexes */
+	struct gfi_waitq recvq, sendq;
+	atomic_long refs;
+	bool counted;			/* gf_chan_ref used: convention on */
+	long nplain;			/* plain waiters, for leak proofs */
+	char *buf;
+};
+
+GF_HIDDEN int gfi_chan_lock_addr_cmp(const gf_chan_t *a, const gf_chan_t *b);
+
+GF_API gf_chan_t *gf_chan_make(size_t elemsize, size_t cap)
+{
+	gf_chan_t *c;
+
+	if (elemsize > 65536 || cap > (1ul << 31)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c) + elemsize * cap);
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->elemsize = (uint32_t)elemsize;
+	c->dataqsiz = cap;
+	c->buf = (char *)(c + 1);
+	atomic_init(&c->refs, 1);
+	return c;
+}
+
+GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c)
+{
+	if (c) {
+		atomic_fetch_add(&c->refs, 1);
+		if (!__atomic_load_n(&c->counted, __ATOMIC_RELAXED))
+			__atomic_store_n(&c->counted, true, __ATOMIC_RELAXED);
+	}
+	return c;
+}
+
+static void check_leak_locked(gf_chan_t *c)
+{
+	long refs = atomic_load(&c->refs);
+
+	if (c->nplain > 0 && refs <= c->nplain) {
+		gfi_mark_leaked(&c->recvq);
+		gfi_mark_leaked(&c->sendq);
+	}
+}
+
+GF_API void gf_chan_unref(gf_chan_t *c)
+{
+	long left;
+
+	if (!c)
+		return;
+	left = atomic_fetch_sub(&c->refs, 1) - 1;
+	if (left < 0)
+		gfi_fatal("gf_chan_unref: reference count below zero");
+	gfi_lock(&c->lock);
+	if (left == 0 && !c->recvq.first && !c->sendq.first) {
+		gfi_unlock(&c->lock);
+		free(c);
+		return;
+	}
+	/* Parked fibers keep the channel alive (Go's GC would too). */
+	check_leak_locked(c);
+	gfi_unlock(&c->lock);
+}
+
+static inline void *chanbuf(gf_chan_t *c, size_t i)
+{
+	return c->buf + i * c->elemsize;
+}
+
+static bool chan_unlock(gf_fiber_t *gp, void *lock)
+{
+	gf_chan_t *c = (gf_chan_t *)((char *)lock - offsetof(gf_chan_t, lock));
+
+	(void)gp;
+	c->nplain++;
+	if (__atomic_load_n(&c->counted, __ATOMIC_RELAXED))
+		check_leak_locked(c);
+	gfi_unlock(&c->lock);
+	return true;
+}
+
+/* Hand ep to the waiting receiver sg (c locked; unlocks, readies). */
+static void send_direct(gf_chan_t *c, struct gfi_sudog *sg, const void *ep)
+{
+	if (sg->elem)
+		memcpy(sg->elem, ep, c->elemsize);
+	sg->success = true;
+	if (!sg->is_select)
+		c->nplain--;
+	gfi_unlock(&c->lock);
+	gfi_ready(sg->g, true);
+}
+
+/* Take from the waiting sender sg (c locked; unlocks, readies). */
+static void recv_direct(gf_chan_t *c, struct gfi_sudog *sg, void *ep)
+{
+	if (c->dataqsiz == 0) {
+		if (ep)
+			memcpy(ep, sg->elem, c->elemsize);
+	} else {
+		/* Full buffer: take its head, the sender's value goes to
+		 * the tail (the same slot). */
+		void *qp = chanbuf(c, c->recvx);
+
+		if (ep)
+			memcpy(ep, qp, c->elemsize);
+		memcpy(qp, sg->elem, c->elemsize);
+		if (++c->recvx == c->dataqsiz)
+			c->recvx = 0;
+		c->sendx = c->recvx;
+	}
+	sg->success = true;
+	if (!sg->is_select)
+		c->nplain--;
+	gfi_unlock(&c->lock);
+	gfi_ready(sg->g, true);
+}
+
+/*
+ * Try to complete a send without blocking, c locked. Returns 1 done
+ * (unlocked), 0 would block (still locked), -1 closed (unlocked).
+ */
+GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep);
+int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep)
+{
+	struct gfi_sudog *sg;
+
+	if (c->closed) {
+		gfi_unlock(&c->lock);
+		return -1;
+	}
+	sg = gfi_waitq_dequeue(&c->recvq);
+	if (sg) {
+		send_direct(c, sg, ep);
+		return 1;
+	}
+	if (c->qcount < c->dataqsiz) {
+		memcpy(chanbuf(c, c->sendx), ep, c->elemsize);
+		if (++c->sendx == c->dataqsiz)
+			c->sendx = 0;
+		c->qcount++;
+		gfi_unlock(&c->lock);
+		return 1;
+	}
+	return 0;
+}
+
+/* As trysend: 1 value (unlocked), 2 closed and drained (unlocked, *ep
+ * zeroed), 0 would block (locked). */
+GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep);
+int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep)
+{
+	struct gfi_sudog *sg;
+
+	if (c->closed && c->qcount == 0) {
+		gfi_unlock(&c->lock);
+		if (ep)
+			memset(ep, 0, c->elemsize);
+		return 2;
+	}
+	sg = gfi_waitq_dequeue(&c->sendq);
+	if (sg) {
+		recv_direct(c, sg, ep);
+		return 1;
+	}
+	if (c->qcount > 0) {
+		void *qp = chanbuf(c, c->recvx);
+
+		if (ep)
+			memcpy(ep, qp, c->elemsize);
+		if (++c->recvx == c->dataqsiz)
+			c->recvx = 0;
+		c->qcount--;
+		gfi_unlock(&c->lock);
+		return 1;
+	}
+	return 0;
+}
+
+GF_HIDDEN int gfi_select(gf_select_case_t *cases, int n, int64_t deadline,
+			 uintptr_t pc);
+
+static int nil_block(int64_t deadline, uint32_t reason, uintptr_t pc)
+{
+	gfi_g *gp = gfi_getg();
+
+	if (deadline == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (!gp) {
+		errno = EPERM;
+		return -1;
+	}
+	atomic_store(&gp->selectdone, 0);
+	gfi_park_deadline(NULL, NULL, reason, pc, NULL, deadline);
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+static int chansend(gf_chan_t *c, const void *ep, int64_t deadline,
+		    uintptr_t pc)
+{
+	struct gfi_sudog mysg;
+	gfi_g *gp;
+	int r;
+
+	if (!c)
+		return nil_block(deadline, GF_WAIT_CHAN_SEND_NIL, pc);
+	gfi_lock(&c->lock);
+	r = gfi_chan_trysend_locked(c, ep);
+	if (r) {
+		if (r < 0)
+			errno = EPIPE;
+		return r < 0 ? -1 : 0;
+	}
+	if (deadline == 0) {
+		gfi_unlock(&c->lock);
+		errno = EAGAIN;
+		return -1;
+	}
+	gp = gfi_getg();
+	if (!gp) {
+		gfi_unlock(&c->lock);
+		errno = EPERM;
+		return -1;
+	}
+	if (deadline > 0) {
+		gf_select_case_t sc = { c, GF_SELECT_SEND, (void *)ep, false };
+
+		gfi_unlock(&c->lock);
+		r = gfi_select(&sc, 1, deadline, pc);
+		if (r < 0)
+			return -1;
+		if (!sc.ok) {
+			errno = EPIPE;
+			return -1;
+		}
+		return 0;
+	}
+	mysg = (struct gfi_sudog){ .g = gp, .elem = (void *)ep, .c = c };
+	gfi_waitq_push(&c->sendq, &mysg);
+	gfi_park(chan_unlock, &c->lock, GF_WAIT_CHAN_SEND, pc, c);
+	if (!mysg.success) {
+		errno = EPIPE;
+		return -1;
+	}
+	return 0;
+}
+
+static int chanrecv(gf_chan_t *c, void *ep, int64_t deadline, uintptr_t pc)
+{
+	struct gfi_sudog mysg;
+	gfi_g *gp;
+	int r;
+
+	if (!c)
+		return nil_block(deadline, GF_WAIT_CHAN_RECV_NIL, pc);
+	gfi_lock(&c->lock);
+	r = gfi_chan_tryrecv_locked(c, ep);
+	if (r)
+		return r == 1 ? 1 : 0;
+	if (deadline == 0) {
+		gfi_unlock(&c->lock);
+		errno = EAGAIN;
+		return -1;
+	}
+	gp = gfi_getg();
+	if (!gp) {
+		gfi_unlock(&c->lock);
+		errno = EPERM;
+		return -1;
+	}
+	if (deadline > 0) {
+		gf_select_case_t sc = { c, GF_SELECT_RECV, ep, false };
+
+		gfi_unlock(&c->lock);
+		r = gfi_select(&sc, 1, deadline, pc);
+		if (r < 0)
+			return -1;
+		return sc.ok ? 1 : 0;
+	}
+	mysg = (struct gfi_sudog){ .g = gp, .elem = ep, .c = c };
+	gfi_waitq_push(&c->recvq, &mysg);
+	gfi_park(chan_unlock, &c->lock, GF_WAIT_CHAN_RECV, pc, c);
+	return mysg.success ? 1 : 0;
+}
+
+GF_API int gf_chan_send(gf_chan_t *c, const void *elem)
+{
+	return chansend(c, elem, GF_FOREVER,
+			(uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_chan_send_deadline(gf_chan_t *c, const void *elem,
+				 int64_t deadline)
+{
+	return chansend(c, elem, deadline,
+			(uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_chan_recv(gf_chan_t *c, void *elem)
+{
+	return chanrecv(c, elem, GF_FOREVER,
+			(uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_chan_recv_deadline(gf_chan_t *c, void *elem, int64_t deadline)
+{
+	return chanrecv(c, elem, deadline,
+			(uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_chan_close(gf_chan_t *c)
+{
+	struct gfi_sudog *sg, *list = NULL;
+
+	if (!c) {
+		errno = EINVAL;
+		return -1;
+	}
+	gfi_lock(&c->lock);
+	if (c->closed) {
+		gfi_unlock(&c->lock);
+		errno = EPIPE;
+		return -1;
+	}
+	c->closed = true;
+	/* Every receiver gets a zero value and "closed", every sender EPIPE.
+	 * Collected under the lock, readied after it (sudogs stay valid:
+	 * their fibers are parked until readied). */
+	while ((sg = gfi_waitq_dequeue(&c->recvq))) {
+		if (sg->elem)
+			memset(sg->elem, 0, c->elemsize);
+		sg->success = false;
+		if (!sg->is_select)
+			c->nplain--;
+		sg->next = list;
+		list = sg;
+	}
+	while ((sg = gfi_waitq_dequeue(&c->sendq))) {
+		sg->success = false;
+		if (!sg->is_select)
+			c->nplain--;
+		sg->next = list;
+		list = sg;
+	}
+	gfi_unlock(&c->lock);
+	while (list) {
+		sg = list;
+		list = sg->next;
+		gfi_ready(sg->g, false);
+	}
+	return 0;
+}
+
+GF_API size_t gf_chan_len(gf_chan_t *c)
+{
+	size_t n;
+
+	if (!c)
+		return 0;
+	gfi_lock(&c->lock);
+	n = c->qcount;
+	gfi_unlock(&c->lock);
+	return n;
+}
+
+GF_API size_t gf_chan_cap(gf_chan_t *c)
+{
+	return c ? c->dataqsiz : 0;
+}
+
+/* ---------------------------------------------------------- for select */
+
+GF_HIDDEN int *gfi_chan_lockp(gf_chan_t *c);
+int *gfi_chan_lockp(gf_chan_t *c)
+{
+	return &c->lock;
+}
+
+GF_HIDDEN struct gfi_waitq *gfi_chan_q(gf_chan_t *c, bool send);
+struct gfi_waitq *gfi_chan_q(gf_chan_t *c, bool send)
+{
+	return send ? &c->sendq : &c->recvq;
+}

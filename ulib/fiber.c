@@ -1,0 +1,646 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fiber.c - G lifecycle, status changes, park/ready, yield, labels.
+ *
+ * Lifecycle of a G (Go's):
+ *	gf_go:   gfget (a dead G with its stack) or a new one -> RUNNABLE,
+ *	         slot claimed, on the creator's P (runnext)
+ *	execute: RUNNABLE -> RUNNING (slot: status, tid)
+ *	park:    RUNNING -> WAITING (slot: reason, wait site, saved PC/SP/FP,
+ *	         wait-since), done after the switch by the resumed context,
+ *	         then the unlock callback publishes the G to its wakers
+ *	ready:   WAITING/LEAKED -> RUNNABLE, on the waker's P (runnext)
+ *	exit:    RUNNING -> DEAD (slot released), recycled after the switch
+ *
+ * gfi_casgstatus is the one function that changes a status, and the one
+ * that writes the slot. Changes from RUNNING/RUNNABLE/SYSCALL are made by
+ * the G's only owner (the M running it, or the M that popped it), so they
+ * are plain stores; changes from WAITING/LEAKED race with other wakers,
+ * the leak marker and dumps, so they CAS through GSCAN.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+#ifdef GF_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef GF_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+GF_HIDDEN void gfi_main_exited(void);
+
+/* ---------------------------------------------------------- status */
+
+void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_)
+{
+	if (old == GFIBERS_GWAITING || old == GFIBERS_GLEAKED) {
+		uint32_t o;
+		int spins = 0;
+
+		for (;;) {
+			o = old;
+			if (atomic_compare_exchange_weak_explicit(&gp->status,
+					&o, new_ | GSCAN, memory_order_acquire,
+					memory_order_relaxed))
+				break;
+			/* ready accepts a leaked G: it was woken after all */
+			if (old == GFIBERS_GWAITING &&
+			    o == GFIBERS_GLEAKED) {
+				old = GFIBERS_GLEAKED;
+				continue;
+			}
+			if (!(o & GSCAN))
+				gfi_fatal("gf_ready of a fiber that is not parked");
+			if (++spins > 100) {
+				sched_yield();
+				spins = 0;
+			}
+		}
+	} else {
+		gfi_assert((atomic_load_explicit(&gp->status,
+				memory_order_relaxed) & ~GSCAN) == old);
+	}
+	gfi_registry_write(gp, new_);
+	atomic_store_explicit(&gp->status, new_, memory_order_release);
+}
+
+/* ---------------------------------------------------------- switching */
+
+struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
+			 bool from_dead)
+{
+	void **save = from ? &from->sp : &m->g0_sp;
+	void *to_sp = to ? to->sp : m->g0_sp;
+
+	if (from && !from_dead)
+		gfi_stack_check(from, __builtin_frame_address(0));
+#ifdef GF_ASAN
+	{
+		const void *lo = to ? (const void *)to->stack_lo : m->g0_stack_lo;
+		size_t sz = to ? (size_t)(to->stack_hi - to->stack_lo)
+			       : m->g0_stack_size;
+
+		__sanitizer_start_switch_fiber(
+			from_dead ? NULL
+				  : (from ? &from->asan_fake : &m->g0_asan_fake),
+			lo, sz);
+	}
+#endif
+#ifdef GF_TSAN
+	__tsan_switch_to_fiber(to ? to->tsan_fiber : m->g0_tsan_fiber, 0);
+#endif
+	m = gf_ctx_switch(save, to_sp, m);
+#ifdef GF_ASAN
+	__sanitizer_finish_switch_fiber(from ? from->asan_fake
+					     : m->g0_asan_fake, NULL, NULL);
+#endif
+	return m;
+}
+
+/* ---------------------------------------------------------- free Gs */
+
+static void gfput(struct gfi_p *p, gfi_g *gp)
+{
+	if (!gp->stack_arena)
+		gfi_stack_free(gp);
+	gp->schedlink = p->gfree;
+	p->gfree = gp;
+	if (++p->ngfree < 64)
+		return;
+	/* Move half to the global list. */
+	pthread_mutex_lock(&gfi_sched.lock);
+	while (p->ngfree > 32) {
+		gfi_g *g = p->gfree;
+
+		p->gfree = g->schedlink;
+		p->ngfree--;
+		g->schedlink = gfi_sched.gfree;
+		gfi_sched.gfree = g;
+		gfi_sched.ngfree++;
+	}
+	pthread_mutex_unlock(&gfi_sched.lock);
+}
+
+static gfi_g *gfget(struct gfi_p *p)
+{
+	gfi_g *gp;
+
+	if (!p)
+		goto global;
+	if (!p->gfree && gfi_sched.ngfree) {
+		pthread_mutex_lock(&gfi_sched.lock);
+		while (p->ngfree < 32 && gfi_sched.gfree) {
+			gp = gfi_sched.gfree;
+			gfi_sched.gfree = gp->schedlink;
+			gfi_sched.ngfree--;
+			gp->schedlink = p->gfree;
+			p->gfree = gp;
+			p->ngfree++;
+		}
+		pthread_mutex_unlock(&gfi_sched.lock);
+	}
+	gp = p->gfree;
+	if (gp) {
+		p->gfree = gp->schedlink;
+		p->ngfree--;
+	}
+	return gp;
+global:
+	pthread_mutex_lock(&gfi_sched.lock);
+	gp = gfi_sched.gfree;
+	if (gp) {
+		gfi_sched.gfree = gp->schedlink;
+		gfi_sched.ngfree--;
+	}
+	pthread_mutex_unlock(&gfi_sched.lock);
+	return gp;
+}
+
+/* A new G, appended to allgs (never freed). */
+static gfi_g *allg_new(void)
+{
+	gfi_g *gp = calloc(1, sizeof(*gp));
+	uint32_t n;
+
+	if (!gp)
+		return NULL;
+	atomic_store(&gp->status, GFIBERS_GDEAD);
+	pthread_mutex_lock(&gfi_sched.allglock);
+	n = atomic_load(&gfi_sched.nallgs);
+	if (n == gfi_sched.capallgs) {
+		uint32_t cap = n ? n * 2 : 1024;
+		gfi_g **a = malloc(sizeof(*a) * cap), **old;
+
+		if (!a) {
+			pthread_mutex_unlock(&gfi_sched.allglock);
+			free(gp);
+			return NULL;
+		}
+		old = atomic_load(&gfi_sched.allgs);
+		if (n)
+			memcpy(a, old, sizeof(*a) * n);
+		/*
+		 * Readers (dumps) may still hold the old array: keep it, it
+		 * is at most as big as the new one (Go keeps allgs too).
+		 */
+		atomic_store(&gfi_sched.allgs, a);
+		gfi_sched.capallgs = cap;
+	}
+	gp->allg_idx = n;
+	gp->slot = gfi_registry_slot(n);
+	atomic_load(&gfi_sched.allgs)[n] = gp;
+	atomic_store(&gfi_sched.nallgs, n + 1);
+	pthread_mutex_unlock(&gfi_sched.allglock);
+	return gp;
+}
+
+/* ---------------------------------------------------------- labels */
+
+static void labels_unref(struct gfi_labels *l)
+{
+	if (l && atomic_fetch_sub(&l->refs, 1) == 1)
+		free(l);
+}
+
+GF_API int gf_label_set(const char *key, const char *value)
+{
+	gfi_g *gp = gfi_getg();
+	struct gfi_labels *old, *l;
+	int i, at = -1;
+
+	if (!gp) {
+		errno = EPERM;
+		return -1;
+	}
+	if (!key || !*key || strlen(key) > 63 || (value && strlen(value) > 63)) {
+		errno = EINVAL;
+		return -1;
+	}
+	old = gp->labels;
+	l = malloc(sizeof(*l));
+	if (!l) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (old)
+		memcpy(l, old, sizeof(*l));
+	else
+		l->n = 0;
+	atomic_init(&l->refs, 1);
+	for (i = 0; i < l->n; i++)
+		if (!strcmp(l->kv[i].key, key))
+			at = i;
+	if (!value) {
+		if (at >= 0) {
+			l->kv[at] = l->kv[l->n - 1];
+			l->n--;
+		}
+	} else {
+		if (at < 0) {
+			if (l->n == 8) {
+				free(l);
+				errno = ENOSPC;
+				return -1;
+			}
+			at = l->n++;
+			strcpy(l->kv[at].key, key);
+		}
+		strcpy(l->kv[at].val, value);
+	}
+	gp->labels = l;
+	labels_unref(old);
+	return 0;
+}
+
+GF_API const char *gf_label_get(const char *key)
+{
+	gfi_g *gp = gfi_getg();
+	int i;
+
+	if (!gp || !gp->labels || !key)
+		return NULL;
+	for (i = 0; i < gp->labels->n; i++)
+		if (!strcmp(gp->labels->kv[i].key, key))
+			return gp->labels->kv[i].val;
+	return NULL;
+}
+
+/* ---------------------------------------------------------- create, exit */
+
+void gfi_fiber_main(void *transfer, void *arg)
+{
+	struct gfi_m *m = transfer;
+	gfi_g *gp = arg;
+
+#ifdef GF_ASAN
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+	gfi_after_switch(m);
+	gp->fn(gp->arg);
+	gfi_goexit();
+}
+
+int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
+	       uintptr_t pc, bool is_main)
+{
+	struct gfi_m *m = gfi_getm();
+	struct gfi_p *p = m ? m->p : NULL;
+	gfi_g *self = m ? m->curg : NULL;
+	size_t size = attr ? attr->stack_size : 0;
+	gfi_g *gp = NULL;
+
+	if (!fn || size > (1ul << 30)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!gfi_sched.allp) {
+		errno = EPERM;
+		return -1;
+	}
+	if (size == 0 || size == gfi_sched.stack_size)
+		gp = gfget(p);
+	if (!gp) {
+		gp = allg_new();
+		if (!gp) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	if (!gp->stack_lo && gfi_stack_alloc(gp, size)) {
+		int e = errno;
+
+		/* Recycle the bare G: gfget gives it a stack next time. */
+		if (p)
+			gfput(p, gp);
+		else
+			gfi_fatal("out of memory for a fiber stack");
+		errno = e;
+		return -1;
+	}
+	gp->id = atomic_fetch_add(&gfi_sched.goidgen, 1) + 1;
+	gp->parent_id = self ? self->id : 0;
+	gp->create_pc = pc;
+	gp->fn = fn;
+	gp->arg = arg;
+	gp->is_main = is_main;
+	gp->name[0] = 0;
+	if (attr && attr->name) {
+		strncpy(gp->name, attr->name, sizeof(gp->name) - 1);
+		gp->name[sizeof(gp->name) - 1] = 0;
+	}
+	gp->labels = self ? self->labels : NULL;
+	if (gp->labels)
+		atomic_fetch_add(&gp->labels->refs, 1);
+	gp->waitreason = 0;
+	gp->waitpc = 0;
+	gp->waitobj = NULL;
+	gp->m = NULL;
+	gp->sp = gf_ctx_make(gp->stack_hi, gfi_fiber_main, gp);
+#ifdef GF_TSAN
+	gp->tsan_fiber = __tsan_create_fiber(0);
+#endif
+	atomic_fetch_add(&gfi_sched.ngoroutines, 1);
+	atomic_store_explicit(&gp->status, GFIBERS_GRUNNABLE,
+			      memory_order_relaxed);
+	gfi_registry_claim(gp);
+	if (p) {
+		gfi_runqput(p, gp, true);
+	} else {
+		gfi_globrunqput(gp);
+	}
+	gfi_wakep();
+	return gp->id;
+}
+
+GF_API int64_t gf_go(void (*fn)(void *arg), void *arg)
+{
+	return gfi_go(fn, arg, NULL, (uintptr_t)__builtin_return_address(0),
+		      false);
+}
+
+GF_API int64_t gf_go_attr(void (*fn)(void *arg), void *arg,
+			  const gf_attr_t *attr)
+{
+	return gfi_go(fn, arg, attr, (uintptr_t)__builtin_return_address(0),
+		      false);
+}
+
+void gfi_goexit(void)
+{
+	struct gfi_m *m = gfi_getm();
+	gfi_g *gp = m->curg;
+
+	gfi_casgstatus(gp, GFIBERS_GRUNNING, GFIBERS_GDEAD);
+	gfi_registry_release(gp);
+	labels_unref(gp->labels);
+	gp->labels = NULL;
+	gp->id = 0;
+	atomic_fetch_sub(&gfi_sched.ngoroutines, 1);
+	if (gp->is_main) {
+		gp->is_main = 0;
+		gfi_main_exited();
+	}
+	m->prevg = gp;
+	m->prev_action = PA_EXIT;
+	gfi_schedule_from(m, gp);
+	gfi_fatal("a dead fiber was resumed");
+}
+
+GF_API void gf_exit(void)
+{
+	if (!gfi_getg())
+		gfi_fatal("gf_exit outside a fiber");
+	gfi_goexit();
+}
+
+/* ---------------------------------------------------------- after switch */
+
+void gfi_after_switch(struct gfi_m *m)
+{
+	gfi_g *prev = m->prevg;
+
+	if (!prev)
+		return;
+	m->prevg = NULL;
+	switch (m->prev_action) {
+	case PA_PARK: {
+		gf_unlock_fn f = m->unlockf;
+
+		gfi_casgstatus(prev, GFIBERS_GRUNNING, GFIBERS_GWAITING);
+		if (f && !f(prev, m->waitlock)) {
+			gfi_casgstatus(prev, GFIBERS_GWAITING,
+				       GFIBERS_GRUNNABLE);
+			gfi_runqput(m->p, prev, true);
+		}
+		break;
+	}
+	case PA_YIELD:
+		gfi_casgstatus(prev, GFIBERS_GRUNNING, GFIBERS_GRUNNABLE);
+		gfi_runqput(m->p, prev, false);
+		break;
+	case PA_EXIT:
+#ifdef GF_TSAN
+		__tsan_destroy_fiber(prev->tsan_fiber);
+		prev->tsan_fiber = NULL;
+#endif
+		gfi_stack_check(prev, NULL);
+		gfput(m->p, prev);
+		break;
+	case PA_GLOBRUNQ:
+		gfi_globrunqput(prev);
+		gfi_wakep();
+		break;
+	default:
+		gfi_assert(0);
+	}
+	m->prev_action = PA_NONE;
+}
+
+/* ---------------------------------------------------------- park, ready */
+
+void gfi_park(gf_unlock_fn unlockf, void *lock, uint32_t reason,
+	      uintptr_t pc, void *obj)
+{
+	struct gfi_m *m = gfi_getm();
+	gfi_g *gp = m ? m->curg : NULL;
+
+	if (!gp)
+		gfi_fatal("a blocking call outside a fiber");
+	gp->waitreason = reason;
+	gp->waitpc = pc;
+	gp->waitobj = obj;
+	gp->waitsince = gfi_coarsetime();
+	m->prevg = gp;
+	m->prev_action = PA_PARK;
+	m->unlockf = unlockf;
+	m->waitlock = lock;
+	gfi_schedule_from(m, gp);
+}
+
+struct deadline_park {
+	gf_unlock_fn unlockf;
+	void *lock;
+	struct gfi_timer *t;
+	int64_t deadline;
+};
+
+/* Arm the deadline timer once the G is WAITING, before its wakers can
+ * see it: the timer's firing races with them through selectdone only. */
+static bool deadline_unlock(gf_fiber_t *gp, void *arg)
+{
+	struct deadline_park *d = arg;
+
+	(void)gp;
+	gfi_timer_start(d->t, d->deadline);
+	/* A deadline park never asks to stay runnable: the timer would
+	 * then ready a running G. */
+	if (d->unlockf)
+		d->unlockf(gp, d->lock);
+	return true;
+}
+
+static void deadline_fire(void *arg, int64_t now)
+{
+	gfi_g *gp = arg;
+	uint32_t zero = 0;
+
+	(void)now;
+	if (atomic_compare_exchange_strong(&gp->selectdone, &zero, 1)) {
+		gp->param = NULL;
+		gp->timedout = 1;
+		gfi_ready(gp, false);
+	}
+}
+
+bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock, uint32_t reason,
+		       uintptr_t pc, void *obj, int64_t deadline)
+{
+	gfi_g *gp = gfi_getg();
+	struct gfi_timer t = { .f = deadline_fire, .idx = -1 };
+	struct deadline_park d = { unlockf, lock, &t, deadline };
+
+	if (!gp)
+		gfi_fatal("a blocking call outside a fiber");
+	gp->timedout = 0;
+	if (deadline < 0) {
+		gfi_park(unlockf, lock, reason, pc, obj);
+		return true;
+	}
+	t.arg = gp;
+	gfi_park(deadline_unlock, &d, reason, pc, obj);
+	gfi_timer_stop(&t);
+	return !gp->timedout;
+}
+
+void gfi_ready(gfi_g *gp, bool next)
+{
+	struct gfi_m *m = gfi_getm();
+
+	gfi_casgstatus(gp, GFIBERS_GWAITING, GFIBERS_GRUNNABLE);
+	if (m && m->p)
+		gfi_runqput(m->p, gp, next);
+	else
+		gfi_globrunqput(gp);
+	gfi_wakep();
+}
+
+void gfi_mark_leaked(struct gfi_waitq *q)
+{
+	struct gfi_sudog *sg;
+
+	for (sg = q->first; sg; sg = sg->next) {
+		uint32_t o = GFIBERS_GWAITING;
+
+		if (sg->is_select)
+			continue;
+		if (atomic_compare_exchange_strong(&sg->g->status, &o,
+				GFIBERS_GWAITING | GSCAN)) {
+			gfi_registry_write(sg->g, GFIBERS_GLEAKED);
+			atomic_store_explicit(&sg->g->status, GFIBERS_GLEAKED,
+					      memory_order_release);
+		}
+	}
+}
+
+GF_API void gf_park(gf_unlock_fn unlockf, void *lock, int reason)
+{
+	gfi_park(unlockf, lock, (uint32_t)reason,
+		 (uintptr_t)__builtin_return_address(0), lock);
+}
+
+GF_API void gf_ready(gf_fiber_t *f)
+{
+	gfi_ready(f, true);
+}
+
+GF_API void gf_yield(void)
+{
+	struct gfi_m *m = gfi_getm();
+	gfi_g *gp = m ? m->curg : NULL;
+
+	if (!gp)
+		return;
+	m->prevg = gp;
+	m->prev_action = PA_YIELD;
+	gfi_schedule_from(m, gp);
+}
+
+GF_API int64_t gf_id(void)
+{
+	gfi_g *gp = gfi_getg();
+
+	return gp ? gp->id : 0;
+}
+
+GF_API gf_fiber_t *gf_self(void)
+{
+	return gfi_getg();
+}
+
+GF_API int64_t gf_fiber_id(const gf_fiber_t *f)
+{
+	return f ? f->id : 0;
+}
+
+GF_API int64_t gf_num_fibers(void)
+{
+	return atomic_load(&gfi_sched.ngoroutines);
+}
+
+GF_API int64_t gf_now(void)
+{
+	return gfi_nanotime();
+}
+
+/* ---------------------------------------------------------- wait queues */
+
+void gfi_waitq_push(struct gfi_waitq *q, struct gfi_sudog *sg)
+{
+	sg->next = NULL;
+	sg->prev = q->last;
+	if (q->last)
+		q->last->next = sg;
+	else
+		q->first = sg;
+	q->last = sg;
+	sg->queued = true;
+}
+
+void gfi_waitq_remove(struct gfi_waitq *q, struct gfi_sudog *sg)
+{
+	if (!sg->queued)
+		return;
+	if (sg->prev)
+		sg->prev->next = sg->next;
+	else
+		q->first = sg->next;
+	if (sg->next)
+		sg->next->prev = sg->prev;
+	else
+		q->last = sg->prev;
+	sg->next = sg->prev = NULL;
+	sg->queued = false;
+}
+
+struct gfi_sudog *gfi_waitq_dequeue(struct gfi_waitq *q)
+{
+	for (;;) {
+		struct gfi_sudog *sg = q->first;
+		uint32_t zero = 0;
+
+		if (!sg)
+			return NULL;
+		gfi_waitq_remove(q, sg);
+		if (sg->is_select &&
+		    !atomic_compare_exchange_strong(&sg->g->selectdone, &zero,
+						    1))
+			continue;	/* its select was won elsewhere */
+		sg->g->param = sg;
+		return sg;
+	}
+}

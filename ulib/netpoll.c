@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netpoll.c - IO waits on epoll (Go's netpoll.go / netpoll_epoll.go),
+ * and the timed sleep of the scheduler.
+ *
+ * One epoll instance; each fd is registered edge-triggered for both
+ * directions the first time a fiber waits on it. A poll descriptor per
+ * fd keeps, under its lock, the fibers waiting to read and to write and
+ * a "ready" bit per direction for an edge that arrived with nobody
+ * waiting (consumed by the next wait). An eventfd breaks a blocked
+ * netpoll (a new earlier timer, main returning).
+ *
+ * The scheduler blocks in gfi_netpoll() (one M at a time, sched.lastpoll
+ * == 0 while it does) when there are IO waiters or timers; otherwise
+ * idle Ms sleep on their futex.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+struct polldesc {
+	int lock;
+	int fd;
+	bool rready, wready;		/* edge seen with no waiter */
+	struct gfi_waitq rq, wq;	/* waiting fibers */
+};
+
+static int epfd = -1;
+static int breakfd = -1;
+static _Atomic int breakpending;
+static pthread_mutex_t pdlock = PTHREAD_MUTEX_INITIALIZER;
+static struct polldesc **_Atomic pds;
+static _Atomic int npds;
+static char break_marker;
+
+int gfi_netpoll_init(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &break_marker };
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -1;
+	breakfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (breakfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev))
+		return -1;
+	return 0;
+}
+
+void gfi_netpoll_break(void)
+{
+	uint64_t one = 1;
+
+	if (atomic_exchange(&breakpending, 1))
+		return;
+	if (write(breakfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		atomic_store(&breakpending, 0);
+}
+
+static struct polldesc *pd_get(int fd)
+{
+	struct polldesc **a, *pd;
+	int n;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	a = atomic_load(&pds);
+	if (fd < atomic_load(&npds) && (pd = __atomic_load_n(&a[fd],
+							    __ATOMIC_ACQUIRE)))
+		return pd;
+	pthread_mutex_lock(&pdlock);
+	n = atomic_load(&npds);
+	a = atomic_load(&pds);
+	if (fd >= n) {
+		int nn = n ? n : 64;
+		struct polldesc **na;
+
+		while (nn <= fd)
+			nn *= 2;
+		na = calloc((size_t)nn, sizeof(*na));
+		if (!na) {
+			pthread_mutex_unlock(&pdlock);
+			errno = ENOMEM;
+			return NULL;
+		}
+		if (n)
+			memcpy(na, a, sizeof(*na) * (size_t)n);
+		/* the old array stays readable for racing readers */
+		atomic_store(&pds, na);
+		atomic_store(&npds, nn);
+		a = na;
+	}
+	pd = a[fd];
+	if (!pd) {
+		pd = calloc(1, sizeof(*pd));
+		if (!pd) {
+			pthread_mutex_unlock(&pdlock);
+			errno = ENOMEM;
+			return NULL;
+		}
+		pd->fd = fd;
+		__atomic_store_n(&a[fd], pd, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&pdlock);
+	return pd;
+}
+
+int gfi_netpoll(int64_t delay, struct gfi_p *p)
+{
+	struct epoll_event evs[128];
+	struct timespec ts, *tsp = NULL;
+	int n, i, readied = 0;
+
+	if (delay >= 0) {
+		ts.tv_sec = delay / 1000000000;
+		ts.tv_nsec = delay % 1000000000;
+		tsp = &ts;
+	}
+	n = epoll_pwait2(epfd, evs, 128, tsp, NULL);
+	if (n < 0 && errno == ENOSYS) {
+		int ms = delay < 0 ? -1 : (int)((delay + 999999) / 1000000);
+
+		n = epoll_wait(epfd, evs, 128, ms);
+	}
+	for (i = 0; i < n; i++) {
+		struct polldesc *pd = evs[i].data.ptr;
+		uint32_t e = evs[i].events;
+		struct gfi_sudog *rs = NULL, *ws = NULL;
+
+		if (evs[i].data.ptr == &break_marker) {
+			uint64_t v;
+
+			if (read(breakfd, &v, sizeof(v)) < 0)
+				(void)0;
+			atomic_store(&breakpending, 0);
+			continue;
+		}
+		gfi_lock(&pd->lock);
+		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+			rs = gfi_waitq_dequeue(&pd->rq);
+			if (!rs)
+				pd->rready = true;
+		}
+		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+			ws = gfi_waitq_dequeue(&pd->wq);
+			if (!ws)
+				pd->wready = true;
+		}
+		gfi_unlock(&pd->lock);
+		if (rs) {
+			gfi_casgstatus(rs->g, GFIBERS_GWAITING,
+				       GFIBERS_GRUNNABLE);
+			if (p)
+				gfi_runqput(p, rs->g, false);
+			else
+				gfi_globrunqput(rs->g);
+			readied++;
+		}
+		if (ws) {
+			gfi_casgstatus(ws->g, GFIBERS_GWAITING,
+				       GFIBERS_GRUNNABLE);
+			if (p)
+				gfi_runqput(p, ws->g, false);
+			else
+				gfi_globrunqput(ws->g);
+			readied++;
+		}
+	}
+	return readied;
+}
+
+static bool pd_unlock(gf_fiber_t *gp, void *lock)
+{
+	(void)gp;
+	gfi_unlock(lock);
+	return true;
+}
+
+static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	};
+	struct gfi_sudog rsg, wsg;
+	struct polldesc *pd;
+	gfi_g *gp = gfi_getg();
+	int rev = 0;
+	struct gfi_sudog *w;
+
+	if (!(events & (EPOLLIN | EPOLLOUT))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (gfi_runtime_init())
+		return -1;
+	pd = pd_get(fd);
+	if (!pd)
+		return -1;
+	ev.data.ptr = pd;
+	/* Re-added every time: the fd may have been closed and reused. */
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) && errno != EEXIST)
+		return -1;
+	gfi_lock(&pd->lock);
+	if ((events & EPOLLIN) && pd->rready) {
+		pd->rready = false;
+		rev |= EPOLLIN;
+	}
+	if ((events & EPOLLOUT) && pd->wready) {
+		pd->wready = false;
+		rev |= EPOLLOUT;
+	}
+	if (rev) {
+		gfi_unlock(&pd->lock);
+		return rev;
+	}
+	if (deadline == 0 || !gp) {
+		gfi_unlock(&pd->lock);
+		errno = gp ? EAGAIN : EPERM;
+		return -1;
+	}
+	atomic_store(&gp->selectdone, 0);
+	gp->param = NULL;
+	rsg = (struct gfi_sudog){ .g = gp, .is_select = true };
+	wsg = rsg;
+	if (events & EPOLLIN)
+		gfi_waitq_push(&pd->rq, &rsg);
+	if (events & EPOLLOUT)
+		gfi_waitq_push(&pd->wq, &wsg);
+	atomic_fetch_add(&gfi_sched.npollwait, 1);
+	gfi_park_deadline(pd_unlock, &pd->lock, GF_WAIT_IO, pc, pd, deadline);
+	atomic_fetch_sub(&gfi_sched.npollwait, 1);
+	gfi_lock(&pd->lock);
+	w = gp->param;
+	gp->param = NULL;
+	gfi_waitq_remove(&pd->rq, &rsg);
+	gfi_waitq_remove(&pd->wq, &wsg);
+	gfi_unlock(&pd->lock);
+	if (!w) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return w == &rsg ? EPOLLIN : EPOLLOUT;
+}
+
+GF_API int gf_wait_fd(int fd, int events, int64_t deadline)
+{
+	return wait_fd(fd, events, deadline,
+		       (uintptr_t)__builtin_return_address(0));
+}
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+GF_API ssize_t gf_read(int fd, void *buf, size_t n)
+{
+	uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+
+	set_nonblock(fd);
+	for (;;) {
+		ssize_t r = read(fd, buf, n);
+
+		if (r >= 0 || (errno != EAGAIN && errno != EINTR))
+			return r;
+		if (errno == EAGAIN &&
+		    wait_fd(fd, EPOLLIN, GF_FOREVER, pc) < 0)
+			return -1;
+	}
+}
+
+GF_API ssize_t gf_write(int fd, const void *buf, size_t n)
+{
+	uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+
+	set_nonblock(fd);
+	for (;;) {
+		ssize_t r = write(fd, buf, n);
+
+		if (r >= 0 || (errno != EAGAIN && errno != EINTR))
+			return r;
+		if (errno == EAGAIN &&
+		    wait_fd(fd, EPOLLOUT, GF_FOREVER, pc) < 0)
+			return -1;
+	}
+}

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * registry.c - the writer of the table shared with gfibers.ko (the only
+ * code that stores into it). Protocol and layout: include/uapi/gfibers.h;
+ * the reader it pairs with is gfibers_slot_read() in kmod/proc.c.
+ *
+ * Setup (once, at runtime start): open /dev/gfibers, GFIBERS_IOC_SETUP,
+ * mmap the header; reserve address space for max_slots slots and, as Gs
+ * are created, GFIBERS_IOC_GROW + mmap each chunk MAP_FIXED after the
+ * previous one, so slot i is at base + i * 128. A G is allocated once
+ * and recycled, never freed: G number i (its allgs index) owns slot i
+ * for the life of the process, and a recycled G claims the slot again
+ * with its new fiber id.
+ *
+ * Every status change (gfi_casgstatus, fiber.c) calls
+ * gfi_registry_write(): a seqcount write of a few plain stores, no
+ * syscall, no atomic read-modify-write. Only the G's owner at that
+ * moment writes its slot (status changes are serialised by the G's
+ * ownership and GSCAN, see fiber.c), so there is one writer per slot.
+ *
+ * Without the device the runtime runs unregistered (slots NULL);
+ * GF_REQUIRE_KMOD=1 turns that into a gf_main error (ENODEV).
+ * GF_FAKE_TABLE=1 (used only when the device is absent) registers into
+ * a private anonymous table of the same layout, so benchmarks measure
+ * the cost of registration on a machine without the module.
+ *
+ * fork(): the kernel's mappings are not inherited (VM_DONTCOPY); the
+ * child handler opens the device again and maps its own table at the
+ * same addresses, rewriting the slots of the Gs alive at the fork, or
+ * maps anonymous memory there and runs unregistered.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+_Static_assert(sizeof(struct gfibers_slot) == GFIBERS_SLOT_SIZE, "slot");
+_Static_assert(sizeof(struct gfibers_header) <= GFIBERS_HEADER_SIZE, "hdr");
+_Static_assert(sizeof(struct gfibers_reason) == 64, "reason");
+_Static_assert((int)GF_WAIT_JOIN == (int)GFIBERS_WAIT_JOIN, "reason numbering");
+_Static_assert((int)GF_WAIT_CHAN_RECV == (int)GFIBERS_WAIT_CHAN_RECV, "reason numbering");
+_Static_assert((int)GF_WAIT_SYSCALL == (int)GFIBERS_WAIT_SYSCALL, "reason numbering");
+
+#define FAKE_SLOTS (1u << 22)	/* 512 MiB of address space, lazily used */
+
+enum { MODE_NONE = 0, MODE_KERNEL = 1, MODE_FAKE = 2 };
+
+static int mode = -1;
+static int devfd = -1;
+static struct gfibers_header *hdr;
+static char *base;			/* slot 0 */
+static uint32_t max_slots;
+static uint32_t nchunks;		/* chunks mapped */
+static int reason_lock;
+static char reason_names[GFIBERS_USER_REASONS][GFIBERS_REASON_NAME_LEN];
+static int nreasons;
+
+GF_API int gf_registry_mode(void)
+{
+	return mode;
+}
+
+static int kernel_setup(void)
+{
+	struct gfibers_setup su = { .abi_version = GFIBERS_ABI_VERSION };
+	void *h;
+
+	devfd = open("/dev/gfibers", O_RDWR | O_CLOEXEC);
+	if (devfd < 0)
+		return -1;
+	if (ioctl(devfd, GFIBERS_IOC_SETUP, &su))
+		goto err_close;
+	h = mmap(hdr ? (void *)hdr : NULL, GFIBERS_HEADER_SIZE,
+		 PROT_READ | PROT_WRITE, MAP_SHARED | (hdr ? MAP_FIXED : 0),
+		 devfd, 0);
+	if (h == MAP_FAILED)
+		goto err_close;
+	hdr = h;
+	if (hdr->magic != GFIBERS_MAGIC ||
+	    hdr->abi_version != GFIBERS_ABI_VERSION ||
+	    hdr->slot_size != GFIBERS_SLOT_SIZE ||
+	    hdr->chunk_slots != GFIBERS_CHUNK_SLOTS) {
+		errno = EPROTO;
+		goto err_close;
+	}
+	if (!base) {
+		max_slots = su.max_slots;
+		base = mmap(NULL, (size_t)max_slots * GFIBERS_SLOT_SIZE + 1,
+			    PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (base == MAP_FAILED) {
+			base = NULL;
+			goto err_close;
+		}
+	}
+	return 0;
+err_close:
+	close(devfd);
+	devfd = -1;
+	return -1;
+}
+
+/* Map one more chunk (allglock held, or the fork child). */
+static int grow(void)
+{
+	int k = ioctl(devfd, GFIBERS_IOC_GROW);
+	void *at;
+
+	if (k < 0)
+		return -1;
+	if ((uint32_t)k != nchunks || (uint64_t)(k + 1) * GFIBERS_CHUNK_SLOTS >
+					      max_slots) {
+		errno = EPROTO;
+		return -1;
+	}
+	at = mmap(base + (size_t)k * GFIBERS_CHUNK_SIZE, GFIBERS_CHUNK_SIZE,
+		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, devfd,
+		  (off_t)GFIBERS_CHUNK_OFFSET(k));
+	if (at == MAP_FAILED)
+		return -1;
+	nchunks++;
+	return 0;
+}
+
+static void fork_child(void);
+
+int gfi_registry_init(void)
+{
+	const char *req = getenv("GF_REQUIRE_KMOD");
+	const char *fake = getenv("GF_FAKE_TABLE");
+
+	if (!kernel_setup()) {
+		mode = MODE_KERNEL;
+		pthread_atfork(NULL, NULL, fork_child);
+		return 0;
+	}
+	if (req && !strcmp(req, "1")) {
+		errno = ENODEV;
+		return -1;
+	}
+	mode = MODE_NONE;
+	if (fake && !strcmp(fake, "1")) {
+		hdr = mmap(NULL, GFIBERS_HEADER_SIZE +
+				 (size_t)FAKE_SLOTS * GFIBERS_SLOT_SIZE,
+			   PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (hdr == MAP_FAILED) {
+			hdr = NULL;
+			return 0;
+		}
+		hdr->magic = GFIBERS_MAGIC;
+		hdr->abi_version = GFIBERS_ABI_VERSION;
+		hdr->slot_size = GFIBERS_SLOT_SIZE;
+		hdr->chunk_slots = GFIBERS_CHUNK_SLOTS;
+		base = (char *)hdr + GFIBERS_HEADER_SIZE;
+		max_slots = FAKE_SLOTS;
+		nchunks = FAKE_SLOTS / GFIBERS_CHUNK_SLOTS;
+		mode = MODE_FAKE;
+	}
+	return 0;
+}
+
+struct gfibers_slot *gfi_registry_slot(uint32_t i)
+{
+	if (mode <= MODE_NONE || i >= max_slots)
+		return NULL;
+	while (i / GFIBERS_CHUNK_SLOTS >= nchunks)
+		if (mode != MODE_KERNEL || grow())
+			return NULL;
+	return (struct gfibers_slot *)(base + (size_t)i * GFIBERS_SLOT_SIZE);
+}
+
+/* The writer side of the seqcount protocol (uapi/gfibers.h). */
+static inline uint32_t write_begin(uint32_t *seq)
+{
+	uint32_t s = *seq;
+
+	__atomic_store_n(seq, s + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return s;
+}
+
+static inline void write_end(uint32_t *seq, uint32_t s)
+{
+	__atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
+}
+
+void gfi_registry_claim(gfi_g *gp)
+{
+	struct gfibers_slot *sl = gp->slot;
+	uint32_t s;
+
+	if (!sl)
+		return;
+	s = write_begin(&sl->seq);
+	sl->status = GFIBERS_GRUNNABLE;
+	sl->fiber_id = (uint64_t)gp->id;
+	sl->parent_id = (uint64_t)gp->parent_id;
+	sl->wait_reason = GFIBERS_WAIT_NONE;
+	sl->tid = 0;
+	sl->wait_obj = 0;
+	sl->wait_pc = 0;
+	sl->saved_pc = sl->saved_sp = sl->saved_fp = 0;
+	sl->wait_since_ns = 0;
+	sl->create_pc = gp->create_pc;
+	memset(sl->reserved, 0, sizeof(sl->reserved));
+	write_end(&sl->seq, s);
+}
+
+void gfi_registry_write(gfi_g *gp, uint32_t status)
+{
+	struct gfibers_slot *sl = gp->slot;
+	uint32_t s;
+
+	if (!sl)
+		return;
+	s = write_begin(&sl->seq);
+	sl->status = status;
+	if (status == GFIBERS_GWAITING || status == GFIBERS_GLEAKED) {
+		const struct gf_ctx_frame *f = gp->sp;
+
+		sl->wait_reason = gp->waitreason;
+		sl->wait_obj = (uintptr_t)gp->waitobj;
+		sl->wait_pc = gp->waitpc;
+		sl->saved_pc = f->rip;
+		sl->saved_sp = (uintptr_t)gp->sp;
+		sl->saved_fp = f->rbp;
+		sl->wait_since_ns = (uint64_t)gp->waitsince;
+	} else {
+		sl->wait_reason = status == GFIBERS_GSYSCALL ?
+				  GFIBERS_WAIT_SYSCALL : GFIBERS_WAIT_NONE;
+		sl->wait_since_ns = 0;
+		if (status == GFIBERS_GRUNNING && gp->m)
+			sl->tid = (uint32_t)gp->m->tid;
+	}
+	write_end(&sl->seq, s);
+}
+
+void gfi_registry_release(gfi_g *gp)
+{
+	struct gfibers_slot *sl = gp->slot;
+	uint32_t s;
+
+	if (!sl)
+		return;
+	s = write_begin(&sl->seq);
+	sl->status = GFIBERS_GDEAD;
+	sl->fiber_id = 0;
+	write_end(&sl->seq, s);
+}
+
+/* ---------------------------------------------------------- reasons */
+
+static const char *const builtin_reasons[GFIBERS_WAIT_NR_BUILTIN] = {
+	[GFIBERS_WAIT_NONE] = "-",
+	[GFIBERS_WAIT_CHAN_RECV] = "chan receive",
+	[GFIBERS_WAIT_CHAN_SEND] = "chan send",
+	[GFIBERS_WAIT_SELECT] = "select",
+	[GFIBERS_WAIT_SELECT_NO_CASES] = "select (no cases)",
+	[GFIBERS_WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+	[GFIBERS_WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+	[GFIBERS_WAIT_SLEEP] = "sleep",
+	[GFIBERS_WAIT_IO] = "IO wait",
+	[GFIBERS_WAIT_SEMACQUIRE] = "semacquire",
+	[GFIBERS_WAIT_MUTEX_LOCK] = "sync.Mutex.Lock",
+	[GFIBERS_WAIT_RWMUTEX_RLOCK] = "sync.RWMutex.RLock",
+	[GFIBERS_WAIT_RWMUTEX_LOCK] = "sync.RWMutex.Lock",
+	[GFIBERS_WAIT_COND_WAIT] = "sync.Cond.Wait",
+	[GFIBERS_WAIT_WAITGROUP_WAIT] = "sync.WaitGroup.Wait",
+	[GFIBERS_WAIT_TIMER_IDLE] = "timer goroutine (idle)",
+	[GFIBERS_WAIT_PREEMPTED] = "preempted",
+	[GFIBERS_WAIT_SYSCALL] = "syscall",
+	[GFIBERS_WAIT_JOIN] = "fiber join",
+};
+
+const char *gfi_reason_name(uint32_t r, char *buf, size_t n)
+{
+	if (r < GFIBERS_WAIT_NR_BUILTIN)
+		return builtin_reasons[r];
+	if (r >= GFIBERS_WAIT_USER_BASE &&
+	    r < GFIBERS_WAIT_USER_BASE + (uint32_t)nreasons)
+		return reason_names[r - GFIBERS_WAIT_USER_BASE];
+	gfi_assert(n > 0);
+	buf[0] = 0;
+	return "invalid";
+}
+
+GF_API int gf_wait_reason(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	int i, r;
+
+	if (!len || len >= GFIBERS_REASON_NAME_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	gfi_lock(&reason_lock);
+	for (i = 0; i < nreasons; i++) {
+		if (!strcmp(reason_names[i], name)) {
+			gfi_unlock(&reason_lock);
+			return GFIBERS_WAIT_USER_BASE + i;
+		}
+	}
+	if (nreasons == GFIBERS_USER_REASONS) {
+		gfi_unlock(&reason_lock);
+		errno = ENOSPC;
+		return -1;
+	}
+	i = nreasons;
+	memcpy(reason_names[i], name, len + 1);
+	if (hdr && mode > MODE_NONE) {
+		struct gfibers_reason *rr = &hdr->reasons[i];
+		uint32_t s = write_begin(&rr->seq);
+
+		rr->pad = 0;
+		memset(rr->name, 0, sizeof(rr->name));
+		memcpy(rr->name, name, len);
+		write_end(&rr->seq, s);
+	}
+	/* Published to dumps after the name is complete. */
+	__atomic_store_n(&nreasons, i + 1, __ATOMIC_RELEASE);
+	r = GFIBERS_WAIT_USER_BASE + i;
+	gfi_unlock(&reason_lock);
+	return r;
+}
+
+/* ---------------------------------------------------------- fork */
+
+static void fork_child(void)
+{
+	uint32_t want = nchunks, i, n;
+	gfi_g **all;
+
+	if (mode != MODE_KERNEL)
+		return;
+	nchunks = 0;
+	if (kernel_setup() == 0) {
+		while (nchunks < want)
+			if (grow())
+				break;
+	}
+	if (nchunks < want) {
+		/* Unregistered: anonymous memory where the table was, so
+		 * that slot stores land somewhere harmless. */
+		mmap(hdr, GFIBERS_HEADER_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (want)
+			mmap(base, (size_t)want * GFIBERS_CHUNK_SIZE,
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		mode = MODE_NONE;
+		return;
+	}
+	for (i = 0; i < (uint32_t)nreasons; i++) {
+		struct gfibers_reason *rr = &hdr->reasons[i];
+		uint32_t s = write_begin(&rr->seq);
+
+		memcpy(rr->name, reason_names[i], sizeof(rr->name));
+		write_end(&rr->seq, s);
+	}
+	all = atomic_load(&gfi_sched.allgs);
+	n = atomic_load(&gfi_sched.nallgs);
+	for (i = 0; i < n; i++) {
+		gfi_g *gp = all[i];
+		uint32_t st = atomic_load(&gp->status) & ~GSCAN;
+
+		if (!gp->slot || st == GFIBERS_GDEAD)
+			continue;
+		gfi_registry_claim(gp);
+		gfi_registry_write(gp, st);
+	}
+}

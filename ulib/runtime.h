@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * runtime.h - libgfiber's internal structures: G (fiber), M (thread),
+ * P (processor), the scheduler, sudogs and timers.
+ *
+ * The model is Go's (runtime/proc.go). A G runs on an M that holds a P;
+ * runnable Gs sit on the P's local run queue (lock-free ring, Go's runq)
+ * or the global one. A G switches directly to the next G of its P's
+ * queue when it parks or yields; when the queue is empty (or every 61st
+ * switch, for fairness with the global queue and timers) it switches to
+ * its M's scheduler context g0 (the thread's own stack), which steals,
+ * polls timers and the netpoller, and sleeps.
+ *
+ * The one rule every switch obeys: a G is published (put on a run queue,
+ * exposed to a waker by releasing a lock) only after its context is
+ * saved. So the work that follows a switch - making the previous G
+ * runnable (yield), running the park's unlock callback, recycling a dead
+ * G - is done by whatever context resumes next, in gfi_after_switch(),
+ * as Go does it on g0 in park_m/gosched_m/goexit0.
+ *
+ * Layers, arrows pointing down only:
+ *	select.c
+ *	chan.c sync.c timer.c netpoll.c syscall.c    (users of park/ready)
+ *	fiber.c sched.c                             (G, park/ready, P, M)
+ *	stack.c ctx_x86_64.S registry.c             (memory, switch, table)
+ */
+#ifndef GF_RUNTIME_H
+#define GF_RUNTIME_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gfiber.h"
+#include "ctx.h"
+#include "uapi/gfibers.h"
+
+#define GF_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---------------------------------------------------------- sanitizers */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GF_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GF_TSAN 1
+#endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) && !defined(GF_ASAN)
+#define GF_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer) && !defined(GF_TSAN)
+#define GF_TSAN 1
+#endif
+#endif
+
+/* ---------------------------------------------------------- asserts */
+
+/*
+ * Runtime invariants: never compiled out. A failure is a bug of the
+ * runtime (or memory corruption), reported with the place and the fiber.
+ */
+#define gfi_assert(cond)                                                     \
+	do {                                                                 \
+		if (__builtin_expect(!(cond), 0))                            \
+			gfi_fatal_at(__FILE__, __LINE__,                     \
+				     "assertion failed: " #cond);            \
+	} while (0)
+
+GF_HIDDEN __attribute__((noreturn, cold)) void
+gfi_fatal_at(const char *file, int line, const char *msg);
+/* "fatal error: msg" + the dump of every fiber + abort (Go's throw). */
+GF_HIDDEN __attribute__((noreturn, cold)) void gfi_fatal(const char *msg);
+
+/* ---------------------------------------------------------- spinlock */
+
+/*
+ * The lock of channels, sync objects, timers: one exchange to take, one
+ * release store to drop. Held for a few dozen instructions, never while
+ * blocking in the kernel (a parked fiber's lock is dropped by its unlock
+ * callback right after the switch). Spins, then yields the CPU so that
+ * a preempted holder can run.
+ */
+static inline void gfi_lock(int *l)
+{
+	int spins = 0;
+
+	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
+		do {
+			if (++spins > 64) {
+				sched_yield();
+				spins = 0;
+			} else {
+				__builtin_ia32_pause();
+			}
+		} while (__atomic_load_n(l, __ATOMIC_RELAXED));
+	}
+}
+
+static inline bool gfi_trylock(int *l)
+{
+	return !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
+}
+
+static inline void gfi_unlock(int *l)
+{
+	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+int sched_yield(void);
+
+/* ---------------------------------------------------------- G */
+
+/*
+ * Status: the uapi's GFIBERS_G* numbers, plus GSCAN while a dump walks a
+ * parked G's stack or a status change writes the slot (gf_ready and the
+ * leak marker spin on it, as Go's casgstatus spins on _Gscan).
+ */
+#define GSCAN 0x1000u
+
+/* A labels set, immutable once published, shared by reference. */
+struct gfi_labels {
+	atomic_int refs;
+	int n;
+	struct {
+		char key[64];
+		char val[64];
+	} kv[8];
+};
+
+/*
+ * struct gf_fiber - a G. Allocated once, never freed: a dead G keeps its
+ * stack and its registry slot and is recycled by the next gf_go (Go's
+ * gfput/gfget), so that allgs can be walked without locks on the hot
+ * path and a dump never meets freed memory.
+ */
+struct gf_fiber {
+	void *sp;			/* saved context while not running */
+	struct gfi_m *m;		/* M running it; NULL otherwise */
+	_Atomic uint32_t status;	/* GFIBERS_G* | GSCAN */
+	uint32_t waitreason;		/* while waiting */
+	int64_t id;			/* unique, never reused; 0: dead */
+	int64_t parent_id;		/* creator, 0: none */
+	uintptr_t create_pc;		/* gf_go call site */
+	void (*fn)(void *);		/* entry */
+	void *arg;
+	struct gf_fiber *schedlink;	/* run queue / free list link */
+
+	/* Stack: usable [stack_lo, stack_hi); [map_lo, stack_lo) guard/pad */
+	char *stack_lo, *stack_hi, *map_lo;
+	uint8_t stack_guarded;		/* map_lo..stack_lo is PROT_NONE */
+	uint8_t stack_arena;		/* carved from an arena (never unmapped) */
+	uint8_t is_main;		/* the fiber gf_main runs */
+	uint8_t timedout;		/* park ended by its deadline */
+
+	/* Wait state, written by the parking G, read by dumps. */
+	uintptr_t waitpc;		/* user's call site of the blocking API */
+	int64_t waitsince;		/* CLOCK_MONOTONIC_COARSE ns */
+	void *waitobj;			/* object waited on */
+	_Atomic uint32_t selectdone;	/* the winner of a select/deadline */
+	void *param;			/* sudog that woke a select, or NULL */
+
+	struct gfibers_slot *slot;	/* registry slot, NULL: unregistered */
+	uint32_t allg_idx;		/* index in allgs, = slot number */
+	char name[32];
+	struct gfi_labels *labels;	/* NULL: none */
+
+	void *asan_fake;		/* ASan fake stack while switched out */
+	void *tsan_fiber;		/* TSan's fiber of this G */
+};
+typedef struct gf_fiber gfi_g;
+
+/* ---------------------------------------------------------- M, P */
+
+enum gfi_pstatus { P_IDLE, P_RUNNING, P_SYSCALL };
+
+/* What the context resumed after a switch must do for the one before. */
+enum gfi_prev_action {
+	PA_NONE,
+	PA_PARK,	/* status waiting, then unlockf(prev, lock) */
+	PA_YIELD,	/* prev on the local run queue's tail */
+	PA_EXIT,	/* prev dead: recycle it */
+	PA_GLOBRUNQ,	/* prev (leaving a syscall without P) on the global queue */
+};
+
+#define RUNQ_SIZE 256
+
+/* struct gfi_p - a processor: the right to run fibers, and their queues. */
+struct gfi_p {
+	int id;
+	_Atomic int status;		/* enum gfi_pstatus */
+	struct gfi_m *m;		/* M holding it, NULL when idle/syscall */
+	struct gfi_p *link;		/* idle list */
+	uint32_t schedtick;		/* switches, for the 1-in-61 g0 trip */
+	_Atomic uint32_t syscalltick;	/* syscalls entered, for sysmon */
+	uint32_t sysmontick;		/* sysmon's last view of syscalltick */
+	int64_t sysmonwhen;
+
+	/* Go's runq: owner puts at tail, anyone takes at head (CAS). */
+	_Atomic uint32_t runqhead;
+	_Atomic uint32_t runqtail;
+	gfi_g *_Atomic runq[RUNQ_SIZE];
+	gfi_g *_Atomic runnext;		/* the G readied last, runs next */
+
+	gfi_g *gfree;			/* dead Gs with stacks, owner only */
+	int ngfree;
+
+	/* Timers: a binary min-heap on when, under timerlock. */
+	int timerlock;
+	struct gfi_timer **timers;
+	int ntimers, captimers;
+	_Atomic int64_t timer0when;	/* heap top's when, 0: empty */
+
+	uint64_t rand;			/* steal order, select order */
+} __attribute__((aligned(64)));
+
+/* struct gfi_m - a thread running fibers. */
+struct gfi_m {
+	void *g0_sp;			/* the scheduler context while away */
+	gfi_g *curg;			/* G running, NULL on g0 */
+	struct gfi_p *p;		/* P held */
+	struct gfi_p *nextp;		/* P handed over by startm */
+	struct gfi_p *oldp;		/* P before a syscall */
+	struct gfi_m *schedlink;	/* idle list */
+	int64_t id;
+	pid_t tid;
+	bool spinning;			/* looking for work, counted */
+	bool is_m0;			/* the thread in gf_main */
+	_Atomic uint32_t note;		/* futex: 1 = woken */
+
+	/* The post-switch work (see the top of this file). */
+	int prev_action;
+	gfi_g *prevg;
+	gf_unlock_fn unlockf;
+	void *waitlock;
+
+	uint64_t rand;
+	pthread_t thread;
+	void *altstack;
+
+	void *g0_asan_fake;
+	const void *g0_stack_lo;
+	size_t g0_stack_size;
+	void *g0_tsan_fiber;
+};
+
+/* ---------------------------------------------------------- scheduler */
+
+struct gfi_sched {
+	pthread_mutex_t lock;		/* everything below up to allglock */
+	gfi_g *runqhead, *runqtail;	/* global run queue */
+	_Atomic int runqsize;
+	struct gfi_p *pidle;		/* idle Ps */
+	_Atomic int npidle;
+	struct gfi_m *midle;		/* idle Ms */
+	int nmidle;
+	int mcount;			/* Ms created (sysmon excluded) */
+	gfi_g *gfree;			/* global free Gs */
+	int ngfree;
+	_Atomic int nmspinning;
+	_Atomic int nmsys;		/* Gs in a wrapped syscall */
+	_Atomic int main_running;	/* inside gf_main: deadlock checks on */
+	_Atomic int main_done;		/* main fiber returned, M0 to leave */
+	int main_ret;
+	struct gfi_m *m0;
+
+	int nprocs;
+	struct gfi_p *allp;
+
+	pthread_mutex_t allglock;	/* allgs growth */
+	gfi_g **_Atomic allgs;
+	_Atomic uint32_t nallgs;
+	uint32_t capallgs;
+
+	_Atomic int64_t ngoroutines;	/* alive */
+	_Atomic int64_t goidgen;
+	_Atomic int64_t mgen;
+
+	_Atomic int64_t lastpoll;	/* 0: an M is blocked in netpoll */
+	_Atomic int64_t pollUntil;	/* when that M wakes up */
+	_Atomic int npollwait;		/* fibers in gf_wait_fd */
+
+	size_t stack_size;		/* default */
+	bool traceback_all;
+};
+
+GF_HIDDEN extern struct gfi_sched gfi_sched;
+
+/* The M of this thread. noipa: fibers migrate, never cache it. */
+GF_HIDDEN __attribute__((noipa)) struct gfi_m *gfi_getm(void);
+GF_HIDDEN void gfi_setm(struct gfi_m *m);
+
+static inline gfi_g *gfi_getg(void)
+{
+	struct gfi_m *m = gfi_getm();
+
+	return m ? m->curg : NULL;
+}
+
+/* ---------------------------------------------------------- time */
+
+GF_HIDDEN int64_t gfi_nanotime(void);		/* CLOCK_MONOTONIC */
+GF_HIDDEN int64_t gfi_coarsetime(void);		/* CLOCK_MONOTONIC_COARSE */
+GF_HIDDEN uint64_t gfi_rand(uint64_t *state);	/* wyrand */
+
+/* ---------------------------------------------------------- sudog */
+
+/*
+ * struct gfi_sudog - a G waiting on an object (Go's sudog), on the
+ * waiting G's stack. A G in a select or a deadline wait has several
+ * wakers racing; is_select makes each waker CAS g->selectdone first, the
+ * loser skips the sudog (Go's dequeue).
+ */
+struct gfi_sudog {
+	gfi_g *g;
+	struct gfi_sudog *next, *prev;
+	void *elem;			/* value to send / receive buffer */
+	struct gf_chan *c;		/* channel, for select */
+	bool is_select;
+	bool success;			/* woken by a value, not a close */
+	bool queued;			/* on a waitq */
+	uint32_t ticket;
+};
+
+struct gfi_waitq {
+	struct gfi_sudog *first, *last;
+};
+
+_Static_assert(sizeof(struct gfi_waitq) == sizeof(struct gf__waitq), "");
+
+GF_HIDDEN void gfi_waitq_push(struct gfi_waitq *q, struct gfi_sudog *sg);
+GF_HIDDEN void gfi_waitq_remove(struct gfi_waitq *q, struct gfi_sudog *sg);
+/* Pop the first sudog whose G can still be woken (selectdone CAS won);
+ * sets g->param = sg. */
+GF_HIDDEN struct gfi_sudog *gfi_waitq_dequeue(struct gfi_waitq *q);
+
+/* ---------------------------------------------------------- timers */
+
+enum { TIMER_IDLE, TIMER_ARMED, TIMER_FIRING };
+
+/*
+ * struct gfi_timer - a heap entry. f runs on a scheduler context (g0 of
+ * some M), outside the heap's lock; it must not block.
+ */
+struct gfi_timer {
+	int64_t when;
+	int64_t period;			/* > 0: re-armed after firing */
+	void (*f)(void *arg, int64_t now);
+	void *arg;
+	void (*done)(struct gfi_timer *t);	/* after f, instead of state-- */
+	struct gfi_p *_Atomic p;	/* heap holding it */
+	int idx;			/* index in p's heap, -1: none */
+	_Atomic int state;
+};
+
+GF_HIDDEN void gfi_timer_start(struct gfi_timer *t, int64_t when);
+/* Remove; waits for a running f to end. true if it was armed. */
+GF_HIDDEN bool gfi_timer_stop(struct gfi_timer *t);
+/* Run p's expired timers; returns the next when (0: none). */
+GF_HIDDEN int64_t gfi_timers_run(struct gfi_p *p, int64_t now);
+
+/* ---------------------------------------------------------- fibers */
+
+/* gf_park with the wait site and object given (built-in callers). */
+GF_HIDDEN void gfi_park(gf_unlock_fn unlockf, void *lock, uint32_t reason,
+			uintptr_t pc, void *obj);
+/*
+ * Park with a deadline: g->selectdone must have been set to 0 before the
+ * G became visible to wakers; returns true if woken, false on deadline
+ * (g->timedout). deadline > 0 arms a timer inside the park, before
+ * unlockf runs.
+ */
+GF_HIDDEN bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock,
+				 uint32_t reason, uintptr_t pc, void *obj,
+				 int64_t deadline);
+GF_HIDDEN void gfi_ready(gfi_g *gp, bool next);
+GF_HIDDEN void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_);
+GF_HIDDEN void gfi_after_switch(struct gfi_m *m);
+GF_HIDDEN void gfi_goexit(void) __attribute__((noreturn));
+GF_HIDDEN int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
+			 uintptr_t pc, bool is_main);
+GF_HIDDEN void gfi_fiber_main(void *transfer, void *arg);
+/* Mark every G parked on obj (plain waits) leaked. */
+GF_HIDDEN void gfi_mark_leaked(struct gfi_waitq *q);
+
+/* ---------------------------------------------------------- scheduler */
+
+GF_HIDDEN int gfi_runtime_init(void);
+GF_HIDDEN void gfi_schedule_from(struct gfi_m *m, gfi_g *gp);
+GF_HIDDEN void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next);
+GF_HIDDEN void gfi_globrunqput(gfi_g *gp);
+GF_HIDDEN void gfi_wakep(void);
+GF_HIDDEN void gfi_wake_netpoller(int64_t when);
+GF_HIDDEN void gfi_m_loop(struct gfi_m *m);
+GF_HIDDEN void gfi_handoffp(struct gfi_p *p);
+GF_HIDDEN struct gfi_p *gfi_pidleget(void);
+GF_HIDDEN void gfi_acquirep(struct gfi_m *m, struct gfi_p *p);
+GF_HIDDEN void gfi_checkdead_locked(void);
+GF_HIDDEN void gfi_sysmon_wake(void);
+GF_HIDDEN struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
+				   bool from_dead);
+
+/* ---------------------------------------------------------- stacks */
+
+/* Give gp a stack of size bytes (0: default); 0 or -1 with errno. */
+GF_HIDDEN int gfi_stack_alloc(gfi_g *gp, size_t size);
+GF_HIDDEN void gfi_stack_free(gfi_g *gp);
+/* Fatal error if gp's stack overflowed (sp below, pad written). */
+GF_HIDDEN void gfi_stack_check(gfi_g *gp, const void *sp);
+GF_HIDDEN void gfi_stack_init(void);
+GF_HIDDEN void gfi_signals_init_thread(struct gfi_m *m);
+
+/* ---------------------------------------------------------- netpoll */
+
+GF_HIDDEN int gfi_netpoll_init(void);
+/* Wait up to delay ns (< 0 forever, 0 poll); ready Gs are put on p or
+ * the global queue; returns how many were readied. */
+GF_HIDDEN int gfi_netpoll(int64_t delay, struct gfi_p *p);
+GF_HIDDEN void gfi_netpoll_break(void);
+
+/* ---------------------------------------------------------- registry */
+
+GF_HIDDEN int gfi_registry_init(void);
+/* Slot for allg index i (grows the table); NULL: none. */
+GF_HIDDEN struct gfibers_slot *gfi_registry_slot(uint32_t i);
+GF_HIDDEN void gfi_registry_claim(gfi_g *gp);
+GF_HIDDEN void gfi_registry_write(gfi_g *gp, uint32_t status);
+GF_HIDDEN void gfi_registry_release(gfi_g *gp);
+GF_HIDDEN const char *gfi_reason_name(uint32_t reason, char *buf, size_t n);
+
+/* ---------------------------------------------------------- dump */
+
+GF_HIDDEN int gfi_dump(int fd, const int64_t *ignore, size_t nignore,
+		       int64_t self_id, bool only_leaks);
+GF_HIDDEN void gfi_dump_init(void);
+GF_HIDDEN const char *gfi_status_name(uint32_t status);
+/* Async-signal-safe formatted write of a whole line to fd. */
+GF_HIDDEN void gfi_printf(int fd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif /* GF_RUNTIME_H */

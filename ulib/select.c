@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * select.c - Go's select (runtime/select.go), and the engine of every
+ * channel operation with a deadline.
+ *
+ * Three passes, as Go:
+ *  1. lock every channel (in address order, each once), look at the
+ *     cases in a random order (the uniform choice among ready cases),
+ *     complete the first ready one;
+ *  2. none ready: enqueue one sudog per case (is_select: a waker must win
+ *     g->selectdone first), arm the deadline timer, park; the unlock
+ *     callback arms the timer and drops the locks after the switch;
+ *  3. woken: relock, take every losing sudog off its queue, the winner
+ *     is g->param (NULL: the deadline won).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+GF_HIDDEN int *gfi_chan_lockp(gf_chan_t *c);
+GF_HIDDEN struct gfi_waitq *gfi_chan_q(gf_chan_t *c, bool send);
+GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep);
+GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep);
+GF_HIDDEN int gfi_select(gf_select_case_t *cases, int n, int64_t deadline,
+			 uintptr_t pc);
+
+#define SMALL 8
+
+struct selstate {
+	gf_select_case_t *cases;
+	uint16_t *lockorder;
+	int n;
+	struct gfi_timer *t;
+	int64_t deadline;
+};
+
+static void sellock(struct selstate *s)
+{
+	gf_chan_t *last = NULL;
+	int i;
+
+	for (i = 0; i < s->n; i++) {
+		gf_chan_t *c = s->cases[s->lockorder[i]].chan;
+
+		if (c && c != last)
+			gfi_lock(gfi_chan_lockp(c));
+		last = c;
+	}
+}
+
+static void selunlock(struct selstate *s)
+{
+	gf_chan_t *last = NULL;
+	int i;
+
+	for (i = s->n - 1; i >= 0; i--) {
+		gf_chan_t *c = s->cases[s->lockorder[i]].chan;
+
+		if (c && c != last)
+			gfi_unlock(gfi_chan_lockp(c));
+		last = c;
+	}
+}
+
+/* Unlock all but the channel of case `keep` (it is unlocked by the
+ * trysend/tryrecv that completed). */
+static void selunlock_except(struct selstate *s, gf_chan_t *keep)
+{
+	gf_chan_t *last = NULL;
+	int i;
+
+	for (i = s->n - 1; i >= 0; i--) {
+		gf_chan_t *c = s->cases[s->lockorder[i]].chan;
+
+		if (c && c != last && c != keep)
+			gfi_unlock(gfi_chan_lockp(c));
+		last = c;
+	}
+}
+
+static bool selpark_unlock(gf_fiber_t *gp, void *arg)
+{
+	struct selstate *s = arg;
+
+	(void)gp;
+	if (s->t)
+		gfi_timer_start(s->t, s->deadline);
+	selunlock(s);
+	return true;
+}
+
+static void sel_deadline(void *arg, int64_t now)
+{
+	gfi_g *gp = arg;
+	uint32_t zero = 0;
+
+	(void)now;
+	if (atomic_compare_exchange_strong(&gp->selectdone, &zero, 1)) {
+		gp->param = NULL;
+		gfi_ready(gp, false);
+	}
+}
+
+int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc)
+{
+	uint16_t order_s[2 * SMALL], *order = order_s, *pollorder, *lockorder;
+	struct gfi_sudog sgs_s[SMALL], *sgs = sgs_s;
+	struct gfi_timer t = { .f = sel_deadline, .idx = -1 };
+	struct selstate s;
+	gfi_g *gp = gfi_getg();
+	struct gfi_m *m;
+	struct gfi_sudog *winner;
+	int i, j, allnil = 1, ret = -1;
+	uint64_t *rnd;
+
+	if (n < 0 || n > 65536) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (cases[i].dir != GF_SELECT_RECV &&
+		    cases[i].dir != GF_SELECT_SEND) {
+			errno = EINVAL;
+			return -1;
+		}
+		cases[i].ok = false;
+		if (cases[i].chan)
+			allnil = 0;
+	}
+	if (n > SMALL) {
+		order = malloc(sizeof(*order) * 2 * (size_t)n);
+		sgs = malloc(sizeof(*sgs) * (size_t)n);
+		if (!order || !sgs) {
+			free(order);
+			free(sgs);
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	pollorder = order;
+	lockorder = order + n;
+
+	/* Random poll order (Fisher-Yates), lock order by address. */
+	m = gfi_getm();
+	rnd = m && m->p ? &m->p->rand : (m ? &m->rand : NULL);
+	{
+		static _Atomic uint64_t shared_rand;
+		uint64_t local = atomic_fetch_add(&shared_rand, 1);
+
+		if (!rnd)
+			rnd = &local;
+		for (i = 0; i < n; i++) {
+			j = (int)(gfi_rand(rnd) % (uint64_t)(i + 1));
+			pollorder[i] = pollorder[j];
+			pollorder[j] = (uint16_t)i;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t v = (uint16_t)i;
+
+		for (j = i; j > 0 && (uintptr_t)cases[lockorder[j - 1]].chan >
+					     (uintptr_t)cases[v].chan; j--)
+			lockorder[j] = lockorder[j - 1];
+		lockorder[j] = v;
+	}
+	s = (struct selstate){ cases, lockorder, n, NULL, deadline };
+
+	/* Pass 1. */
+	sellock(&s);
+	for (i = 0; i < n; i++) {
+		gf_select_case_t *cs = &cases[pollorder[i]];
+		gf_chan_t *c = cs->chan;
+		int r;
+
+		if (!c)
+			continue;
+		if (cs->dir == GF_SELECT_RECV) {
+			r = gfi_chan_tryrecv_locked(c, cs->elem);
+			if (!r)
+				continue;
+			cs->ok = r == 1;
+		} else {
+			r = gfi_chan_trysend_locked(c, cs->elem);
+			if (!r)
+				continue;
+			cs->ok = r == 1;
+		}
+		selunlock_except(&s, c);
+		ret = pollorder[i];
+		goto out;
+	}
+	if (deadline == 0 || (deadline > 0 && deadline <= gfi_nanotime())) {
+		selunlock(&s);
+		errno = deadline == 0 ? EAGAIN : ETIMEDOUT;
+		goto out;
+	}
+	if (!gp) {
+		selunlock(&s);
+		errno = EPERM;
+		goto out;
+	}
+
+	/* Pass 2. */
+	atomic_store(&gp->selectdone, 0);
+	gp->param = NULL;
+	for (i = 0; i < n; i++) {
+		int k = lockorder[i];
+		gf_select_case_t *cs = &cases[k];
+
+		sgs[k] = (struct gfi_sudog){ .g = gp, .elem = cs->elem,
+					     .c = cs->chan, .is_select = true };
+		if (cs->chan)
+			gfi_waitq_push(gfi_chan_q(cs->chan,
+						  cs->dir == GF_SELECT_SEND),
+				       &sgs[k]);
+	}
+	if (deadline > 0) {
+		t.arg = gp;
+		s.t = &t;
+	}
+	gfi_park(selpark_unlock, &s,
+		 allnil ? GF_WAIT_SELECT_NO_CASES : GF_WAIT_SELECT, pc,
+		 allnil ? NULL : cases[0].chan);
+	if (s.t)
+		gfi_timer_stop(&t);
+
+	/* Pass 3. */
+	sellock(&s);
+	winner = gp->param;
+	gp->param = NULL;
+	for (i = 0; i < n; i++) {
+		gf_select_case_t *cs = &cases[i];
+
+		if (&sgs[i] == winner) {
+			ret = i;
+			cs->ok = winner->success;
+			continue;
+		}
+		if (cs->chan)
+			gfi_waitq_remove(gfi_chan_q(cs->chan,
+						    cs->dir == GF_SELECT_SEND),
+					 &sgs[i]);
+	}
+	selunlock(&s);
+	if (!winner)
+		errno = ETIMEDOUT;
+out:
+	if (order != order_s) {
+		free(order);
+		free(sgs);
+	}
+	return ret;
+}
+
+GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline)
+{
+	return gfi_select(cases, n, deadline,
+			  (uintptr_t)__builtin_return_address(0));
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stack.c - fiber stacks: arenas, guard pages within a VMA budget,
+ * overflow detection and report.
+ *
+ * The constraint: vm.max_map_count is 65530 by default, and a guard page
+ * below every stack costs one or two VMAs (the PROT_NONE page splits the
+ * mapping), so 1,000,000 fibers cannot each have one. The plan:
+ *
+ *  - Default-size stacks are carved from arenas: one mmap of
+ *    ARENA_STACKS slots (MAP_NORESERVE: nothing is committed until
+ *    touched; adjacent arenas even merge into one VMA). A slot is one
+ *    pad page plus the stack; a parked fiber that used little stack
+ *    costs one resident page.
+ *  - The pad page of the first GF_GUARD_STACKS slots (default 8192,
+ *    about 16k VMAs, a quarter of the default limit) is made PROT_NONE:
+ *    a real guard page, an overflow faults and the SIGSEGV handler
+ *    reports the fiber's id and name.
+ *  - Beyond the budget the pad page stays an untouched, unprotected
+ *    page. Overflow is then detected after the fact: at every switch the
+ *    stack pointer is checked against the stack's bottom, and at exit
+ *    the pad page must still read zero (reading an untouched page maps
+ *    the shared zero page: no memory). A small overflow lands in the pad
+ *    and is reported; one larger than a page may corrupt the neighbour
+ *    below before it is seen. That is the trade-off: exact detection for
+ *    the first 8192 live stacks (stacks are recycled, so a program with
+ *    fewer live fibers always has guards), best effort beyond.
+ *  - Stacks of other sizes are mapped one by one with a guard page
+ *    (two VMAs each) and unmapped when their fiber exits.
+ *
+ * Stacks are never returned to the kernel while their G is recycled (Go
+ * keeps its stack pool too); see docs/ulib.md for the memory figures.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define ARENA_STACKS 64
+
+static size_t pagesz;
+static int arena_lock;
+static char *arena_next, *arena_end;	/* carve pointer of the arena */
+static long guard_budget;		/* real guard pages left */
+
+void gfi_stack_init(void)
+{
+	const char *s = getenv("GF_GUARD_STACKS");
+
+	pagesz = (size_t)sysconf(_SC_PAGESIZE);
+	guard_budget = s && *s ? atol(s) : 8192;
+	gfi_sched.stack_size = (gfi_sched.stack_size + pagesz - 1) &
+			       ~(pagesz - 1);
+	if (gfi_sched.stack_size < 4 * pagesz)
+		gfi_sched.stack_size = 4 * pagesz;
+}
+
+static int stack_map_single(gfi_g *gp, size_t size)
+{
+	char *p = mmap(NULL, size + pagesz, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+		       -1, 0);
+
+	if (p == MAP_FAILED) {
+		errno = ENOMEM;
+		return -1;
+	}
+	mprotect(p, pagesz, PROT_NONE);
+	gp->map_lo = p;
+	gp->stack_lo = p + pagesz;
+	gp->stack_hi = p + pagesz + size;
+	gp->stack_guarded = 1;
+	gp->stack_arena = 0;
+	return 0;
+}
+
+int gfi_stack_alloc(gfi_g *gp, size_t size)
+{
+	size_t slot = gfi_sched.stack_size + pagesz;
+	char *p;
+
+	size = (size + pagesz - 1) & ~(pagesz - 1);
+	if (size && size != gfi_sched.stack_size)
+		return stack_map_single(gp, size < 4 * pagesz ? 4 * pagesz
+							    : size);
+	gfi_lock(&arena_lock);
+	if (arena_next == arena_end) {
+		p = mmap(NULL, slot * ARENA_STACKS, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			 MAP_STACK, -1, 0);
+		if (p == MAP_FAILED) {
+			gfi_unlock(&arena_lock);
+			errno = ENOMEM;
+			return -1;
+		}
+		arena_next = p;
+		arena_end = p + slot * ARENA_STACKS;
+	}
+	p = arena_next;
+	arena_next += slot;
+	gp->stack_guarded = 0;
+	if (guard_budget > 0 && !mprotect(p, pagesz, PROT_NONE)) {
+		guard_budget--;
+		gp->stack_guarded = 1;
+	}
+	gfi_unlock(&arena_lock);
+	gp->map_lo = p;
+	gp->stack_lo = p + pagesz;
+	gp->stack_hi = p + slot;
+	gp->stack_arena = 1;
+	return 0;
+}
+
+void gfi_stack_free(gfi_g *gp)
+{
+	if (!gp->stack_lo || gp->stack_arena)
+		return;
+	munmap(gp->map_lo, (size_t)(gp->stack_hi - gp->map_lo));
+	gp->map_lo = gp->stack_lo = gp->stack_hi = NULL;
+}
+
+static __attribute__((noreturn)) void overflow(gfi_g *gp, const char *how)
+{
+	gfi_printf(2, "fatal error: stack overflow in fiber %ld (%s): %s, "
+		   "stack [%p, %p)\n", (long)gp->id,
+		   gp->name[0] ? gp->name : "unnamed", how,
+		   (void *)gp->stack_lo, (void *)gp->stack_hi);
+	signal(SIGABRT, SIG_DFL);
+	abort();
+}
+
+/*
+ * sp: a stack pointer of gp now (NULL: gp is dead, check the pad). Cheap
+ * on the switch path: one compare.
+ */
+void gfi_stack_check(gfi_g *gp, const void *sp)
+{
+	if (sp) {
+		if (__builtin_expect((const char *)sp < gp->stack_lo + 256, 0))
+			overflow(gp, "stack pointer below the stack");
+		return;
+	}
+	if (!gp->stack_guarded && gp->stack_lo) {
+		const uint64_t *w = (const uint64_t *)(void *)gp->stack_lo - 8;
+		int i;
+
+		for (i = 0; i < 8; i++)
+			if (w[i])
+				overflow(gp, "pad page below the stack written");
+	}
+}
+
+/* ---------------------------------------------------------- SIGSEGV */
+
+static struct sigaction old_segv;
+
+static void segv_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct gfi_m *m = gfi_getm();
+	gfi_g *gp = m ? m->curg : NULL;
+	char *a = si->si_addr;
+
+	if (gp && gp->stack_lo && a >= gp->map_lo - 16 * pagesz &&
+	    a < gp->stack_lo)
+		overflow(gp, "guard page hit");
+	/* Not ours: the previous handler, or the default action. */
+	if (old_segv.sa_flags & SA_SIGINFO) {
+		if (old_segv.sa_sigaction) {
+			old_segv.sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (old_segv.sa_handler != SIG_DFL &&
+		   old_segv.sa_handler != SIG_IGN) {
+		old_segv.sa_handler(sig);
+		return;
+	}
+	signal(sig, SIG_DFL);
+	/* returning re-executes the faulting access: default action */
+}
+
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
+
+static void segv_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = segv_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* Each M gets an alternate signal stack: the overflow handler cannot run
+ * on the stack that overflowed. */
+void gfi_signals_init_thread(struct gfi_m *m)
+{
+	stack_t ss, old;
+	size_t sz = 64 << 10;
+
+	pthread_once(&segv_once, segv_install);
+	if (!sigaltstack(NULL, &old) && !(old.ss_flags & SS_DISABLE) &&
+	    old.ss_size >= sz)
+		return;		/* e.g. the sanitizers' own */
+	m->altstack = malloc(sz);
+	if (!m->altstack)
+		return;
+	ss.ss_sp = m->altstack;
+	ss.ss_size = sz;
+	ss.ss_flags = 0;
+	sigaltstack(&ss, NULL);
+}
