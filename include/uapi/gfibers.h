@@ -38,8 +38,9 @@
  *                                  GFIBERS_CHUNK_SIZE, after GROW
  *                                  returned k.
  *
- * Each region must be mapped by itself, MAP_SHARED, readable and
- * writable, at exactly its offset and length (anything else: -EINVAL).
+ * Each region must be mapped by itself, MAP_SHARED, not PROT_EXEC, at
+ * exactly its offset and length (anything else: -EINVAL); the writer maps
+ * it PROT_READ | PROT_WRITE. A region may be mapped more than once.
  * Where the chunks land in the address space is the library's choice
  * (e.g. reserve a range and MAP_FIXED each chunk after the previous one
  * to index slots linearly). Mappings are not inherited across fork()
@@ -279,9 +280,10 @@ struct gfibers_setup {
  *	-ENOMEM  no memory (or memory cgroup limit)
  *
  * GFIBERS_IOC_GROW: add one chunk of GFIBERS_CHUNK_SLOTS zeroed slots.
+ *	The argument must be 0.
  *	returns k >= 0, the new chunk's index: mmap() it at
  *	GFIBERS_CHUNK_OFFSET(k). Chunks are numbered 0, 1, 2, ...
- *	-EINVAL  table not set up
+ *	-EINVAL  table not set up, or a non-zero argument
  *	-ENOSPC  the table's own limit (max_slots) is reached
  *	-EDQUOT  the system-wide limit (max_slots_total) is reached
  *	-EPERM   caller is not the process that opened the device
