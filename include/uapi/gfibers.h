@@ -280,10 +280,10 @@ struct gfibers_setup {
  *	-ENOMEM  no memory (or memory cgroup limit)
  *
  * GFIBERS_IOC_GROW: add one chunk of GFIBERS_CHUNK_SLOTS zeroed slots.
- *	The argument must be 0.
+ *	No argument (any value is ignored).
  *	returns k >= 0, the new chunk's index: mmap() it at
  *	GFIBERS_CHUNK_OFFSET(k). Chunks are numbered 0, 1, 2, ...
- *	-EINVAL  table not set up, or a non-zero argument
+ *	-EINVAL  table not set up
  *	-ENOSPC  the table's own limit (max_slots) is reached
  *	-EDQUOT  the system-wide limit (max_slots_total) is reached
  *	-EPERM   caller is not the process that opened the device
