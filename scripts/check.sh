@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# `make check`: build everything; run the host tests of the library plain,
-# under ASan+UBSan and under TSan; run the VM kselftests on each Debian
-# kernel (CHECK_KERNELS, default "6.1 6.12").  Every stage writes TAP under
-# build/check/; the last line counts all tests: "N passed, N failed".
-# Exit status 1 when anything failed, a build step included.
+# `make check` and `make check-debug`: run the named stages, write each
+# one's TAP under build/check/, and end with one line counting every test:
+# "N passed, N failed".  Exit status 1 when anything failed, a build or a
+# VM that never started included.
+#
+#   check.sh STAGE...
+#     host      the library's host tests: plain, ASan+UBSan, TSan
+#     vm:6.1    the kselftests in a VM on Debian's 6.1 kernel (also vm:6.12)
+#     vm:debug  the same on the debug kernel (scripts/debug-kernel.sh)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=build/check
@@ -14,43 +18,75 @@ MAKE=${MAKE:-make}
 jobs=-j$(nproc)
 
 # A step that failed before producing TAP still counts as a failed test.
-failed_step() {	# failed_step FILE DESCRIPTION
+failed_step() {	# failed_step NAME DESCRIPTION
 	printf 'TAP version 13\n1..1\nnot ok 1 %s\n' "$2" > "$out/$1.tap"
 	echo "check: FAIL: $2" >&2
+}
+
+host_tests() {
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_stack_use_after_return=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+	local v dir target
+	if ! ls ulib/tests/*.c >/dev/null 2>&1; then
+		echo "check: no host tests (ulib/tests/ is empty)"
+		return
+	fi
+	for v in plain asan tsan; do
+		dir=build/tests target=tests
+		[[ $v != plain ]] && dir=build/$v/tests target=tests-$v
+		echo "check: host tests ($v)"
+		if ! $MAKE --no-print-directory $jobs $target; then
+			failed_step "host-$v" "build host tests ($v)"
+			continue
+		fi
+		selftests/run_tests.sh "host-$v" "$dir" | tee "$out/host-$v.tap"
+	done
+}
+
+vm_tests() {	# vm_tests NAME MAKE-ARGS...
+	local name=$1 tag
+	shift
+	echo "check: VM kselftests ($name)"
+	tag=$($MAKE --no-print-directory -s "$@" print-ktag)
+	rm -f "build/vm/$tag/host-checks.tap" "build/vm/$tag/output.log"
+	$MAKE --no-print-directory "$@" vmtest
+	if [[ ! -f build/vm/$tag/host-checks.tap ]]; then
+		failed_step "vm-$name" "VM run ($name) did not start"
+		return
+	fi
+	cp "build/vm/$tag/output.log" "$out/vm-$name.tap"
+	cp "build/vm/$tag/host-checks.tap" "$out/vm-$name-host.tap"
 }
 
 if ! $MAKE --no-print-directory $jobs all; then
 	failed_step build "make all"
 fi
-
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_stack_use_after_return=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
-for v in plain asan tsan; do
-	dir=build/tests target=tests
-	[[ $v != plain ]] && dir=build/$v/tests target=tests-$v
-	if ! ls ulib/tests/*.c >/dev/null 2>&1; then
-		echo "check: host-$v: no host tests (ulib/tests/ is empty)"
-		continue
-	fi
-	echo "check: host tests ($v)"
-	if ! $MAKE --no-print-directory $jobs $target; then
-		failed_step "host-$v" "build host tests ($v)"
-		continue
-	fi
-	selftests/run_tests.sh "host-$v" "$dir" | tee "$out/host-$v.tap"
-done
-
-for k in ${CHECK_KERNELS:-6.1 6.12}; do
-	echo "check: VM kselftests on Debian's $k kernel"
-	rel=$(scripts/kernels.sh "$k") || { failed_step "vm-$k" "no Debian $k kernel with headers installed (make deps)"; continue; }
-	tag=linux-headers-$rel
-	if ! $MAKE --no-print-directory VMK="$k" vmtest; then
-		[[ -f build/vm/$tag/output.log ]] || { failed_step "vm-$k" "VM run on $k did not start"; continue; }
-	fi
-	cp "build/vm/$tag/output.log" "$out/vm-$k.tap"
-	cp "build/vm/$tag/host-checks.tap" "$out/vm-$k-host.tap" 2>/dev/null ||
-		failed_step "vm-$k-host" "VM run on $k left no host checks"
+for stage in "$@"; do
+	case $stage in
+	host)
+		host_tests
+		;;
+	vm:debug)
+		if tree=$(scripts/debug-kernel.sh | tail -n 1) && [[ -d $tree ]]; then
+			vm_tests debug KERNEL="$tree/arch/x86/boot/bzImage" KDIR="$tree" \
+				VM_APPEND="acpi=off gfoff=reboot gfscale=4 kasan_multi_shot"
+		else
+			failed_step vm-debug "build the debug kernel"
+		fi
+		;;
+	vm:*)
+		k=${stage#vm:}
+		if scripts/kernels.sh "$k" >/dev/null; then
+			vm_tests "$k" VMK="$k"
+		else
+			failed_step "vm-$k" "no Debian $k kernel with its headers installed (make deps)"
+		fi
+		;;
+	*)
+		failed_step "$stage" "unknown check stage $stage"
+		;;
+	esac
 done
 
 pass=0 fail=0 skip=0

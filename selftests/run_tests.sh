@@ -8,8 +8,9 @@
 #   run_tests.sh SUITE DIR [PROGRAM ...]
 #
 # DIR/settings may hold `timeout=N` (seconds per program, default 45), as in
-# kselftest.  A program that exits 4 (KSFT_SKIP) is reported as skipped; one
-# that outlives its timeout is killed and reported "not ok ... # TIMEOUT".
+# kselftest; TIMEOUT_SCALE=N multiplies it (slow debug kernels).  A program
+# that exits 4 (KSFT_SKIP) is reported as skipped; one that outlives its
+# timeout is killed and reported "not ok ... # TIMEOUT".
 # Exit status: 0 when nothing failed, 1 otherwise.
 suite="$1"
 dir="$2"
@@ -21,6 +22,8 @@ if [ -f "$dir/settings" ]; then
 	t=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$dir/settings")
 	[ -n "$t" ] && tmo=$t
 fi
+
+tmo=$((tmo * ${TIMEOUT_SCALE:-1}))
 
 if [ $# -eq 0 ]; then
 	for f in "$dir"/*; do

@@ -9,6 +9,10 @@
 #   gfmode=test   load /gfibers.ko, run /selftests/gfibers/*, unload
 #   gfmode=demo   load /gfibers.ko, run /examples/leak, print /proc/gfibers
 # Lines starting "# gfvm: " are markers the host checks.
+# Other parameters: gfoff=reboot (end with `reboot -f`: kernels booted with
+# acpi=off only halt on poweroff), gfscale=N (multiply test timeouts by N,
+# for slow debug kernels).  A kernel with kmemleak gets a scan after the
+# tests, before rmmod (the module's symbols must still resolve).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -20,6 +24,12 @@ exec >/dev/ttyS1 2>&1
 mark() { echo "# gfvm: $*"; }
 
 mark "up: $(uname -r), uptime $(cut -d' ' -f1 /proc/uptime) s"
+KL=/sys/kernel/debug/kmemleak
+if [ -w $KL ]; then
+	# forget what boot itself left behind
+	echo scan > $KL
+	echo clear > $KL
+fi
 if insmod /gfibers.ko; then
 	mark "insmod ok"
 else
@@ -28,7 +38,7 @@ fi
 
 case "${gfmode:-test}" in
 test)
-	/selftests/run_tests.sh gfibers /selftests/gfibers
+	TIMEOUT_SCALE=${gfscale:-1} /selftests/run_tests.sh gfibers /selftests/gfibers
 	;;
 demo)
 	if [ -x /examples/leak ]; then
@@ -46,6 +56,16 @@ demo)
 	;;
 esac
 
+if [ -w $KL ]; then
+	# objects younger than 5 s are not reported; one scan may miss some
+	sleep 6
+	echo scan > $KL
+	echo scan > $KL
+	mark "kmemleak begin"
+	cat $KL
+	mark "kmemleak end"
+fi
+
 if rmmod gfibers; then
 	mark "rmmod ok"
 else
@@ -54,4 +74,4 @@ fi
 mark "done, uptime $(cut -d' ' -f1 /proc/uptime) s"
 # Let the UART drain before the machine goes away.
 sleep 1
-poweroff -f
+${gfoff:-poweroff} -f

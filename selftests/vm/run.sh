@@ -94,6 +94,16 @@ else check FAIL "rmmod gfibers" "rmmod failed or never ran (see $console)"; fi
 if has "done"; then check OK "/init ran to its end"
 else check FAIL "/init ran to its end" "no end marker: the VM died, hung or was cut off (see $console)"; fi
 
+if has "kmemleak begin"; then
+	leaks=$(sed -n '/^# gfvm: kmemleak begin/,/^# gfvm: kmemleak end/p' "$output")
+	nleak=$(grep -c 'unreferenced object' <<<"$leaks")
+	if grep -q 'gfibers' <<<"$leaks"; then
+		check FAIL "kmemleak: nothing leaked by gfibers" "kmemleak reports objects allocated by gfibers (see $output)"
+	else
+		check OK "kmemleak: nothing leaked by gfibers ($nleak other unreferenced objects)"
+	fi
+fi
+
 splat='BUG:|WARNING:|Oops|general protection fault|KASAN|UBSAN:|possible circular locking|possible recursive locking|sleeping function called from invalid context|Call Trace:|Kernel panic|kernel BUG|unreferenced object|list_(add|del) corruption'
 if grep -qaE "$splat" "$console"; then
 	check FAIL "no kernel splat" "kernel splat on the console ($console):"
