@@ -293,6 +293,7 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	gfi_g *self = m ? m->curg : NULL;
 	size_t size = attr ? attr->stack_size : 0;
 	gfi_g *gp = NULL;
+	int64_t id;
 
 	if (!fn || size > (1ul << 30)) {
 		errno = EINVAL;
@@ -348,13 +349,13 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	atomic_store_explicit(&gp->status, GFIBERS_GRUNNABLE,
 			      memory_order_relaxed);
 	gfi_registry_claim(gp);
-	if (p) {
+	id = gp->id;	/* gp may run and exit as soon as it is queued */
+	if (p)
 		gfi_runqput(p, gp, true);
-	} else {
+	else
 		gfi_globrunqput(gp);
-	}
 	gfi_wakep();
-	return gp->id;
+	return id;
 }
 
 GF_API int64_t gf_go(void (*fn)(void *arg), void *arg)

@@ -260,7 +260,7 @@ struct gfi_sched {
 	int nmidle;
 	int mcount;			/* Ms created (sysmon excluded) */
 	gfi_g *gfree;			/* global free Gs */
-	int ngfree;
+	_Atomic int ngfree;		/* read without the lock by gfget */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
 	_Atomic int main_running;	/* inside gf_main: deadlock checks on */

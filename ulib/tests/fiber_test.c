@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fiber_test.c - gf_main, gf_go, gf_yield, gf_id/gf_self, gf_exit,
+ * gf_park/gf_ready, labels, stacks (size, overflow report), many fibers.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+
+#include "gftest.h"
+
+/* ------------------------------------------------------------ gf_main */
+
+static int ret42(void *arg)
+{
+	GFT_FIBER;
+
+	EXPECT_EQ((void *)0x1234, arg);
+	EXPECT_GT(gf_id(), 0);
+	EXPECT_NE(NULL, gf_self());
+	EXPECT_EQ(gf_id(), gf_fiber_id(gf_self()));
+	return 42;
+}
+
+TEST(main_returns_value)
+{
+	ASSERT_EQ(0, gf_id());
+	ASSERT_EQ(NULL, gf_self());
+	ASSERT_EQ(42, gft_main(_metadata, ret42, (void *)0x1234));
+	/* again, from the same thread */
+	ASSERT_EQ(42, gft_main(_metadata, ret42, (void *)0x1234));
+	ASSERT_EQ(0, gf_id());
+}
+
+TEST(main_rejects_null)
+{
+	ASSERT_EQ(-1, gf_main(NULL, NULL));
+	ASSERT_EQ(EINVAL, errno);
+}
+
+static void *other_thread(void *arg)
+{
+	(void)arg;
+	return (void *)(long)gf_main(ret42, NULL);
+}
+
+TEST(main_from_second_thread_rejected)
+{
+	pthread_t t;
+	void *r;
+
+	ASSERT_EQ(42, gft_main(_metadata, ret42, (void *)0x1234));
+	ASSERT_EQ(0, pthread_create(&t, NULL, other_thread, NULL));
+	pthread_join(t, &r);
+	ASSERT_EQ(-1, (long)r);
+}
+
+static void noop(void *arg)
+{
+	(void)arg;
+}
+
+TEST(go_outside_runtime_fails)
+{
+	/* this child never called gf_main */
+	ASSERT_EQ(-1, gf_go(noop, NULL));
+	ASSERT_EQ(EPERM, errno);
+}
+
+/* ------------------------------------------------------------ spawn, exit */
+
+static atomic_int counter;
+static gf_waitgroup_t wg;
+
+static void incr(void *arg)
+{
+	atomic_fetch_add(&counter, (int)(long)arg);
+	gf_waitgroup_done(&wg);
+}
+
+static int spawn_many(void *arg)
+{
+	GFT_FIBER;
+	long i, n = (long)arg;
+	int64_t last = 0;
+
+	for (i = 0; i < n; i++) {
+		int64_t id;
+
+		gf_waitgroup_add(&wg, 1);
+		id = gf_go(incr, (void *)1);
+		EXPECT_GT(id, last);	/* ids never reused, increasing */
+		last = id;
+	}
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(n, atomic_load(&counter));
+	while (gf_num_fibers() > 1)	/* done() comes before the exit */
+		gf_yield();
+	return 0;
+}
+
+TEST(spawn_and_join_100k)
+{
+	GFT_RUN(spawn_many, (void *)(100000L / GFT_SCALE));
+}
+
+static void exiter(void *arg)
+{
+	atomic_fetch_add(&counter, 1);
+	gf_waitgroup_done(&wg);
+	gf_exit();
+	*(int *)arg = 1;	/* never reached */
+}
+
+static int exit_main(void *arg)
+{
+	GFT_FIBER;
+	int flag = 0;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 1);
+	gf_go(exiter, &flag);
+	gf_waitgroup_wait(&wg);
+	gf_sleep(1000000);
+	EXPECT_EQ(0, flag);
+	EXPECT_EQ(1, gf_num_fibers());
+	return 0;
+}
+
+TEST(exit_ends_fiber)
+{
+	GFT_RUN(exit_main, NULL);
+}
+
+static int main_exits(void *arg)
+{
+	(void)arg;
+	gf_exit();
+	return 99;
+}
+
+TEST(exit_from_main_returns_zero)
+{
+	ASSERT_EQ(0, gft_main(_metadata, main_exits, NULL));
+}
+
+/* ------------------------------------------------------------ yield */
+
+static int turns[2][1000];
+static atomic_int turn_seq;
+
+static void yielder(void *arg)
+{
+	long who = (long)arg;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		turns[who][i] = atomic_fetch_add(&turn_seq, 1);
+		gf_yield();
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static int yield_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 2);
+	gf_go(yielder, (void *)0);
+	gf_go(yielder, (void *)1);
+	gf_waitgroup_wait(&wg);
+	/* with one P, yield alternates the two strictly */
+	for (i = 1; i < 1000; i++)
+		EXPECT_EQ(turns[0][i - 1] + 2, turns[0][i]);
+	gf_yield();	/* alone: returns */
+	return 0;
+}
+
+TEST(yield_alternates_on_one_proc)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(yield_main, NULL);
+}
+
+/* ------------------------------------------------------------ park/ready */
+
+static gf_fiber_t *parked;
+static int plock;		/* a user's own lock word */
+static atomic_int woke;
+
+static bool my_unlock(gf_fiber_t *self, void *lock)
+{
+	__atomic_store_n(&parked, self, __ATOMIC_RELEASE);
+	__atomic_store_n((int *)lock, 0, __ATOMIC_RELEASE);
+	return true;
+}
+
+static void park_user(void *arg)
+{
+	(void)arg;
+	while (__atomic_exchange_n(&plock, 1, __ATOMIC_ACQUIRE))
+		;
+	gf_park(my_unlock, &plock, gf_wait_reason("test reason"));
+	atomic_store(&woke, 1);
+	gf_waitgroup_done(&wg);
+}
+
+static int park_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 1);
+	gf_go(park_user, NULL);
+	while (!__atomic_load_n(&parked, __ATOMIC_ACQUIRE))
+		gf_yield();
+	/* parked for good: yields do not wake it */
+	gf_yield();
+	gf_sleep(2000000);
+	EXPECT_EQ(0, atomic_load(&woke));
+	gf_ready(__atomic_load_n(&parked, __ATOMIC_ACQUIRE));
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(1, atomic_load(&woke));
+	return 0;
+}
+
+TEST(park_ready_user_primitive)
+{
+	GFT_RUN(park_main, NULL);
+}
+
+static bool stay_runnable(gf_fiber_t *self, void *lock)
+{
+	(void)self;
+	(void)lock;
+	return false;
+}
+
+static int park_false_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	/* unlock returning false: the park ends at once */
+	gf_park(stay_runnable, NULL, GF_WAIT_JOIN);
+	gf_park(NULL, NULL, GF_WAIT_JOIN) ; /* NULL unlock: parks */
+	EXPECT_TRUE(0);	/* unreachable: main stays parked (ready below) */
+	return 1;
+}
+
+static void readier(void *arg)
+{
+	gf_fiber_t *f = arg;
+
+	gf_sleep(1000000);
+	gf_ready(f);
+}
+
+static int park_false_outer(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	gf_park(stay_runnable, NULL, GF_WAIT_JOIN);
+	gf_go(readier, gf_self());
+	gf_park(NULL, NULL, GF_WAIT_JOIN);
+	EXPECT_EQ(1, gf_id());
+	return 0;
+}
+
+TEST(park_unlock_false_and_null)
+{
+	(void)park_false_main;
+	GFT_RUN(park_false_outer, NULL);
+}
+
+TEST(wait_reason_names)
+{
+	int a = gf_wait_reason("db query");
+
+	ASSERT_GE(a, 256);
+	ASSERT_EQ(a, gf_wait_reason("db query"));
+	ASSERT_NE(a, gf_wait_reason("other"));
+	ASSERT_EQ(-1, gf_wait_reason(""));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, gf_wait_reason(
+		"0123456789012345678901234567890123456789012345678901234567"));
+	ASSERT_EQ(EINVAL, errno);
+}
+
+/* ------------------------------------------------------------ labels */
+
+static void label_child(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	EXPECT_STREQ("42", gf_label_get("req"));
+	EXPECT_EQ(0, gf_label_set("req", "43"));	/* own copy */
+	EXPECT_STREQ("43", gf_label_get("req"));
+	gf_waitgroup_done(&wg);
+}
+
+static int label_main(void *arg)
+{
+	GFT_FIBER;
+	char k[16];
+	int i;
+
+	(void)arg;
+	EXPECT_EQ(NULL, gf_label_get("req"));
+	EXPECT_EQ(0, gf_label_set("req", "42"));
+	gf_waitgroup_add(&wg, 1);
+	gf_go(label_child, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_STREQ("42", gf_label_get("req"));
+	EXPECT_EQ(0, gf_label_set("req", NULL));
+	EXPECT_EQ(NULL, gf_label_get("req"));
+	for (i = 0; i < 8; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		EXPECT_EQ(0, gf_label_set(k, "v"));
+	}
+	EXPECT_EQ(-1, gf_label_set("k9", "v"));
+	EXPECT_EQ(ENOSPC, errno);
+	EXPECT_EQ(-1, gf_label_set("", "v"));
+	EXPECT_EQ(EINVAL, errno);
+	return 0;
+}
+
+TEST(labels_inherited)
+{
+	ASSERT_EQ(-1, gf_label_set("a", "b"));	/* outside a fiber */
+	ASSERT_EQ(EPERM, errno);
+	GFT_RUN(label_main, NULL);
+}
+
+/* ------------------------------------------------------------ stacks */
+
+static void big_frame(void *arg)
+{
+	volatile char buf[200 << 10];
+
+	buf[0] = 1;
+	buf[sizeof(buf) - 1] = 2;
+	*(int *)arg = buf[0] + buf[sizeof(buf) - 1];
+	gf_waitgroup_done(&wg);
+}
+
+static int stack_size_main(void *arg)
+{
+	GFT_FIBER;
+	int r = 0;
+	gf_attr_t a = { .name = "big", .stack_size = 512 << 10 };
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 1);
+	EXPECT_GT(gf_go_attr(big_frame, &r, &a), 0);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(3, r);
+	a.stack_size = 2ul << 30;
+	EXPECT_EQ(-1, gf_go_attr(big_frame, &r, &a));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, gf_go(NULL, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	return 0;
+}
+
+TEST(custom_stack_size)
+{
+	GFT_RUN(stack_size_main, NULL);
+}
+
+static int recurse(int n)
+{
+	volatile char pad[512];
+
+	pad[0] = (char)n;
+	return n > 0 ? recurse(n - 1) + pad[0] : 0;
+}
+
+static void overflower(void *arg)
+{
+	(void)arg;
+	recurse(1 << 20);
+}
+
+static int overflow_main(void *arg)
+{
+	gf_attr_t a = { .name = "deep-recursion" };
+
+	(void)arg;
+	gf_go_attr(overflower, NULL, &a);
+	gf_sleep(5000000000LL);
+	return 0;
+}
+
+static void overflow_child(void)
+{
+	gf_main(overflow_main, NULL);
+}
+
+TEST(stack_overflow_reported)
+{
+	char out[8192];
+	int st = gft_fork_capture(overflow_child, out, sizeof(out));
+
+	TH_LOG("child said: %.300s", out);
+#ifdef GFT_ASAN
+	/* ASan's own SEGV/stack-overflow report comes first */
+	ASSERT_TRUE(WIFSIGNALED(st) || WEXITSTATUS(st) != 0);
+#else
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, "stack overflow in fiber 2"));
+	EXPECT_NE(NULL, strstr(out, "deep-recursion"));
+#endif
+}
+
+/* ------------------------------------------------------------ many parked */
+
+static gf_chan_t *never;
+
+static void park_forever_then_count(void *arg)
+{
+	(void)arg;
+	gf_chan_recv(never, NULL);	/* woken by close */
+	atomic_fetch_add(&counter, 1);
+}
+
+static int million_main(void *arg)
+{
+	GFT_FIBER;
+	long i, n = (long)arg;
+
+	never = gf_chan_make(0, 0);
+	for (i = 0; i < n; i++)
+		if (gf_go(park_forever_then_count, NULL) < 0)
+			break;
+	EXPECT_EQ(n, i);
+	/* let every one of them park */
+	while (gf_num_fibers() > 1 && atomic_load(&counter) == 0 &&
+	       i-- > 0 && gf_num_fibers() < n + 1)
+		gf_yield();
+	gf_sleep(10000000);
+	EXPECT_EQ(n + 1, gf_num_fibers());
+	EXPECT_EQ(0, gf_chan_close(never));
+	while (gf_num_fibers() > 1)
+		gf_sleep(1000000);
+	EXPECT_EQ(n, atomic_load(&counter));
+	gf_chan_unref(never);
+	return 0;
+}
+
+/*
+ * 1,000,000 parked fibers on a default kernel (vm.max_map_count 65530):
+ * only possible because stacks come from arenas (docs/ulib.md). Needs
+ * about 4.5 GiB of RSS; scaled down under the sanitizers: ASan's shadow
+ * and fake stacks multiply the memory per fiber, and TSan counts each
+ * fiber as a thread, with a hard limit of 8128 live ones.
+ */
+#ifdef GFT_TSAN
+#define MILLION 4000L
+#else
+#define MILLION (1000000L / GFT_SCALE)
+#endif
+TEST(million_parked_fibers)
+{
+	GFT_RUN(million_main, (void *)MILLION);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gftest.h - shared helpers of libgfiber's host tests.
+ *
+ * kselftest_harness runs each TEST in a forked child, so each test starts
+ * a fresh runtime with gf_main(). ASSERT_* longjmps out of the test: it
+ * must not be used inside a fiber (the jump would cross stacks), so
+ * fiber code uses EXPECT_* through GFT_FIBER (a _metadata for fibers)
+ * and the test body ASSERTs on gf_main's result.
+ *
+ * Sanitizers: ASan and TSan make every fiber switch and every memory
+ * access several times dearer, and TSan keeps a large state per fiber
+ * (and at most 8128 fibers and threads alive),
+ * so stress sizes are divided by GFT_SCALE under them (the same code
+ * paths run, only fewer times), keeping each program under a minute on
+ * a 2-core machine.
+ */
+#ifndef GFTEST_H
+#define GFTEST_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "gfiber.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GFT_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define GFT_TSAN 1
+#endif
+
+#if defined(GFT_TSAN)
+#define GFT_SCALE 100
+#elif defined(GFT_ASAN)
+#define GFT_SCALE 10
+#else
+#define GFT_SCALE 1
+#endif
+
+static struct __test_metadata *gft_md;
+
+/* In a fiber: declare the _metadata the EXPECT_* macros use. */
+#define GFT_FIBER struct __test_metadata *_metadata = gft_md
+
+static inline int gft_main(struct __test_metadata *md, int (*fn)(void *),
+			   void *arg)
+{
+	gft_md = md;
+	return gf_main(fn, arg);
+}
+
+/* Run fn(arg) as the main fiber; the test fails unless it returns 0. */
+#define GFT_RUN(fn, arg) ASSERT_EQ(0, gft_main(_metadata, (fn), (arg)))
+
+/*
+ * Run fn in a forked child with stderr captured into buf; returns the
+ * child's wait status.
+ */
+static inline int gft_fork_capture(void (*fn)(void), char *buf, size_t n)
+{
+	int pfd[2], status = 0;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		dup2(pfd[1], 2);
+		dup2(pfd[1], 1);
+		fn();
+		_exit(0);
+	}
+	close(pfd[1]);
+	for (;;) {
+		char tmp[4096];
+
+		r = read(pfd[0], tmp, sizeof(tmp));
+		if (r <= 0)
+			break;
+		/* keep draining once full: the child must not block */
+		if (got + 1 < n) {
+			size_t k = (size_t)r < n - 1 - got ? (size_t)r
+							    : n - 1 - got;
+
+			memcpy(buf + got, tmp, k);
+			got += k;
+		}
+	}
+	buf[got] = 0;
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+#endif /* GFTEST_H */
