@@ -226,6 +226,7 @@ static bool is_entry_frame(uintptr_t pc)
 	const struct sym *s = sym_lookup(pc - 1);
 
 	return s && (s->addr == (uintptr_t)gfi_fiber_main ||
+		     s->addr == (uintptr_t)gfi_main_trampoline ||
 		     s->addr == (uintptr_t)gf_ctx_start);
 }
 
@@ -282,7 +283,10 @@ static void print_frames(int fd, gfi_g *gp, uintptr_t *pcs, int n)
 		}
 	}
 	for (i = start; i < n; i++) {
-		if (!gfi_sched.traceback_all && is_entry_frame(pcs[i]))
+		/* The wait site itself is always shown, even when a tail
+		 * call made it the entry (the caller's frame is gone). */
+		if (!gfi_sched.traceback_all && i > start &&
+		    is_entry_frame(pcs[i]))
 			break;
 		print_pc(fd, "\t", pcs[i], true);
 	}

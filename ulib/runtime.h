@@ -384,6 +384,7 @@ GF_HIDDEN void gfi_goexit(void) __attribute__((noreturn));
 GF_HIDDEN int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 			 uintptr_t pc, bool is_main);
 GF_HIDDEN void gfi_fiber_main(void *transfer, void *arg);
+GF_HIDDEN void gfi_main_trampoline(void *arg);
 /* Mark every G parked on obj (plain waits) leaked. */
 GF_HIDDEN void gfi_mark_leaked(struct gfi_waitq *q);
 

@@ -859,7 +859,7 @@ int gfi_runtime_init(void)
 	return 0;
 }
 
-static void main_trampoline(void *arg)
+void gfi_main_trampoline(void *arg)
 {
 	void **a = arg;
 	int (*fn)(void *) = (int (*)(void *))a[0];
@@ -912,7 +912,7 @@ GF_API int gf_main(int (*fn)(void *arg), void *arg)
 	gfi_acquirep(m, p);
 	atomic_store(&gfi_sched.main_done, 0);
 	atomic_store(&gfi_sched.main_running, 1);
-	id = gfi_go(main_trampoline, a, &attr,
+	id = gfi_go(gfi_main_trampoline, a, &attr,
 		    (uintptr_t)__builtin_return_address(0), true);
 	if (id < 0) {
 		int e = errno;
