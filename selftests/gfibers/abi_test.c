@@ -211,6 +211,53 @@ TEST(hundred_thousand_slots)
 	gfc_close(&c);
 }
 
+/* Reads of any size, and seeks back, resume the stream exactly. */
+TEST(small_reads_resume_exactly)
+{
+	const unsigned int n = 3000;
+	static const size_t sizes[] = { 1, 37, 4095, 4097, 100000 };
+	struct gfibers_slot v;
+	char *whole, *part;
+	size_t len, got, i;
+	struct gfc c;
+	unsigned int j;
+	ssize_t r;
+	int fd;
+
+	SKIP_IF_ABSENT();
+	ASSERT_EQ(0, gfc_open(&c));
+	ASSERT_EQ(0, gfc_reserve(&c, n));
+	for (j = 0; j < n; j++) {
+		gfc_sample(&v, j + 1);
+		v.wait_since_ns = 0;	/* no volatile column */
+		gfc_write(gfc_slot(&c, j), &v);
+	}
+	whole = gfc_slurp(GFC_PROC, &len);
+	ASSERT_NE(NULL, whole);
+	part = malloc(len + 1);
+	ASSERT_NE(NULL, part);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		fd = open(GFC_PROC, O_RDONLY);
+		ASSERT_LE(0, fd);
+		/* A first partial read, then a seek back to the start. */
+		ASSERT_LT(0, read(fd, part, 10));
+		ASSERT_EQ(0, lseek(fd, 0, SEEK_SET));
+		for (got = 0; got < len; got += r) {
+			r = read(fd, part + got,
+				 len - got < sizes[i] ? len - got : sizes[i]);
+			ASSERT_LT(0, r) TH_LOG("read size %zu at %zu", sizes[i],
+					       got);
+		}
+		EXPECT_EQ(0, read(fd, part, 1));
+		close(fd);
+		EXPECT_EQ(0, memcmp(whole, part, len))
+			TH_LOG("read size %zu: stream differs", sizes[i]);
+	}
+	free(part);
+	free(whole);
+	gfc_close(&c);
+}
+
 TEST(many_processes)
 {
 	const int nproc = 16, per = 100;
