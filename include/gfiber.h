@@ -22,6 +22,14 @@
  *    (read(2) on a pipe, sleep(3), pthread_mutex_lock...): wrap such
  *    calls with gf_syscall_enter()/gf_syscall_exit() or use gf_read()/
  *    gf_write()/gf_wait_fd(), so that its processor runs other fibers.
+ *  - errno and threads: a fiber that blocks may resume on another thread.
+ *    The runtime carries errno across (it is saved and restored with the
+ *    fiber), but glibc declares __errno_location() const, so a compiler
+ *    may keep the address of the first thread's errno across a blocking
+ *    call and read a stale value. In fiber code, read errno after a call
+ *    that may block through gf_errno_location(): define GF_ERRNO_SAFE
+ *    before including this header to make errno do so. The same holds
+ *    for any thread-local variable of your own.
  */
 #ifndef GFIBER_H
 #define GFIBER_H
@@ -36,6 +44,15 @@ extern "C" {
 #endif
 
 #define GF_API __attribute__((visibility("default")))
+
+/* The calling thread's errno, looked up anew at each call (never const):
+ * see "errno and threads" above. */
+GF_API int *gf_errno_location(void);
+#ifdef GF_ERRNO_SAFE
+#include <errno.h>
+#undef errno
+#define errno (*gf_errno_location())
+#endif
 
 #define GF_FOREVER	((int64_t)-1)
 #define GF_NOWAIT	((int64_t)0)

@@ -112,6 +112,13 @@ GF_API void gf_chan_unref(gf_chan_t *c)
 	gfi_unlock(&c->lock);
 }
 
+/* memcpy of one element; 0-byte elements may come with NULL pointers */
+static inline void elemcpy(void *dst, const void *src, size_t n)
+{
+	if (n)
+		memcpy(dst, src, n);
+}
+
 static inline void *chanbuf(gf_chan_t *c, size_t i)
 {
 	return c->buf + i * c->elemsize;
@@ -133,7 +140,7 @@ static bool chan_unlock(gf_fiber_t *gp, void *lock)
 static void send_direct(gf_chan_t *c, struct gfi_sudog *sg, const void *ep)
 {
 	if (sg->elem)
-		memcpy(sg->elem, ep, c->elemsize);
+		elemcpy(sg->elem, ep, c->elemsize);
 	sg->success = true;
 	if (!sg->is_select)
 		c->nplain--;
@@ -146,15 +153,15 @@ static void recv_direct(gf_chan_t *c, struct gfi_sudog *sg, void *ep)
 {
 	if (c->dataqsiz == 0) {
 		if (ep)
-			memcpy(ep, sg->elem, c->elemsize);
+			elemcpy(ep, sg->elem, c->elemsize);
 	} else {
 		/* Full buffer: take its head, the sender's value goes to
 		 * the tail (the same slot). */
 		void *qp = chanbuf(c, c->recvx);
 
 		if (ep)
-			memcpy(ep, qp, c->elemsize);
-		memcpy(qp, sg->elem, c->elemsize);
+			elemcpy(ep, qp, c->elemsize);
+		elemcpy(qp, sg->elem, c->elemsize);
 		if (++c->recvx == c->dataqsiz)
 			c->recvx = 0;
 		c->sendx = c->recvx;
@@ -185,7 +192,7 @@ int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep)
 		return 1;
 	}
 	if (c->qcount < c->dataqsiz) {
-		memcpy(chanbuf(c, c->sendx), ep, c->elemsize);
+		elemcpy(chanbuf(c, c->sendx), ep, c->elemsize);
 		if (++c->sendx == c->dataqsiz)
 			c->sendx = 0;
 		c->qcount++;
@@ -204,7 +211,7 @@ int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep)
 
 	if (c->closed && c->qcount == 0) {
 		gfi_unlock(&c->lock);
-		if (ep)
+		if (ep && c->elemsize)
 			memset(ep, 0, c->elemsize);
 		return 2;
 	}
@@ -217,7 +224,7 @@ int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep)
 		void *qp = chanbuf(c, c->recvx);
 
 		if (ep)
-			memcpy(ep, qp, c->elemsize);
+			elemcpy(ep, qp, c->elemsize);
 		if (++c->recvx == c->dataqsiz)
 			c->recvx = 0;
 		c->qcount--;
@@ -380,7 +387,7 @@ GF_API int gf_chan_close(gf_chan_t *c)
 	 * Collected under the lock, readied after it (sudogs stay valid:
 	 * their fibers are parked until readied). */
 	while ((sg = gfi_waitq_dequeue(&c->recvq))) {
-		if (sg->elem)
+		if (sg->elem && c->elemsize)
 			memset(sg->elem, 0, c->elemsize);
 		sg->success = false;
 		if (!sg->is_select)

@@ -76,6 +76,7 @@ struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
 {
 	void **save = from ? &from->sp : &m->g0_sp;
 	void *to_sp = to ? to->sp : m->g0_sp;
+	int saved_errno = errno;	/* travels with the context */
 
 	if (from && !from_dead)
 		gfi_stack_check(from, __builtin_frame_address(0));
@@ -99,6 +100,7 @@ struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
 	__sanitizer_finish_switch_fiber(from ? from->asan_fake
 					     : m->g0_asan_fake, NULL, NULL);
 #endif
+	errno = saved_errno;
 	return m;
 }
 

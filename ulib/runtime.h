@@ -27,6 +27,7 @@
 #ifndef GF_RUNTIME_H
 #define GF_RUNTIME_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -40,6 +41,14 @@
 #include "uapi/gfibers.h"
 
 #define GF_HIDDEN __attribute__((visibility("hidden")))
+
+/*
+ * Fibers migrate between threads: errno's address must be looked up
+ * after every switch, never reused from before one (glibc's
+ * __errno_location is const, so GCC may CSE it across a park).
+ */
+#undef errno
+#define errno (*gf_errno_location())
 
 /* ---------------------------------------------------------- sanitizers */
 

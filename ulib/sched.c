@@ -49,6 +49,11 @@ struct gfi_sched gfi_sched = {
 
 static __thread struct gfi_m *tls_m;
 
+GF_API __attribute__((noipa)) int *gf_errno_location(void)
+{
+	return __errno_location();
+}
+
 __attribute__((noipa)) struct gfi_m *gfi_getm(void)
 {
 	return tls_m;

@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+/* fibers migrate: errno through gf_errno_location() (see gfiber.h) */
+#define GF_ERRNO_SAFE
 #include "gfiber.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -46,7 +48,8 @@
 static struct __test_metadata *gft_md;
 
 /* In a fiber: declare the _metadata the EXPECT_* macros use. */
-#define GFT_FIBER struct __test_metadata *_metadata = gft_md
+#define GFT_FIBER \
+	struct __test_metadata *_metadata __attribute__((unused)) = gft_md
 
 static inline int gft_main(struct __test_metadata *md, int (*fn)(void *),
 			   void *arg)

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chan_test.c - channels with Go's semantics: unbuffered rendezvous,
+ * buffered FIFO, close (drain, then zero values; wakes every waiter;
+ * senders fail), nil channels, len/cap, deadlines, references and
+ * provable leaks, many Ps.
+ */
+#include <stdatomic.h>
+
+#include "gftest.h"
+
+static gf_waitgroup_t wg;
+
+/* ------------------------------------------------------------ basics */
+
+static void sender_n(void *arg)
+{
+	gf_chan_t *c = arg;
+	long i;
+
+	for (i = 0; i < 1000; i++)
+		gf_chan_send(c, &i);
+	gf_waitgroup_done(&wg);
+}
+
+static int fifo_main(void *arg)
+{
+	GFT_FIBER;
+	size_t cap = (size_t)(long)arg;
+	gf_chan_t *c = gf_chan_make(sizeof(long), cap);
+	long i, v;
+
+	EXPECT_EQ(cap, gf_chan_cap(c));
+	gf_waitgroup_add(&wg, 1);
+	gf_go(sender_n, c);
+	for (i = 0; i < 1000; i++) {
+		EXPECT_EQ(1, gf_chan_recv(c, &v));
+		EXPECT_EQ(i, v);	/* FIFO */
+	}
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, gf_chan_len(c));
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(unbuffered_fifo)
+{
+	GFT_RUN(fifo_main, (void *)0L);
+}
+
+TEST(buffered_fifo)
+{
+	GFT_RUN(fifo_main, (void *)7L);
+}
+
+static int buffer_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(sizeof(int), 3);
+	int v = 5, out = 0;
+
+	(void)arg;
+	EXPECT_EQ(0, gf_chan_send(c, &v));
+	v = 6;
+	EXPECT_EQ(0, gf_chan_send(c, &v));
+	EXPECT_EQ(2, gf_chan_len(c));
+	EXPECT_EQ(3, gf_chan_cap(c));
+	v = 7;
+	EXPECT_EQ(0, gf_chan_send_deadline(c, &v, GF_NOWAIT));
+	/* full */
+	EXPECT_EQ(-1, gf_chan_send_deadline(c, &v, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, gf_chan_send_deadline(c, &v, gf_now() + 2000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(1, gf_chan_recv(c, &out));
+	EXPECT_EQ(5, out);
+	EXPECT_EQ(1, gf_chan_recv(c, NULL));	/* discard */
+	EXPECT_EQ(1, gf_chan_recv_deadline(c, &out, GF_NOWAIT));
+	EXPECT_EQ(7, out);
+	EXPECT_EQ(-1, gf_chan_recv_deadline(c, &out, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, gf_chan_recv_deadline(c, &out, gf_now() + 2000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(buffered_len_cap_deadlines)
+{
+	GFT_RUN(buffer_main, NULL);
+}
+
+TEST(make_errors)
+{
+	ASSERT_EQ(NULL, gf_chan_make(65537, 1));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(NULL, gf_chan_make(8, (1ul << 31) + 1));
+	ASSERT_EQ(EINVAL, errno);
+}
+
+static int zero_size_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(0, 2);
+
+	(void)arg;
+	EXPECT_EQ(0, gf_chan_send(c, NULL));
+	EXPECT_EQ(1, gf_chan_recv(c, NULL));
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(zero_size_elements)
+{
+	GFT_RUN(zero_size_main, NULL);
+}
+
+/* ------------------------------------------------------------ close */
+
+static atomic_int closed_seen, epipe_seen;
+
+static void close_receiver(void *arg)
+{
+	long v = 99;
+
+	if (gf_chan_recv(arg, &v) == 0 && v == 0)
+		atomic_fetch_add(&closed_seen, 1);
+	gf_waitgroup_done(&wg);
+}
+
+static void close_sender(void *arg)
+{
+	long v = 1;
+
+	if (gf_chan_send(arg, &v) == -1 && errno == EPIPE)
+		atomic_fetch_add(&epipe_seen, 1);
+	gf_waitgroup_done(&wg);
+}
+
+static int close_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *r = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *s = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *b = gf_chan_make(sizeof(long), 4);
+	long i, v;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 20);
+	for (i = 0; i < 10; i++) {
+		gf_go(close_receiver, r);
+		gf_go(close_sender, s);
+	}
+	gf_sleep(5000000);	/* all parked (not required for the check) */
+	EXPECT_EQ(0, gf_chan_close(r));
+	EXPECT_EQ(0, gf_chan_close(s));
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(10, atomic_load(&closed_seen));	/* close wakes all */
+	EXPECT_EQ(10, atomic_load(&epipe_seen));
+	/* double close, send on closed: errors, not panics */
+	EXPECT_EQ(-1, gf_chan_close(r));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(-1, gf_chan_send(r, &v));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(-1, gf_chan_close(NULL));
+	EXPECT_EQ(EINVAL, errno);
+	/* buffered: values survive the close, then zero values */
+	for (i = 1; i <= 3; i++)
+		gf_chan_send(b, &i);
+	gf_chan_close(b);
+	for (i = 1; i <= 3; i++) {
+		EXPECT_EQ(1, gf_chan_recv(b, &v));
+		EXPECT_EQ(i, v);
+	}
+	v = 5;
+	EXPECT_EQ(0, gf_chan_recv(b, &v));
+	EXPECT_EQ(0, v);
+	EXPECT_EQ(0, gf_chan_recv_deadline(b, &v, GF_NOWAIT));
+	gf_chan_unref(r);
+	gf_chan_unref(s);
+	gf_chan_unref(b);
+	return 0;
+}
+
+TEST(close_semantics)
+{
+	GFT_RUN(close_main, NULL);
+}
+
+/* ------------------------------------------------------------ nil */
+
+static gf_fiber_t *nil_waiter;
+
+static void nil_recv(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&nil_waiter, gf_self(), __ATOMIC_RELEASE);
+	gf_chan_recv(NULL, NULL);	/* forever */
+}
+
+static int nil_main(void *arg)
+{
+	GFT_FIBER;
+	long v = 0;
+
+	(void)arg;
+	EXPECT_EQ(-1, gf_chan_send_deadline(NULL, &v, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, gf_chan_recv_deadline(NULL, &v, gf_now() + 1000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(0, gf_chan_len(NULL));
+	EXPECT_EQ(0, gf_chan_cap(NULL));
+	gf_go(nil_recv, NULL);
+	gf_sleep(2000000);
+	EXPECT_EQ(2, gf_num_fibers());	/* still blocked */
+	return 0;
+}
+
+TEST(nil_channels_block)
+{
+	GFT_RUN(nil_main, NULL);
+}
+
+/* ------------------------------------------------------------ leaks */
+
+static void ref_leaker(void *arg)
+{
+	gf_chan_recv(arg, NULL);	/* holds its reference */
+	gf_waitgroup_done(&wg);
+}
+
+static int count_in_dump(const char *needle)
+{
+	static char buf[65536];	/* fiber stacks are 64 KiB */
+	int p[2], n = 0;
+	ssize_t r;
+	size_t got = 0;
+	const char *s;
+
+	if (pipe(p))
+		return -1;
+	gf_dump(p[1]);
+	close(p[1]);
+	while ((r = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)r;
+	buf[got] = 0;
+	close(p[0]);
+	for (s = buf; (s = strstr(s, needle)); s++)
+		n++;
+	return n;
+}
+
+static int leak_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *extra;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 3);
+	for (i = 0; i < 3; i++)
+		gf_go(ref_leaker, gf_chan_ref(c));
+	extra = gf_chan_ref(c);	/* another holder: not provable */
+	gf_sleep(5000000);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(c);	/* main's own: extra still holds one */
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(extra);	/* the parked three are all that is left */
+	EXPECT_EQ(3, count_in_dump("chan receive (leaked)"));
+	/* A wake-up after all (contract broken) still works. */
+	gf_chan_close(c);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	return 0;
+}
+
+TEST(provable_leaks_by_references)
+{
+	GFT_RUN(leak_main, NULL);
+}
+
+static void borrower(void *arg)
+{
+	gf_chan_recv(arg, NULL);
+}
+
+static int borrow_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+
+	(void)arg;
+	/* handles shared without gf_chan_ref: no accusation while held */
+	gf_go(borrower, c);
+	gf_go(borrower, c);
+	gf_sleep(5000000);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(c);	/* nobody holds a handle at all now */
+	EXPECT_EQ(2, count_in_dump("(leaked)"));
+	return 0;
+}
+
+TEST(leak_when_last_handle_dropped)
+{
+	GFT_RUN(borrow_main, NULL);
+}
+
+/* ------------------------------------------------------------ stress */
+
+static void pinger(void *arg)
+{
+	gf_chan_t **cs = arg;
+	long i, v;
+
+	for (i = 0; i < 20000 / GFT_SCALE; i++) {
+		gf_chan_send(cs[0], &i);
+		gf_chan_recv(cs[1], &v);
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static void ponger(void *arg)
+{
+	gf_chan_t **cs = arg;
+	long v;
+
+	while (gf_chan_recv(cs[0], &v) == 1)
+		gf_chan_send(cs[1], &v);
+	gf_waitgroup_done(&wg);
+}
+
+static int stress_pp_main(void *arg)
+{
+	GFT_FIBER;
+	enum { PAIRS = 64 };
+	static gf_chan_t *cs[PAIRS][2];
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 2 * PAIRS);
+	for (i = 0; i < PAIRS; i++) {
+		cs[i][0] = gf_chan_make(sizeof(long), (size_t)(i % 3));
+		cs[i][1] = gf_chan_make(sizeof(long), 0);
+		gf_go(ponger, cs[i]);
+		gf_go(pinger, cs[i]);
+	}
+	/* wait for the pingers, then close to end the pongers */
+	while (gf_num_fibers() > 1 + PAIRS)
+		gf_sleep(1000000);
+	for (i = 0; i < PAIRS; i++)
+		gf_chan_close(cs[i][0]);
+	gf_waitgroup_wait(&wg);
+	for (i = 0; i < PAIRS; i++) {
+		gf_chan_unref(cs[i][0]);
+		gf_chan_unref(cs[i][1]);
+	}
+	return 0;
+}
+
+TEST(pingpong_stress_many_procs)
+{
+	setenv("GF_PROCS", "8", 1);	/* more Ps than CPUs: stealing */
+	GFT_RUN(stress_pp_main, NULL);
+}
+
+TEST_HARNESS_MAIN
