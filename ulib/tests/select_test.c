@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * select_test.c - gf_select: ready cases chosen uniformly at random
+ * (measured statistically, generous bounds), default (GF_NOWAIT),
+ * deadlines, blocking until a case is ready, closed channels, nil
+ * channels, send cases, many cases.
+ */
+#include <stdatomic.h>
+
+#include "gftest.h"
+
+static gf_waitgroup_t wg;
+
+static int fair_main(void *arg)
+{
+	GFT_FIBER;
+	enum { N = 4, ROUNDS = 8000 };
+	gf_chan_t *c[N];
+	gf_select_case_t cs[N];
+	int hits[N] = { 0 }, i, r, v = 1;
+
+	(void)arg;
+	for (i = 0; i < N; i++) {
+		c[i] = gf_chan_make(sizeof(int), 1);
+		cs[i] = (gf_select_case_t){ c[i], GF_SELECT_RECV, &v, false };
+	}
+	for (r = 0; r < ROUNDS; r++) {
+		int k;
+
+		for (i = 0; i < N; i++)	/* all ready */
+			gf_chan_send_deadline(c[i], &v, GF_NOWAIT);
+		k = gf_select(cs, N, GF_FOREVER);
+		EXPECT_GE(k, 0);
+		EXPECT_TRUE(cs[k].ok);
+		hits[k]++;
+	}
+	/* expected 2000 each; 6 sigma is about 230: allow 1500..2500 */
+	for (i = 0; i < N; i++) {
+		EXPECT_GT(hits[i], ROUNDS / N - 500);
+		EXPECT_LT(hits[i], ROUNDS / N + 500);
+		gf_chan_unref(c[i]);
+	}
+	return 0;
+}
+
+TEST(fair_among_ready_cases)
+{
+	GFT_RUN(fair_main, NULL);
+}
+
+static int default_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *a = gf_chan_make(sizeof(int), 0);
+	gf_chan_t *b = gf_chan_make(sizeof(int), 0);
+	int x = 0, y = 0;
+	gf_select_case_t cs[2] = {
+		{ a, GF_SELECT_RECV, &x, false },
+		{ b, GF_SELECT_SEND, &y, false },
+	};
+	int64_t t0;
+
+	(void)arg;
+	EXPECT_EQ(-1, gf_select(cs, 2, GF_NOWAIT));	/* Go's default */
+	EXPECT_EQ(EAGAIN, errno);
+	t0 = gf_now();
+	EXPECT_EQ(-1, gf_select(cs, 2, t0 + 3000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_GE(gf_now(), t0 + 3000000);	/* never early */
+	EXPECT_EQ(-1, gf_select(cs, 0, t0));	/* no cases, passed */
+	EXPECT_EQ(ETIMEDOUT, errno);
+	cs[0].dir = 7;
+	EXPECT_EQ(-1, gf_select(cs, 2, GF_NOWAIT));
+	EXPECT_EQ(EINVAL, errno);
+	gf_chan_unref(a);
+	gf_chan_unref(b);
+	return 0;
+}
+
+TEST(default_and_deadline)
+{
+	GFT_RUN(default_main, NULL);
+}
+
+static void later_send(void *arg)
+{
+	int v = 77;
+
+	gf_sleep(2000000);
+	gf_chan_send(arg, &v);
+	gf_waitgroup_done(&wg);
+}
+
+static void later_recv(void *arg)
+{
+	int v;
+
+	gf_sleep(2000000);
+	gf_chan_recv(arg, &v);
+	gf_waitgroup_done(&wg);
+}
+
+static int block_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *a = gf_chan_make(sizeof(int), 0);
+	gf_chan_t *b = gf_chan_make(sizeof(int), 0);
+	int x = 0, y = 5;
+	gf_select_case_t cs[3] = {
+		{ NULL, GF_SELECT_RECV, &x, false },	/* nil: never */
+		{ a, GF_SELECT_RECV, &x, false },
+		{ b, GF_SELECT_SEND, &y, false },
+	};
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 2);
+	gf_go(later_send, a);
+	EXPECT_EQ(1, gf_select(cs, 3, GF_FOREVER));
+	EXPECT_EQ(77, x);
+	EXPECT_TRUE(cs[1].ok);
+	gf_go(later_recv, b);
+	EXPECT_EQ(2, gf_select(cs, 3, GF_FOREVER));
+	EXPECT_TRUE(cs[2].ok);
+	gf_waitgroup_wait(&wg);
+	/* closed: receive ready with ok false; send ready and fails */
+	gf_chan_close(a);
+	x = 9;
+	EXPECT_EQ(1, gf_select(cs, 2, GF_FOREVER));
+	EXPECT_FALSE(cs[1].ok);
+	EXPECT_EQ(0, x);
+	gf_chan_close(b);
+	EXPECT_EQ(0, gf_select(&cs[2], 1, GF_FOREVER));
+	EXPECT_FALSE(cs[2].ok);
+	gf_chan_unref(a);
+	gf_chan_unref(b);
+	return 0;
+}
+
+TEST(blocks_until_ready_and_closed)
+{
+	GFT_RUN(block_main, NULL);
+}
+
+static void closer(void *arg)
+{
+	gf_sleep(2000000);
+	gf_chan_close(arg);
+	gf_waitgroup_done(&wg);
+}
+
+static int close_wakes_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *a = gf_chan_make(sizeof(int), 0);
+	int x = 3;
+	gf_select_case_t cs[1] = { { a, GF_SELECT_RECV, &x, true } };
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 1);
+	gf_go(closer, a);
+	EXPECT_EQ(0, gf_select(cs, 1, GF_FOREVER));
+	EXPECT_FALSE(cs[0].ok);
+	gf_waitgroup_wait(&wg);
+	gf_chan_unref(a);
+	return 0;
+}
+
+TEST(close_wakes_blocked_select)
+{
+	GFT_RUN(close_wakes_main, NULL);
+}
+
+/* Many selecting fibers against many senders: every value arrives once. */
+static gf_chan_t *chs[16];
+static atomic_long total;
+
+static void select_consumer(void *arg)
+{
+	gf_select_case_t cs[16];
+	long v = 0;
+	int i, n = 0;
+
+	(void)arg;
+	for (i = 0; i < 16; i++)
+		cs[i] = (gf_select_case_t){ chs[i], GF_SELECT_RECV, &v, 0 };
+	for (;;) {
+		int k = gf_select(cs, 16, gf_now() + 50000000);
+
+		if (k < 0)
+			break;	/* quiet for 50 ms: producers done */
+		atomic_fetch_add(&total, v);
+		n++;
+	}
+	(void)n;
+	gf_waitgroup_done(&wg);
+}
+
+static void producer(void *arg)
+{
+	long i, k = (long)arg;
+
+	for (i = 1; i <= 2000 / GFT_SCALE + 1; i++)
+		gf_chan_send(chs[(i + k) % 16], &i);
+	gf_waitgroup_done(&wg);
+}
+
+static int many_main(void *arg)
+{
+	GFT_FIBER;
+	long i, per = 2000 / GFT_SCALE + 1;
+
+	(void)arg;
+	for (i = 0; i < 16; i++)
+		chs[i] = gf_chan_make(sizeof(long), (size_t)(i % 2));
+	gf_waitgroup_add(&wg, 8 + 8);
+	for (i = 0; i < 8; i++)
+		gf_go(select_consumer, NULL);
+	for (i = 0; i < 8; i++)
+		gf_go(producer, (void *)i);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(8 * per * (per + 1) / 2, atomic_load(&total));
+	for (i = 0; i < 16; i++)
+		gf_chan_unref(chs[i]);
+	return 0;
+}
+
+TEST(many_selects_many_procs)
+{
+	setenv("GF_PROCS", "4", 1);
+	GFT_RUN(many_main, NULL);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sync_test.c - mutex, rwmutex, cond, waitgroup, once, semaphore: mutual
+ * exclusion under many Ps, FIFO hand-off, deadlines, errors for misuse.
+ */
+#include <stdatomic.h>
+
+#include "gftest.h"
+
+static gf_waitgroup_t wg;
+static gf_mutex_t mu;
+static long counter;		/* protected by mu */
+
+static void adder(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 5000 / GFT_SCALE; i++) {
+		gf_mutex_lock(&mu);
+		counter++;
+		if (i % 64 == 0)
+			gf_yield();	/* hold it across a switch */
+		gf_mutex_unlock(&mu);
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static int mutex_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 16);
+	for (i = 0; i < 16; i++)
+		gf_go(adder, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(16 * (5000 / GFT_SCALE), counter);
+	EXPECT_EQ(0, gf_mutex_trylock(&mu));
+	EXPECT_EQ(-1, gf_mutex_trylock(&mu));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(-1, gf_mutex_lock_deadline(&mu, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, gf_mutex_lock_deadline(&mu, gf_now() + 2000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(0, gf_mutex_unlock(&mu));
+	EXPECT_EQ(-1, gf_mutex_unlock(&mu));
+	EXPECT_EQ(EPERM, errno);
+	return 0;
+}
+
+TEST(mutex_excludes)
+{
+	setenv("GF_PROCS", "4", 1);
+	GFT_RUN(mutex_main, NULL);
+}
+
+static int order[8], norder;
+
+static void fifo_locker(void *arg)
+{
+	gf_mutex_lock(&mu);
+	order[norder++] = (int)(long)arg;
+	gf_mutex_unlock(&mu);
+	gf_waitgroup_done(&wg);
+}
+
+static int mutex_fifo_main(void *arg)
+{
+	GFT_FIBER;
+	long i;
+
+	(void)arg;
+	gf_mutex_lock(&mu);
+	gf_waitgroup_add(&wg, 8);
+	for (i = 0; i < 8; i++) {
+		gf_go(fifo_locker, (void *)i);
+		gf_sleep(500000);	/* queue in this order */
+	}
+	gf_mutex_unlock(&mu);
+	gf_waitgroup_wait(&wg);
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(i, order[i]);
+	return 0;
+}
+
+TEST(mutex_fifo_handoff)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(mutex_fifo_main, NULL);
+}
+
+static gf_rwmutex_t rw;
+static atomic_int readers_in, max_readers, writer_in, violations;
+
+static void reader(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 200 / GFT_SCALE + 1; i++) {
+		int n;
+
+		gf_rwmutex_rlock(&rw);
+		n = atomic_fetch_add(&readers_in, 1) + 1;
+		if (atomic_load(&writer_in))
+			atomic_fetch_add(&violations, 1);
+		if (n > atomic_load(&max_readers))
+			atomic_store(&max_readers, n);
+		gf_yield();
+		atomic_fetch_sub(&readers_in, 1);
+		gf_rwmutex_runlock(&rw);
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static void writer(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 100 / GFT_SCALE + 1; i++) {
+		gf_rwmutex_lock(&rw);
+		if (atomic_fetch_add(&writer_in, 1) != 0 ||
+		    atomic_load(&readers_in))
+			atomic_fetch_add(&violations, 1);
+		gf_yield();
+		atomic_fetch_sub(&writer_in, 1);
+		gf_rwmutex_unlock(&rw);
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static int rw_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 12);
+	for (i = 0; i < 8; i++)
+		gf_go(reader, NULL);
+	for (i = 0; i < 4; i++)
+		gf_go(writer, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, atomic_load(&violations));
+	EXPECT_GT(atomic_load(&max_readers), 1);	/* readers share */
+	EXPECT_EQ(-1, gf_rwmutex_runlock(&rw));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, gf_rwmutex_unlock(&rw));
+	EXPECT_EQ(EPERM, errno);
+	return 0;
+}
+
+TEST(rwmutex)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(rw_main, NULL);
+}
+
+static gf_cond_t cv;
+static int ready_flag, consumed;
+
+static void cond_waiter(void *arg)
+{
+	(void)arg;
+	gf_mutex_lock(&mu);
+	while (!ready_flag)
+		gf_cond_wait(&cv, &mu);
+	consumed++;
+	gf_mutex_unlock(&mu);
+	gf_waitgroup_done(&wg);
+}
+
+static int cond_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 10);
+	for (i = 0; i < 10; i++)
+		gf_go(cond_waiter, NULL);
+	gf_sleep(2000000);
+	gf_cond_signal(&cv);	/* spurious for them: flag still 0 */
+	gf_mutex_lock(&mu);
+	ready_flag = 1;
+	gf_mutex_unlock(&mu);
+	gf_cond_broadcast(&cv);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(10, consumed);
+	gf_mutex_lock(&mu);
+	EXPECT_EQ(-1, gf_cond_wait_deadline(&cv, &mu, gf_now() + 2000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(-1, gf_mutex_trylock(&mu));	/* relocked */
+	gf_mutex_unlock(&mu);
+	return 0;
+}
+
+TEST(cond)
+{
+	GFT_RUN(cond_main, NULL);
+}
+
+static int wg_main(void *arg)
+{
+	GFT_FIBER;
+	gf_waitgroup_t w = GF_WAITGROUP_INIT;
+
+	(void)arg;
+	gf_waitgroup_wait(&w);		/* zero: returns */
+	EXPECT_EQ(-1, gf_waitgroup_add(&w, -1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, gf_waitgroup_done(&w));
+	return 0;
+}
+
+TEST(waitgroup_errors)
+{
+	GFT_RUN(wg_main, NULL);
+}
+
+static gf_once_t the_once = GF_ONCE_INIT;
+static atomic_int once_runs;
+
+static void once_fn(void *arg)
+{
+	(void)arg;
+	gf_sleep(1000000);	/* others wait for it */
+	atomic_fetch_add(&once_runs, 1);
+}
+
+static void once_caller(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	gf_once(&the_once, once_fn, NULL);
+	EXPECT_EQ(1, atomic_load(&once_runs));
+	gf_waitgroup_done(&wg);
+}
+
+static int once_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 8);
+	for (i = 0; i < 8; i++)
+		gf_go(once_caller, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(1, atomic_load(&once_runs));
+	return 0;
+}
+
+TEST(once)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(once_main, NULL);
+}
+
+static gf_sem_t sem = GF_SEM_INIT(3);
+static atomic_int in_sem, sem_max;
+
+static void sem_user(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 100 / GFT_SCALE + 1; i++) {
+		int n;
+
+		gf_sem_acquire(&sem, GF_FOREVER);
+		n = atomic_fetch_add(&in_sem, 1) + 1;
+		if (n > atomic_load(&sem_max))
+			atomic_store(&sem_max, n);
+		gf_yield();
+		atomic_fetch_sub(&in_sem, 1);
+		gf_sem_release(&sem);
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static int sem_main(void *arg)
+{
+	GFT_FIBER;
+	gf_sem_t zero = GF_SEM_INIT(0);
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 10);
+	for (i = 0; i < 10; i++)
+		gf_go(sem_user, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_LE(atomic_load(&sem_max), 3);
+	EXPECT_GE(atomic_load(&sem_max), 1);
+	EXPECT_EQ(-1, gf_sem_acquire(&zero, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, gf_sem_acquire(&zero, gf_now() + 1000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	gf_sem_release(&zero);
+	EXPECT_EQ(0, gf_sem_acquire(&zero, GF_NOWAIT));
+	return 0;
+}
+
+TEST(semaphore)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(sem_main, NULL);
+}
+
+TEST_HARNESS_MAIN

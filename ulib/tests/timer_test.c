@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * timer_test.c - sleep, timers and tickers on channels, Stop/Reset
+ * (also racing with the firing), gf_after, many timers. Times are only
+ * checked as lower bounds (a timer never fires early); never as upper
+ * bounds, the machine may be slow.
+ */
+#include <stdatomic.h>
+
+#include "gftest.h"
+
+static gf_waitgroup_t wg;
+
+static int sleep_main(void *arg)
+{
+	GFT_FIBER;
+	int64_t t0 = gf_now();
+
+	(void)arg;
+	EXPECT_EQ(0, gf_sleep(3000000));
+	EXPECT_GE(gf_now() - t0, 3000000);
+	t0 = gf_now();
+	EXPECT_EQ(0, gf_sleep_until(t0 + 2000000));
+	EXPECT_GE(gf_now(), t0 + 2000000);
+	EXPECT_EQ(0, gf_sleep(0));
+	EXPECT_EQ(0, gf_sleep(-5));
+	EXPECT_EQ(0, gf_sleep_until(0));
+	return 0;
+}
+
+TEST(sleep_never_early)
+{
+	ASSERT_EQ(-1, gf_sleep(1));
+	ASSERT_EQ(EPERM, errno);
+	GFT_RUN(sleep_main, NULL);
+}
+
+static atomic_int woken;
+
+static void sleeper(void *arg)
+{
+	int64_t d = (long)arg, t0 = gf_now();
+
+	gf_sleep(d);
+	if (gf_now() - t0 >= d)
+		atomic_fetch_add(&woken, 1);
+	gf_waitgroup_done(&wg);
+}
+
+static int many_sleepers_main(void *arg)
+{
+	GFT_FIBER;
+	long i, n = (long)arg;
+	uint64_t r = 12345;
+
+	for (i = 0; i < n; i++) {
+		r = r * 6364136223846793005ULL + 1;
+		gf_waitgroup_add(&wg, 1);
+		gf_go(sleeper, (void *)(long)(1000000 + (r >> 33) % 20000000));
+	}
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(n, atomic_load(&woken));
+	return 0;
+}
+
+TEST(many_timers_random_durations)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(many_sleepers_main, (void *)(20000L / GFT_SCALE));
+}
+
+static int timer_main(void *arg)
+{
+	GFT_FIBER;
+	gf_timer_t *t;
+	int64_t when = 0, t0 = gf_now();
+
+	(void)arg;
+	t = gf_timer_new(2000000);
+	ASSERT_NE(NULL, t);
+	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	EXPECT_GE(when, t0 + 2000000);
+	EXPECT_FALSE(gf_timer_stop(t));		/* already fired */
+	/* Reset re-arms a fired timer */
+	EXPECT_FALSE(gf_timer_reset(t, 1000000));
+	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	/* Stop before firing: true, and nothing arrives */
+	EXPECT_FALSE(gf_timer_reset(t, 50000000));
+	EXPECT_TRUE(gf_timer_stop(t));
+	EXPECT_FALSE(gf_timer_stop(t));
+	EXPECT_EQ(-1, gf_chan_recv_deadline(gf_timer_chan(t), &when,
+					    gf_now() + 60000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	/* Reset of an active timer: true */
+	EXPECT_FALSE(gf_timer_reset(t, 50000000));
+	EXPECT_TRUE(gf_timer_reset(t, 1000000));
+	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	gf_timer_free(t);
+	return 0;
+}
+
+TEST(timer_stop_reset)
+{
+	GFT_RUN(timer_main, NULL);
+}
+
+static int ticker_main(void *arg)
+{
+	GFT_FIBER;
+	gf_timer_t *t = gf_ticker_new(1000000);
+	int64_t prev = 0, when;
+	int i;
+
+	(void)arg;
+	ASSERT_NE(NULL, t);
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+		EXPECT_GT(when, prev);
+		prev = when;
+	}
+	/* slow reader: ticks are dropped, not queued */
+	gf_sleep(10000000);
+	EXPECT_LE(gf_chan_len(gf_timer_chan(t)), 1);
+	EXPECT_TRUE(gf_timer_stop(t));
+	gf_chan_recv_deadline(gf_timer_chan(t), NULL, GF_NOWAIT);
+	EXPECT_EQ(-1, gf_chan_recv_deadline(gf_timer_chan(t), NULL,
+					    gf_now() + 5000000));
+	EXPECT_FALSE(gf_timer_reset(t, 2000000));	/* new period */
+	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	gf_timer_free(t);
+	EXPECT_EQ(NULL, gf_ticker_new(0));
+	EXPECT_EQ(EINVAL, errno);
+	return 0;
+}
+
+TEST(ticker)
+{
+	GFT_RUN(ticker_main, NULL);
+}
+
+static int after_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_after(1000000);
+	int64_t t0 = gf_now(), when = 0;
+
+	(void)arg;
+	EXPECT_EQ(1, gf_chan_recv(c, &when));
+	EXPECT_GE(when, t0);
+	gf_chan_unref(c);
+	/* dropped before firing: the timer keeps its own reference */
+	gf_chan_unref(gf_after(1000000));
+	gf_sleep(3000000);
+	return 0;
+}
+
+TEST(after)
+{
+	GFT_RUN(after_main, NULL);
+}
+
+/* Stop/Reset racing with firing, from several fibers on several Ps. */
+static gf_timer_t *shared;
+static atomic_int stop_true, fired;
+
+static void racer(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 2000 / GFT_SCALE; i++) {
+		if (i % 2)
+			gf_timer_reset(shared, (i % 7) * 1000);
+		else if (gf_timer_stop(shared))
+			atomic_fetch_add(&stop_true, 1);
+		if (gf_chan_recv_deadline(gf_timer_chan(shared), NULL,
+					  GF_NOWAIT) == 1)
+			atomic_fetch_add(&fired, 1);
+		if (i % 16 == 0)
+			gf_yield();
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static int race_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	shared = gf_timer_new(1000);
+	gf_waitgroup_add(&wg, 4);
+	for (i = 0; i < 4; i++)
+		gf_go(racer, NULL);
+	gf_waitgroup_wait(&wg);
+	gf_timer_stop(shared);
+	gf_timer_free(shared);
+	/* both outcomes happened (no crash, no lost timer, no hang) */
+	EXPECT_GT(atomic_load(&stop_true) + atomic_load(&fired), 0);
+	return 0;
+}
+
+TEST(stop_reset_races)
+{
+	setenv("GF_PROCS", "4", 1);
+	GFT_RUN(race_main, NULL);
+}
+
+TEST_HARNESS_MAIN
