@@ -205,15 +205,27 @@ if [ "$CG" != 0 ] && command -v valgrind >/dev/null; then
 		# Not where the timed runs could not run it.
 		grep -q "^$w"$'\t'"$impl"$'\t' "$B/status.tsv" && continue
 		base="$B/log/cg-$w-$impl"
+		# The environment words of the command go before valgrind,
+		# which must run the program itself, not env.
+		envw=() progw=()
+		for word in $cmd; do
+			if [ ${#progw[@]} = 0 ] &&
+			   { [ "$word" = env ] || [[ $word == *=* ]]; }; then
+				[ "$word" = env ] || envw+=("$word")
+			else
+				progw+=("$word")
+			fi
+		done
 		ok=1
 		for n in 0 "$cgn"; do
-			# shellcheck disable=SC2086
-			GF_PROCS=1 GOMAXPROCS=1 timeout "$TMO" \
-				valgrind --tool=callgrind \
+			env GF_PROCS=1 GOMAXPROCS=1 "${envw[@]}" \
+				timeout "$TMO" valgrind --tool=callgrind \
 				--callgrind-out-file="$base.$n.out" \
-				$cmd "$n" </dev/null >"$base.$n.stdout" \
-				2>"$base.$n.log" ||
-				ok=0
+				"${progw[@]}" "$n" </dev/null \
+				>"$base.$n.stdout" 2>"$base.$n.log" || ok=0
+			# A program that refused (wrong registry mode...) did
+			# not run the workload.
+			grep -q '^not available' "$base.$n.stdout" && ok=0
 		done
 		if [ $ok = 1 ]; then
 			i0=$(cg_total "$base.0.out")
