@@ -21,6 +21,7 @@
 #   # gfbench: done
 # Kernel command line (unknown key=value become our environment):
 #   gfbench_runs=5  gfbench_time=0.3  gfbench_modparams=a=1,b=2
+#   gfbench_quick=1 (a smoke test: sizes divided by 100)
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -31,6 +32,12 @@ exec >/dev/ttyS1 2>&1
 RUNS=${gfbench_runs:-5}
 export BENCH_TIME=${gfbench_time:-0.3}
 MODPARAMS=$(echo "${gfbench_modparams:-}" | tr ',' ' ')
+# Sizes: spawn, then procread's three fiber counts and its thread count.
+if [ "${gfbench_quick:-0}" = 1 ]; then
+	SPAWN=1000 P10K=100 P100K=1000 P1M=10000 THREADS=100
+else
+	SPAWN=100000 P10K=10000 P100K=100000 P1M=1000000 THREADS=10000
+fi
 dead=""
 
 echo "# gfbench: up: $(uname -r), $(nproc) CPUs, $(grep MemTotal /proc/meminfo)"
@@ -75,7 +82,7 @@ reg_round() {
 			env BENCH_EXPECT_MODE="$mode" /bench/gf_bench pingpong
 	done
 	one spawn "$impl" 2 "$r" ns/fiber \
-		env BENCH_EXPECT_MODE="$mode" /bench/gf_bench spawn 100000
+		env BENCH_EXPECT_MODE="$mode" /bench/gf_bench spawn "$SPAWN"
 }
 
 r=1
@@ -84,7 +91,7 @@ while [ "$r" -le "$RUNS" ]; do
 	reg_round gfibers-reg 1 "$r"
 	unload
 	reg_round gfibers 0 "$r"
-	echo "# gfbench: registration round $r done"
+	echo "# gfbench: registration round $r done, uptime $(cut -d" " -f1 /proc/uptime) s"
 	r=$((r + 1))
 done
 
@@ -92,14 +99,14 @@ load
 r=1
 while [ "$r" -le "$RUNS" ]; do
 	one procread_10k gfibers-proc 2 "$r" ns/entry \
-		/bench/gf_procread gfibers-proc 10000
+		/bench/gf_procread gfibers-proc "$P10K"
 	one procread_10k linux-taskstat 2 "$r" ns/entry \
-		/bench/gf_procread linux-taskstat 10000
+		/bench/gf_procread linux-taskstat "$THREADS"
 	one procread_100k gfibers-proc 2 "$r" ns/entry \
-		/bench/gf_procread gfibers-proc 100000
+		/bench/gf_procread gfibers-proc "$P100K"
 	one procread_1m gfibers-proc 2 "$r" ns/entry \
-		/bench/gf_procread gfibers-proc 1000000
-	echo "# gfbench: procread round $r done"
+		/bench/gf_procread gfibers-proc "$P1M"
+	echo "# gfbench: procread round $r done, uptime $(cut -d" " -f1 /proc/uptime) s"
 	r=$((r + 1))
 done
 unload

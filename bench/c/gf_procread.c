@@ -147,7 +147,7 @@ static void *blocked(void *unused)
 /* One walk of /proc/self/task reading every stat; returns threads seen. */
 static int64_t walk_tasks(void)
 {
-	char path[64];
+	char path[300];
 	struct dirent *d;
 	int64_t n = 0;
 	DIR *dir = opendir("/proc/self/task");
