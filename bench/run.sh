@@ -42,11 +42,13 @@ TMO=${BENCH_TIMEOUT:-180}
 NPROC=$(nproc)
 export BENCH_TIME=${BENCH_TIME:-0.3}
 
-# Registration (workload 10). With /dev/gfibers present the library
-# registers by itself (GF_NO_KMOD=1 is meant to keep the plain "gfibers"
-# runs unregistered); without it, GF_FAKE_TABLE=1 makes the library write
-# a private table of the same layout (host-fake), so the stores are paid
-# exactly as with the module. BENCH_EXPECT_MODE makes gf_bench check that
+# Registration (workload 10). Without /dev/gfibers (this host),
+# GF_FAKE_TABLE=1 makes the library write a private table of the same
+# layout (host-fake), so the stores are paid as with the module. With the
+# device present the library registers by itself and has no switch to
+# stay unregistered (GF_NO_KMOD=1 is the name asked for): the plain
+# "gfibers" runs then report "not available" (bench/vm-bench.sh compares
+# with the module loaded and unloaded instead). BENCH_EXPECT_MODE makes gf_bench check that
 # the library did register as the label says (gf_registry_mode()), and
 # report "not available" instead of a mislabelled number.
 if [ -e /dev/gfibers ]; then
