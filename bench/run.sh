@@ -21,6 +21,7 @@
 #                  measurement; callgrind rows have unit Ir/op and
 #                  median = min = max, the count being deterministic)
 #   table.md       the markdown table, also printed
+#   machine.txt    date, CPU model, versions, load before and after
 #   log/           stderr of every run, callgrind output
 #
 # Knobs (environment):
@@ -160,6 +161,17 @@ run_one() {
 # interleaved: run 1 of every impl, then run 2 of every impl, ...
 groups=$(specs | awk '!seen[$1 " " $3]++ { print $1 " " $3 }')
 start=$(date +%s)
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $NPROC CPUs"
+	echo "kernel: $(uname -r)"
+	echo "gcc: $(gcc -dumpfullversion 2>/dev/null)"
+	echo "go: $(go version 2>/dev/null | cut -d' ' -f3)"
+	echo "boost: $(dpkg-query -W -f='${Version}' libboost-context-dev 2>/dev/null)"
+	echo "valgrind: $(valgrind --version 2>/dev/null)"
+	echo "runs: $RUNS per implementation, BENCH_TIME=${BENCH_TIME}s"
+	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$B/machine.txt"
 echo "bench: $RUNS interleaved runs per implementation, BENCH_TIME=${BENCH_TIME}s, $NPROC CPUs, registration through the $REG_KIND"
 echo "bench: load before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 while read -r wl procs; do
@@ -248,6 +260,7 @@ elif [ "$CG" != 0 ]; then
 fi
 
 bench/summarize.sh "$B" "$REG_KIND"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$B/machine.txt"
 echo
 echo "bench: load after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: $(($(date +%s) - start))s; results in $B/results.tsv, table in $B/table.md"
