@@ -29,9 +29,13 @@
 
 /*
  * Pages of a table: zeroed, and charged to the memory cgroup of the
- * process that sets the table up or grows it (__GFP_ACCOUNT).
+ * process that sets the table up or grows it (__GFP_ACCOUNT). User space
+ * asks for them, so failing is the answer to a shortage: no OOM kill on
+ * the memory cgroup's limit (__GFP_RETRY_MAYFAIL), no allocation-failure
+ * report in the kernel log (__GFP_NOWARN); the ioctl returns -ENOMEM.
  */
-#define GFIBERS_GFP		(GFP_KERNEL_ACCOUNT | __GFP_ZERO)
+#define GFIBERS_GFP	(GFP_KERNEL_ACCOUNT | __GFP_ZERO | \
+			 __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 /*
  * struct gfibers_table - the fiber table of one process.

@@ -185,7 +185,7 @@ int gfibers_table_grow(struct gfibers_table *t)
 			goto err_free_pages;
 		}
 		err = xa_err(xa_store(&t->pages, first + i, page,
-				      GFP_KERNEL_ACCOUNT));
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN));
 		if (err) {
 			__free_page(page);
 			goto err_free_pages;
