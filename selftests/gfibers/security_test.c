@@ -71,9 +71,9 @@ static int addrs_zero(char cols[GFC_NCOLS][64])
 {
 	unsigned int i, zero = 0;
 
-	for (i = 0; i < sizeof(addr_cols) / sizeof(addr_cols[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(addr_cols); i++)
 		zero += !strcmp(cols[addr_cols[i]], "0x0");
-	if (zero == sizeof(addr_cols) / sizeof(addr_cols[0]))
+	if (zero == ARRAY_SIZE(addr_cols))
 		return 1;
 	return zero ? -1 : 0;
 }

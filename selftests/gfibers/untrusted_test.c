@@ -154,7 +154,7 @@ TEST(garbage_in_every_field)
 struct flipper {
 	struct gfc *c;
 	unsigned int n;
-	volatile int stop;
+	int stop;		/* __atomic */
 };
 
 static void *flip(void *arg)
@@ -162,7 +162,7 @@ static void *flip(void *arg)
 	struct flipper *f = arg;
 	unsigned int i;
 
-	while (!f->stop)
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED))
 		for (i = 0; i < f->n; i++)
 			__atomic_fetch_add(&gfc_slot(f->c, i)->seq, 1,
 					   __ATOMIC_RELEASE);
@@ -214,7 +214,7 @@ TEST(seq_flipping_under_readers)
 		}
 		free(dump);
 	}
-	f.stop = 1;
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	/* Leave the flipped slots stable again. */
 	for (i = 0; i < n; i++)
@@ -234,7 +234,7 @@ TEST(seq_flipping_under_readers)
 
 /*
  * A child sets up @n fibers, leaves slot 0 mid-update if @odd, reports
- * through @fd and then stops itself or waits to be killed.
+ * through a pipe and then stops itself or waits to be killed.
  */
 static pid_t spawn_writer(int n, int odd, int stop)
 {
