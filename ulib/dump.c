@@ -221,6 +221,17 @@ static void print_pc(int fd, const char *prefix, uintptr_t pc, bool is_ret)
 		gfi_printf(fd, "%s?? pc=0x%lx\n", prefix, (unsigned long)pc);
 }
 
+static void print_fn_tail(int fd, uintptr_t fn)
+{
+	const struct sym *s = sym_lookup(fn);
+
+	if (s && s->addr == fn)
+		gfi_printf(fd, "\t%s (blocked in a tail call)\n", s->name);
+	else
+		gfi_printf(fd, "\t?? fn=0x%lx (blocked in a tail call)\n",
+			   (unsigned long)fn);
+}
+
 static bool is_entry_frame(uintptr_t pc)
 {
 	const struct sym *s = sym_lookup(pc - 1);
@@ -283,11 +294,16 @@ static void print_frames(int fd, gfi_g *gp, uintptr_t *pcs, int n)
 		}
 	}
 	for (i = start; i < n; i++) {
-		/* The wait site itself is always shown, even when a tail
-		 * call made it the entry (the caller's frame is gone). */
-		if (!gfi_sched.traceback_all && i > start &&
-		    is_entry_frame(pcs[i]))
+		if (!gfi_sched.traceback_all && is_entry_frame(pcs[i])) {
+			/*
+			 * The fiber's function made the blocking call as a
+			 * tail call: its frame is gone, the call returns to
+			 * the entry. Name the function at least.
+			 */
+			if (i == start && gp->fn)
+				print_fn_tail(fd, (uintptr_t)gp->fn);
 			break;
+		}
 		print_pc(fd, "\t", pcs[i], true);
 	}
 }

@@ -477,13 +477,19 @@ struct deadline_park {
 static bool deadline_unlock(gf_fiber_t *gp, void *arg)
 {
 	struct deadline_park *d = arg;
+	gf_unlock_fn unlockf = d->unlockf;
+	void *lock = d->lock;
 
-	(void)gp;
+	/*
+	 * d lives on gp's stack: once the timer is armed it may fire on
+	 * another thread and gp may run and return, so nothing of d is
+	 * read after this point.
+	 */
 	gfi_timer_start(d->t, d->deadline);
 	/* A deadline park never asks to stay runnable: the timer would
 	 * then ready a running G. */
-	if (d->unlockf)
-		d->unlockf(gp, d->lock);
+	if (unlockf)
+		unlockf(gp, lock);
 	return true;
 }
 

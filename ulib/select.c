@@ -86,6 +86,11 @@ static bool selpark_unlock(gf_fiber_t *gp, void *arg)
 	struct selstate *s = arg;
 
 	(void)gp;
+	/*
+	 * s lives on gp's stack. Once the timer is armed it may fire and
+	 * ready gp, but gp's pass 3 first takes lockorder[0]'s lock, which
+	 * selunlock drops last, after its final read of s.
+	 */
 	if (s->t)
 		gfi_timer_start(s->t, s->deadline);
 	selunlock(s);

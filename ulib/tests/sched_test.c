@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sched_test.c - the runtime around the fibers: deadlock detection,
+ * dumps (format, wait sites, creators, labels), the leak check, the
+ * syscall wrapper (a blocked fiber does not block its P), IO waits,
+ * SIGQUIT, GF_REQUIRE_KMOD and the registry's slots (in a private table
+ * of the kernel's layout: GF_FAKE_TABLE=1).
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+
+#include "gftest.h"
+#include "runtime.h"	/* the registry's slots, for the table tests */
+
+static gf_waitgroup_t wg;
+
+/* ------------------------------------------------------------ deadlock */
+
+static void waits_forever(void *arg)
+{
+	gf_chan_recv(arg, NULL);
+}
+
+static int deadlock_main(void *arg)
+{
+	gf_chan_t *c = gf_chan_make(0, 0);
+
+	(void)arg;
+	gf_go(waits_forever, c);
+	gf_chan_recv(c, NULL);		/* nobody will send */
+	return 0;
+}
+
+static void deadlock_child(void)
+{
+	setenv("GF_PROCS", "2", 1);
+	gf_main(deadlock_main, NULL);
+}
+
+TEST(deadlock_detected)
+{
+	char out[16384];
+	int st = gft_fork_capture(deadlock_child, out, sizeof(out));
+
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out,
+		"fatal error: all fibers are asleep - deadlock!"));
+	EXPECT_NE(NULL, strstr(out, "fiber 1 [chan receive]"));
+	EXPECT_NE(NULL, strstr(out, "deadlock_main+"));
+	EXPECT_NE(NULL, strstr(out, "fiber 2 [chan receive]"));
+	/* (at -O2 a tail call: named, "blocked in a tail call") */
+	EXPECT_NE(NULL, strstr(out, "[chan receive]:\n\twaits_forever"));
+	EXPECT_NE(NULL, strstr(out, "created by deadlock_main+"));
+}
+
+/* No false alarm: a sleeper, a timer, an IO wait and a syscall all
+ * count as "something can still wake a fiber". */
+static void slow_syscall(void *arg)
+{
+	(void)arg;
+	gf_syscall_enter();
+	usleep(30000);
+	gf_syscall_exit();
+	gf_waitgroup_done(&wg);
+}
+
+static int not_dead_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *t = gf_after(20000000);
+	int p[2];
+
+	(void)arg;
+	EXPECT_EQ(1, gf_chan_recv(t, NULL));	/* only a timer pending */
+	gf_chan_unref(t);
+	gf_waitgroup_add(&wg, 1);
+	gf_go(slow_syscall, NULL);
+	gf_waitgroup_wait(&wg);			/* only a syscall pending */
+	EXPECT_EQ(0, pipe(p));
+	EXPECT_EQ(-1, gf_wait_fd(p[0], EPOLLIN, gf_now() + 20000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
+TEST(no_false_deadlock)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(not_dead_main, NULL);
+}
+
+/* ------------------------------------------------------------ dumps */
+
+static char dumpbuf[65536];
+
+static const char *dump_to_buf(void)
+{
+	int p[2];
+	ssize_t r;
+	size_t got = 0;
+
+	if (pipe(p))
+		return "";
+	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+	gf_dump(p[1]);
+	close(p[1]);
+	while ((r = read(p[0], dumpbuf + got, sizeof(dumpbuf) - 1 - got)) > 0)
+		got += (size_t)r;
+	dumpbuf[got] = 0;
+	close(p[0]);
+	return dumpbuf;
+}
+
+static gf_mutex_t held;
+
+static void __attribute__((noinline)) blocked_in_mutex(void *arg)
+{
+	(void)arg;
+	gf_label_set("role", "locker");
+	gf_mutex_lock(&held);
+	gf_mutex_unlock(&held);
+}
+
+static void __attribute__((noinline)) sleepy(void *arg)
+{
+	(void)arg;
+	gf_sleep(5LL * 1000000000);
+}
+
+static int dump_main(void *arg)
+{
+	GFT_FIBER;
+	gf_attr_t a = { .name = "sleepy-one" };
+	const char *d;
+
+	(void)arg;
+	gf_mutex_lock(&held);
+	gf_go(blocked_in_mutex, NULL);
+	gf_go_attr(sleepy, NULL, &a);
+	gf_sleep(3000000);
+	d = dump_to_buf();
+	EXPECT_NE(NULL, strstr(d, "fiber 1 [running] \"main\":"));
+	EXPECT_NE(NULL, strstr(d, "fiber 2 [sync.Mutex.Lock]:\n"
+				  "\tblocked_in_mutex+"));
+	EXPECT_NE(NULL, strstr(d, "created by dump_main+"));
+	EXPECT_NE(NULL, strstr(d, "in fiber 1\nlabels: {role=locker}"));
+	EXPECT_NE(NULL, strstr(d, "fiber 3 [sleep] \"sleepy-one\":\n"
+				  "\tsleepy"));
+	/* runtime frames hidden: the first frame is the user's */
+	EXPECT_EQ(NULL, strstr(d, "gfi_park"));
+	if (!strstr(d, "blocked_in_mutex+"))
+		TH_LOG("dump:\n%s", d);
+	gf_mutex_unlock(&held);
+	return 0;
+}
+
+TEST(dump_format)
+{
+	GFT_RUN(dump_main, NULL);
+}
+
+static void sigquit_child(void)
+{
+	gf_main(dump_main, NULL);	/* any program: dump on SIGQUIT */
+}
+
+static void quitter(void *arg)
+{
+	(void)arg;
+	gf_sleep(20000000);		/* main is asleep by then */
+	kill(getpid(), SIGQUIT);
+}
+
+static int quit_main(void *arg)
+{
+	(void)arg;
+	gf_go(quitter, NULL);
+	gf_sleep(300000000);		/* the dump thread writes */
+	return 0;
+}
+
+static void sigquit_child2(void)
+{
+	gf_main(quit_main, NULL);
+}
+
+TEST(sigquit_dumps)
+{
+	char out[16384];
+	int st;
+
+	(void)sigquit_child;
+	st = gft_fork_capture(sigquit_child2, out, sizeof(out));
+	ASSERT_TRUE(WIFEXITED(st));	/* goes on after the dump */
+	EXPECT_NE(NULL, strstr(out, "SIGQUIT: fiber dump"));
+	EXPECT_NE(NULL, strstr(out, "fiber 1 [sleep] \"main\":\n"
+				    "\tquit_main+"));
+}
+
+/* ------------------------------------------------------------ leakcheck */
+
+static void short_lived(void *arg)
+{
+	(void)arg;
+	gf_sleep(2000000);
+}
+
+static void leaky(void *arg)
+{
+	gf_chan_recv(arg, NULL);
+}
+
+static int leakcheck_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(0, 0);
+	int p[2];
+	int64_t id;
+	ssize_t n;
+	static char buf[8192];
+
+	(void)arg;
+	EXPECT_EQ(0, pipe(p));
+	gf_go(short_lived, NULL);
+	/* exits within the grace period: no leak */
+	EXPECT_EQ(0, gf_leakcheck(p[1], NULL, 0, 1000000000));
+	id = gf_go(leaky, c);
+	EXPECT_EQ(1, gf_leakcheck(p[1], NULL, 0, 5000000));
+	n = read(p[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	EXPECT_NE(NULL, strstr(buf, "found unexpected fibers"));
+	EXPECT_NE(NULL, strstr(buf, "[chan receive]:\n\tleaky"));
+	EXPECT_NE(NULL, strstr(buf, "created by leakcheck_main+"));
+	/* an expected one is ignored */
+	EXPECT_EQ(0, gf_leakcheck(p[1], &id, 1, 0));
+	gf_chan_close(c);
+	EXPECT_EQ(0, gf_leakcheck(p[1], NULL, 0, 1000000000));
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
+TEST(leakcheck)
+{
+	ASSERT_EQ(-1, gf_leakcheck(2, NULL, 0, 0));
+	ASSERT_EQ(EPERM, errno);
+	GFT_RUN(leakcheck_main, NULL);
+}
+
+/* ------------------------------------------------------------ syscalls */
+
+static atomic_int progress;
+
+static void blocker(void *arg)
+{
+	(void)arg;
+	gf_syscall_enter();
+	usleep(100000);		/* the kernel holds this thread */
+	gf_syscall_exit();
+	gf_waitgroup_done(&wg);
+}
+
+static void worker(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&progress) < 1000000) {
+		atomic_fetch_add(&progress, 1);
+		if (atomic_load(&progress) % 100 == 0)
+			gf_sleep(100000);
+		else
+			gf_yield();
+	}
+}
+
+static int syscall_main(void *arg)
+{
+	GFT_FIBER;
+	int before;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 1);
+	gf_go(blocker, NULL);
+	gf_yield();		/* blocker now in its syscall, holding P0 */
+	gf_go(worker, NULL);
+	before = atomic_load(&progress);
+	gf_waitgroup_wait(&wg);
+	/* with one P, only the hand-off let anything run meanwhile */
+	EXPECT_GT(atomic_load(&progress), before);
+	atomic_store(&progress, 1000000);
+	gf_sleep(1000000);
+	return 0;
+}
+
+TEST(syscall_hands_off_p)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(syscall_main, NULL);
+}
+
+/* ------------------------------------------------------------ netpoll */
+
+static int pipefd[2];
+
+static void pipe_writer(void *arg)
+{
+	char buf[4096];
+	long left = (long)arg;
+
+	memset(buf, 'x', sizeof(buf));
+	while (left > 0) {
+		ssize_t w = gf_write(pipefd[1], buf,
+				     left < 4096 ? (size_t)left : 4096);
+
+		if (w <= 0)
+			break;
+		left -= w;
+	}
+	close(pipefd[1]);
+	gf_waitgroup_done(&wg);
+}
+
+static int io_main(void *arg)
+{
+	GFT_FIBER;
+	long total = 0, want = 4L << 20;
+	char buf[4096];
+	ssize_t r;
+
+	(void)arg;
+	EXPECT_EQ(0, pipe(pipefd));
+	EXPECT_EQ(-1, gf_wait_fd(pipefd[0], EPOLLIN, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	gf_waitgroup_add(&wg, 1);
+	gf_go(pipe_writer, (void *)want);	/* fills the pipe, parks */
+	while ((r = gf_read(pipefd[0], buf, sizeof(buf))) > 0)
+		total += r;
+	EXPECT_EQ(0, r);
+	EXPECT_EQ(want, total);
+	gf_waitgroup_wait(&wg);
+	close(pipefd[0]);
+	EXPECT_EQ(-1, gf_wait_fd(-1, EPOLLIN, GF_NOWAIT));
+	EXPECT_EQ(EBADF, errno);
+	return 0;
+}
+
+TEST(io_waits_through_pipe)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(io_main, NULL);
+}
+
+/* ------------------------------------------------------------ registry */
+
+static int ret0_never(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+TEST(require_kmod_fails_without_device)
+{
+	if (access("/dev/gfibers", F_OK) == 0)
+		SKIP(return, "/dev/gfibers exists here");
+	setenv("GF_REQUIRE_KMOD", "1", 1);
+	ASSERT_EQ(-1, gf_main(ret0_never, NULL));
+	ASSERT_EQ(ENODEV, errno);
+}
+
+static gf_chan_t *regc;
+static uintptr_t expected_pc;
+
+static void __attribute__((noinline)) reg_waiter(void *arg)
+{
+	(void)arg;
+	gf_chan_recv(regc, NULL);
+	__asm__ volatile("");
+}
+
+static int registry_main(void *arg)
+{
+	GFT_FIBER;
+	int64_t id;
+	struct gfibers_slot *s = NULL;
+	uint32_t i;
+	gfi_g **all;
+
+	(void)arg;
+	EXPECT_EQ(2, gf_registry_mode());
+	regc = gf_chan_make(0, 0);
+	id = gf_go(reg_waiter, NULL);
+	gf_sleep(2000000);
+	all = atomic_load(&gfi_sched.allgs);
+	for (i = 0; i < atomic_load(&gfi_sched.nallgs); i++)
+		if (all[i]->id == id)
+			s = gfi_registry_slot(i);
+	ASSERT_NE(NULL, s);
+	EXPECT_EQ(0, __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) & 1);
+	EXPECT_EQ((uint64_t)id, s->fiber_id);
+	EXPECT_EQ(1, s->parent_id);
+	EXPECT_EQ(GFIBERS_GWAITING, s->status);
+	EXPECT_EQ(GFIBERS_WAIT_CHAN_RECV, s->wait_reason);
+	EXPECT_EQ((uintptr_t)regc, s->wait_obj);
+	/* the wait site is in reg_waiter, not in the library */
+	EXPECT_GT(s->wait_pc, (uintptr_t)reg_waiter);
+	EXPECT_LT(s->wait_pc, (uintptr_t)reg_waiter + 64);
+	EXPECT_NE(0, s->saved_sp);
+	EXPECT_NE(0, s->saved_pc);
+	EXPECT_NE(0, s->wait_since_ns);
+	EXPECT_NE(0, s->create_pc);
+	gf_chan_close(regc);
+	gf_sleep(2000000);
+	/* exited: the slot is free */
+	EXPECT_EQ(0, s->fiber_id);
+	EXPECT_EQ(GFIBERS_GDEAD, s->status);
+	(void)expected_pc;
+	return 0;
+}
+
+TEST(registry_slots_in_fake_table)
+{
+	if (access("/dev/gfibers", F_OK) == 0)
+		SKIP(return, "/dev/gfibers exists: the fake table is unused");
+	setenv("GF_FAKE_TABLE", "1", 1);
+	GFT_RUN(registry_main, NULL);
+}
+
+TEST_HARNESS_MAIN
