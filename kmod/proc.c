@@ -329,10 +329,11 @@ static void *gfibers_iter_find(struct gfibers_iter *it)
 				return it;
 		}
 next_table:
-		gfibers_table_put(t);
-		it->table = NULL;
+		/* t may be freed by the put: take its id first. */
 		it->table_id = t->id + 1;
+		it->table = NULL;
 		it->slot = 0;
+		gfibers_table_put(t);
 	}
 }
 
