@@ -160,8 +160,10 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 	while (p->ntimers && p->timers[0]->when <= now) {
 		struct gfi_timer *t = p->timers[0];
 		void (*done)(struct gfi_timer *t);
+		int64_t fire;
 
 		heap_remove(p, t);
+		fire = t->when;
 		atomic_fetch_add(&t->state, 1);
 		if (t->period > 0) {
 			t->when += t->period;
@@ -176,7 +178,12 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 		update_timer0(p);
 		gfi_unlock(&p->timerlock);
 		done = t->done;			/* read before f: t may go */
-		t->f(t->arg, now);
+		/*
+		 * f gets the time the timer was due (Go's sendTime sends
+		 * Now() minus the lateness): a ticker's values increase
+		 * even when two Ms with different clocks run its heap.
+		 */
+		t->f(t->arg, fire);
 		if (done)
 			done(t);
 		else
