@@ -7,7 +7,7 @@
 # Called by bench/Makefile (`make bench`) from the repository root, after
 # the programs are built into $BENCH_OUT (default build/bench). For each
 # workload and procs count the implementations run interleaved, A B C A B
-# C ..., BENCH_RUNS times each (default 5), so that a burst of noise on
+# C ..., BENCH_RUNS times each (default 7), so that a burst of noise on
 # this shared machine hits all of them rather than one. Each program
 # prints one number (see bench/c/bench.h); a program that cannot run a
 # workload prints "not available: <reason>" and exits 3, and is shown as
@@ -25,7 +25,7 @@
 #   log/           stderr of every run, callgrind output
 #
 # Knobs (environment):
-#   BENCH_RUNS=5        runs per implementation and workload (>= 5 wanted)
+#   BENCH_RUNS=7        runs per implementation and workload (>= 5 wanted)
 #   BENCH_TIME=0.3      seconds per calibrated per-operation run
 #   BENCH_ONLY=REGEX    only workloads whose name matches (egrep)
 #   BENCH_CALLGRIND=0   skip the callgrind instruction counts
@@ -36,7 +36,7 @@
 set -u
 
 B=${BENCH_OUT:-build/bench}
-RUNS=${BENCH_RUNS:-5}
+RUNS=${BENCH_RUNS:-7}
 ONLY=${BENCH_ONLY:-}
 CG=${BENCH_CALLGRIND:-1}
 TMO=${BENCH_TIMEOUT:-180}
