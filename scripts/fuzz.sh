@@ -18,6 +18,7 @@
 #   FIBERS    fibers per soak client (default 100000)
 #   VMK       debug (default: the debug kernel, built once by
 #             scripts/debug-kernel.sh), or 6.1 / 6.12 (Debian's kernels)
+#   DEBUG_TREE  a debug kernel tree already built (skips debug-kernel.sh)
 #   VM_MEM    MiB of VM memory (default 2048)
 # The parameters reach fuzz_test as environment variables through the
 # kernel command line (the kernel hands unknown key=value to /init, and
@@ -47,7 +48,7 @@ append="kasan_multi_shot GFIBERS_FUZZ_MODE=$mode GFIBERS_FUZZ_SECS=$duration"
 [[ -n ${FIBERS:-} ]] && append+=" GFIBERS_SOAK_FIBERS=$FIBERS"
 
 if [[ $vmk == debug ]]; then
-	tree=$(scripts/debug-kernel.sh | tail -n 1)
+	tree=${DEBUG_TREE:-$(scripts/debug-kernel.sh | tail -n 1)}
 	[[ -d $tree ]] || { echo "fuzz.sh: no debug kernel" >&2; exit 1; }
 	kernel=$tree/arch/x86/boot/bzImage
 	kargs=(KERNEL="$kernel" KDIR="$tree")
