@@ -115,7 +115,9 @@ GF_API void gf_chan_unref(gf_chan_t *c)
 /* memcpy of one element; 0-byte elements may come with NULL pointers */
 static inline void elemcpy(void *dst, const void *src, size_t n)
 {
-	if (n)
+	if (n == 8)		/* the common case: one move, no call */
+		__builtin_memcpy(dst, src, 8);
+	else if (n)
 		memcpy(dst, src, n);
 }
 
@@ -177,8 +179,7 @@ static void recv_direct(gf_chan_t *c, struct gfi_sudog *sg, void *ep)
  * Try to complete a send without blocking, c locked. Returns 1 done
  * (unlocked), 0 would block (still locked), -1 closed (unlocked).
  */
-GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep);
-int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep)
+static inline int trysend_locked(gf_chan_t *c, const void *ep)
 {
 	struct gfi_sudog *sg;
 
@@ -204,8 +205,7 @@ int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep)
 
 /* As trysend: 1 value (unlocked), 2 closed and drained (unlocked, *ep
  * zeroed), 0 would block (locked). */
-GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep);
-int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep)
+static inline int tryrecv_locked(gf_chan_t *c, void *ep)
 {
 	struct gfi_sudog *sg;
 
@@ -265,7 +265,7 @@ static int chansend(gf_chan_t *c, const void *ep, int64_t deadline,
 	if (!c)
 		return nil_block(deadline, GF_WAIT_CHAN_SEND_NIL, pc);
 	gfi_lock(&c->lock);
-	r = gfi_chan_trysend_locked(c, ep);
+	r = trysend_locked(c, ep);
 	if (r) {
 		if (r < 0)
 			errno = EPIPE;
@@ -314,7 +314,7 @@ static int chanrecv(gf_chan_t *c, void *ep, int64_t deadline, uintptr_t pc)
 	if (!c)
 		return nil_block(deadline, GF_WAIT_CHAN_RECV_NIL, pc);
 	gfi_lock(&c->lock);
-	r = gfi_chan_tryrecv_locked(c, ep);
+	r = tryrecv_locked(c, ep);
 	if (r)
 		return r == 1 ? 1 : 0;
 	if (deadline == 0) {
@@ -429,6 +429,18 @@ GF_API size_t gf_chan_cap(gf_chan_t *c)
 }
 
 /* ---------------------------------------------------------- for select */
+
+GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep);
+int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep)
+{
+	return trysend_locked(c, ep);
+}
+
+GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep);
+int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep)
+{
+	return tryrecv_locked(c, ep);
+}
 
 GF_HIDDEN int *gfi_chan_lockp(gf_chan_t *c);
 int *gfi_chan_lockp(gf_chan_t *c)

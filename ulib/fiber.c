@@ -36,34 +36,28 @@ GF_HIDDEN void gfi_main_exited(void);
 
 /* ---------------------------------------------------------- status */
 
-void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_)
+void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
 {
-	if (old == GFIBERS_GWAITING || old == GFIBERS_GLEAKED) {
-		uint32_t o;
-		int spins = 0;
+	uint32_t o;
+	int spins = 0;
 
-		for (;;) {
-			o = old;
-			if (atomic_compare_exchange_weak_explicit(&gp->status,
-					&o, new_ | GSCAN, memory_order_acquire,
-					memory_order_relaxed))
-				break;
-			/* ready accepts a leaked G: it was woken after all */
-			if (old == GFIBERS_GWAITING &&
-			    o == GFIBERS_GLEAKED) {
-				old = GFIBERS_GLEAKED;
-				continue;
-			}
-			if (!(o & GSCAN))
-				gfi_fatal("gf_ready of a fiber that is not parked");
-			if (++spins > 100) {
-				sched_yield();
-				spins = 0;
-			}
+	for (;;) {
+		o = old;
+		if (atomic_compare_exchange_weak_explicit(&gp->status, &o,
+				new_ | GSCAN, memory_order_acquire,
+				memory_order_relaxed))
+			break;
+		/* ready accepts a leaked G: it was woken after all */
+		if (old == GFIBERS_GWAITING && o == GFIBERS_GLEAKED) {
+			old = GFIBERS_GLEAKED;
+			continue;
 		}
-	} else {
-		gfi_assert((atomic_load_explicit(&gp->status,
-				memory_order_relaxed) & ~GSCAN) == old);
+		if (!(o & GSCAN))
+			gfi_fatal("gf_ready of a fiber that is not parked");
+		if (++spins > 100) {
+			sched_yield();
+			spins = 0;
+		}
 	}
 	gfi_registry_write(gp, new_);
 	atomic_store_explicit(&gp->status, new_, memory_order_release);
@@ -431,7 +425,7 @@ void gfi_after_switch(struct gfi_m *m)
 		__tsan_destroy_fiber(prev->tsan_fiber);
 		prev->tsan_fiber = NULL;
 #endif
-		gfi_stack_check(prev, NULL);
+		gfi_stack_check_pad(prev);
 		gfput(m->p, prev);
 		break;
 	case PA_GLOBRUNQ:
@@ -604,52 +598,4 @@ GF_API int64_t gf_num_fibers(void)
 GF_API int64_t gf_now(void)
 {
 	return gfi_nanotime();
-}
-
-/* ---------------------------------------------------------- wait queues */
-
-void gfi_waitq_push(struct gfi_waitq *q, struct gfi_sudog *sg)
-{
-	sg->next = NULL;
-	sg->prev = q->last;
-	if (q->last)
-		q->last->next = sg;
-	else
-		q->first = sg;
-	q->last = sg;
-	sg->queued = true;
-}
-
-void gfi_waitq_remove(struct gfi_waitq *q, struct gfi_sudog *sg)
-{
-	if (!sg->queued)
-		return;
-	if (sg->prev)
-		sg->prev->next = sg->next;
-	else
-		q->first = sg->next;
-	if (sg->next)
-		sg->next->prev = sg->prev;
-	else
-		q->last = sg->prev;
-	sg->next = sg->prev = NULL;
-	sg->queued = false;
-}
-
-struct gfi_sudog *gfi_waitq_dequeue(struct gfi_waitq *q)
-{
-	for (;;) {
-		struct gfi_sudog *sg = q->first;
-		uint32_t zero = 0;
-
-		if (!sg)
-			return NULL;
-		gfi_waitq_remove(q, sg);
-		if (sg->is_select &&
-		    !atomic_compare_exchange_strong(&sg->g->selectdone, &zero,
-						    1))
-			continue;	/* its select was won elsewhere */
-		sg->g->param = sg;
-		return sg;
-	}
 }

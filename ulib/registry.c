@@ -222,13 +222,11 @@ void gfi_registry_claim(gfi_g *gp)
 	write_end(&sl->seq, s);
 }
 
-void gfi_registry_write(gfi_g *gp, uint32_t status)
+void gfi_registry_write_slot(gfi_g *gp, uint32_t status)
 {
 	struct gfibers_slot *sl = gp->slot;
 	uint32_t s;
 
-	if (!sl)
-		return;
 	s = write_begin(&sl->seq);
 	sl->status = status;
 	if (status == GFIBERS_GWAITING || status == GFIBERS_GLEAKED) {

@@ -341,11 +341,53 @@ struct gfi_waitq {
 
 _Static_assert(sizeof(struct gfi_waitq) == sizeof(struct gf__waitq), "");
 
-GF_HIDDEN void gfi_waitq_push(struct gfi_waitq *q, struct gfi_sudog *sg);
-GF_HIDDEN void gfi_waitq_remove(struct gfi_waitq *q, struct gfi_sudog *sg);
-/* Pop the first sudog whose G can still be woken (selectdone CAS won);
- * sets g->param = sg. */
-GF_HIDDEN struct gfi_sudog *gfi_waitq_dequeue(struct gfi_waitq *q);
+static inline void gfi_waitq_push(struct gfi_waitq *q, struct gfi_sudog *sg)
+{
+	sg->next = NULL;
+	sg->prev = q->last;
+	if (q->last)
+		q->last->next = sg;
+	else
+		q->first = sg;
+	q->last = sg;
+	sg->queued = true;
+}
+
+static inline void gfi_waitq_remove(struct gfi_waitq *q, struct gfi_sudog *sg)
+{
+	if (!sg->queued)
+		return;
+	if (sg->prev)
+		sg->prev->next = sg->next;
+	else
+		q->first = sg->next;
+	if (sg->next)
+		sg->next->prev = sg->prev;
+	else
+		q->last = sg->prev;
+	sg->next = sg->prev = NULL;
+	sg->queued = false;
+}
+
+/* Pop the first sudog whose G can still be woken (a select's or a
+ * deadline's waker must win g->selectdone); sets g->param = sg. */
+static inline struct gfi_sudog *gfi_waitq_dequeue(struct gfi_waitq *q)
+{
+	for (;;) {
+		struct gfi_sudog *sg = q->first;
+		uint32_t zero = 0;
+
+		if (!sg)
+			return NULL;
+		gfi_waitq_remove(q, sg);
+		if (sg->is_select &&
+		    !atomic_compare_exchange_strong(&sg->g->selectdone, &zero,
+						    1))
+			continue;	/* its select was won elsewhere */
+		sg->g->param = sg;
+		return sg;
+	}
+}
 
 /* ---------------------------------------------------------- timers */
 
@@ -387,7 +429,33 @@ GF_HIDDEN bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock,
 				 uint32_t reason, uintptr_t pc, void *obj,
 				 int64_t deadline);
 GF_HIDDEN void gfi_ready(gfi_g *gp, bool next);
-GF_HIDDEN void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_);
+GF_HIDDEN void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_);
+GF_HIDDEN void gfi_registry_write_slot(gfi_g *gp, uint32_t status);
+
+static inline void gfi_registry_write(gfi_g *gp, uint32_t status)
+{
+	if (gp->slot)
+		gfi_registry_write_slot(gp, status);
+}
+
+/*
+ * The one status change (Go's casgstatus), which also writes the slot.
+ * From RUNNING/RUNNABLE/SYSCALL/IDLE/DEAD the caller owns the G: plain
+ * stores. From WAITING/LEAKED wakers, the leak marker and dumps race:
+ * a CAS through GSCAN, out of line.
+ */
+static inline void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_)
+{
+	if (old == GFIBERS_GWAITING || old == GFIBERS_GLEAKED) {
+		gfi_casgstatus_slow(gp, old, new_);
+		return;
+	}
+	if (__builtin_expect((atomic_load_explicit(&gp->status,
+			memory_order_relaxed) & ~GSCAN) != old, 0))
+		gfi_fatal("bad fiber status change");
+	gfi_registry_write(gp, new_);
+	atomic_store_explicit(&gp->status, new_, memory_order_release);
+}
 GF_HIDDEN void gfi_after_switch(struct gfi_m *m);
 GF_HIDDEN void gfi_goexit(void) __attribute__((noreturn));
 GF_HIDDEN int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
@@ -419,8 +487,18 @@ GF_HIDDEN struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
 /* Give gp a stack of size bytes (0: default); 0 or -1 with errno. */
 GF_HIDDEN int gfi_stack_alloc(gfi_g *gp, size_t size);
 GF_HIDDEN void gfi_stack_free(gfi_g *gp);
-/* Fatal error if gp's stack overflowed (sp below, pad written). */
-GF_HIDDEN void gfi_stack_check(gfi_g *gp, const void *sp);
+/* Fatal error: gp's stack overflowed (how: what showed it). */
+GF_HIDDEN __attribute__((noreturn, cold)) void
+gfi_stack_overflow(gfi_g *gp, const char *how);
+/* At exit: the pad page below an unguarded stack must still be zero. */
+GF_HIDDEN void gfi_stack_check_pad(gfi_g *gp);
+
+/* At every switch-out: one compare of the stack pointer. */
+static inline void gfi_stack_check(gfi_g *gp, const void *sp)
+{
+	if (__builtin_expect((const char *)sp < gp->stack_lo + 256, 0))
+		gfi_stack_overflow(gp, "stack pointer below the stack");
+}
 GF_HIDDEN void gfi_stack_init(void);
 GF_HIDDEN void gfi_signals_init_thread(struct gfi_m *m);
 
@@ -438,7 +516,6 @@ GF_HIDDEN int gfi_registry_init(void);
 /* Slot for allg index i (grows the table); NULL: none. */
 GF_HIDDEN struct gfibers_slot *gfi_registry_slot(uint32_t i);
 GF_HIDDEN void gfi_registry_claim(gfi_g *gp);
-GF_HIDDEN void gfi_registry_write(gfi_g *gp, uint32_t status);
 GF_HIDDEN void gfi_registry_release(gfi_g *gp);
 GF_HIDDEN const char *gfi_reason_name(uint32_t reason, char *buf, size_t n);
 

@@ -124,7 +124,7 @@ void gfi_stack_free(gfi_g *gp)
 	gp->map_lo = gp->stack_lo = gp->stack_hi = NULL;
 }
 
-static __attribute__((noreturn)) void overflow(gfi_g *gp, const char *how)
+void gfi_stack_overflow(gfi_g *gp, const char *how)
 {
 	gfi_printf(2, "fatal error: stack overflow in fiber %ld (%s): %s, "
 		   "stack [%p, %p)\n", (long)gp->id,
@@ -134,24 +134,16 @@ static __attribute__((noreturn)) void overflow(gfi_g *gp, const char *how)
 	abort();
 }
 
-/*
- * sp: a stack pointer of gp now (NULL: gp is dead, check the pad). Cheap
- * on the switch path: one compare.
- */
-void gfi_stack_check(gfi_g *gp, const void *sp)
+void gfi_stack_check_pad(gfi_g *gp)
 {
-	if (sp) {
-		if (__builtin_expect((const char *)sp < gp->stack_lo + 256, 0))
-			overflow(gp, "stack pointer below the stack");
-		return;
-	}
 	if (!gp->stack_guarded && gp->stack_lo) {
 		const uint64_t *w = (const uint64_t *)(void *)gp->stack_lo - 8;
 		int i;
 
 		for (i = 0; i < 8; i++)
 			if (w[i])
-				overflow(gp, "pad page below the stack written");
+				gfi_stack_overflow(gp, "pad page below the "
+						   "stack written");
 	}
 }
 
@@ -167,7 +159,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 
 	if (gp && gp->stack_lo && a >= gp->map_lo - 16 * pagesz &&
 	    a < gp->stack_lo)
-		overflow(gp, "guard page hit");
+		gfi_stack_overflow(gp, "guard page hit");
 	/* Not ours: the previous handler, or the default action. */
 	if (old_segv.sa_flags & SA_SIGINFO) {
 		if (old_segv.sa_sigaction) {
