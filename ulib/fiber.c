@@ -102,8 +102,16 @@ struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
 
 static void gfput(struct gfi_p *p, gfi_g *gp)
 {
-	if (!gp->stack_arena)
+	if (!gp->stack_arena) {
+		/* A stack of its own size goes back to the kernel; the G
+		 * waits for the next gf_go_attr with a stack size. */
 		gfi_stack_free(gp);
+		pthread_mutex_lock(&gfi_sched.lock);
+		gp->schedlink = gfi_sched.gfree_nostack;
+		gfi_sched.gfree_nostack = gp;
+		pthread_mutex_unlock(&gfi_sched.lock);
+		return;
+	}
 	gp->schedlink = p->gfree;
 	p->gfree = gp;
 	if (++p->ngfree < 64)
@@ -302,6 +310,13 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	if (size == 0 || size == gfi_sched.stack_size)
 		gp = gfget(p);
 	if (!gp) {
+		pthread_mutex_lock(&gfi_sched.lock);
+		gp = gfi_sched.gfree_nostack;
+		if (gp)
+			gfi_sched.gfree_nostack = gp->schedlink;
+		pthread_mutex_unlock(&gfi_sched.lock);
+	}
+	if (!gp) {
 		gp = allg_new();
 		if (!gp) {
 			errno = ENOMEM;
@@ -311,11 +326,11 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	if (!gp->stack_lo && gfi_stack_alloc(gp, size)) {
 		int e = errno;
 
-		/* Recycle the bare G: gfget gives it a stack next time. */
-		if (p)
-			gfput(p, gp);
-		else
-			gfi_fatal("out of memory for a fiber stack");
+		/* Keep the bare G for a later gf_go. */
+		pthread_mutex_lock(&gfi_sched.lock);
+		gp->schedlink = gfi_sched.gfree_nostack;
+		gfi_sched.gfree_nostack = gp;
+		pthread_mutex_unlock(&gfi_sched.lock);
 		errno = e;
 		return -1;
 	}

@@ -270,6 +270,7 @@ struct gfi_sched {
 	int mcount;			/* Ms created (sysmon excluded) */
 	gfi_g *gfree;			/* global free Gs */
 	_Atomic int ngfree;		/* read without the lock by gfget */
+	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
 	_Atomic int main_running;	/* inside gf_main: deadlock checks on */

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "gftest.h"
+#include "runtime.h"	/* gfi_sched.nallgs: Gs are recycled */
 
 /* ------------------------------------------------------------ gf_main */
 
@@ -351,7 +352,7 @@ static void big_frame(void *arg)
 static int stack_size_main(void *arg)
 {
 	GFT_FIBER;
-	int r = 0;
+	int r = 0, i;
 	gf_attr_t a = { .name = "big", .stack_size = 512 << 10 };
 
 	(void)arg;
@@ -359,6 +360,15 @@ static int stack_size_main(void *arg)
 	EXPECT_GT(gf_go_attr(big_frame, &r, &a), 0);
 	gf_waitgroup_wait(&wg);
 	EXPECT_EQ(3, r);
+	/* own-size stacks are unmapped at exit and their Gs reused */
+	for (i = 0; i < 200; i++) {
+		gf_waitgroup_add(&wg, 1);
+		EXPECT_GT(gf_go_attr(big_frame, &r, &a), 0);
+		gf_waitgroup_wait(&wg);
+	}
+	while (gf_num_fibers() > 1)
+		gf_yield();
+	EXPECT_LT(gfi_sched.nallgs, 20);
 	a.stack_size = 2ul << 30;
 	EXPECT_EQ(-1, gf_go_attr(big_frame, &r, &a));
 	EXPECT_EQ(EINVAL, errno);
