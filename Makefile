@@ -36,6 +36,9 @@ KST_SRCS  := $(wildcard selftests/gfibers/*.c)
 KST_HDRS  := $(wildcard selftests/gfibers/*.h)
 EX_SRCS   := $(wildcard examples/*.c)
 TOOL_SRCS := $(wildcard tools/*.c)
+# tools/lib/: code the tools share with the selftests (ELF symbolizer)
+TOOL_LIB  := $(wildcard tools/lib/*.c)
+TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
 .PHONY: all lib tests selftests examples tools module deps check check-debug \
@@ -109,18 +112,18 @@ tests-tsan: $(call HOST_TESTS,$(B)/tsan)
 
 # ---------------------------------------------------------------- static programs
 # Selftests and examples run inside a busybox initramfs: link them statically.
-$(B)/selftests/gfibers/%: selftests/gfibers/%.c $(B)/libgfiber.a $(KHDR) $(KST_HDRS) $(LIB_HDRS)
+$(B)/selftests/gfibers/%: selftests/gfibers/%.c $(B)/libgfiber.a $(KHDR) $(KST_HDRS) $(LIB_HDRS) $(TOOL_LIB) $(TOOL_LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(TEST_CFLAGS) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(TEST_CFLAGS) -Itools -static -o $@ $< $(TOOL_LIB) $(B)/libgfiber.a $(LDLIBS)
 $(B)/selftests/gfibers/settings: $(wildcard selftests/gfibers/settings)
 	@mkdir -p $(@D)
 	$(if $<,cp $< $@,echo timeout=45 > $@)
 $(B)/examples/%: examples/%.c $(B)/libgfiber.a $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
-$(B)/tools/%: tools/%.c $(LIB_HDRS)
+$(B)/tools/%: tools/%.c $(TOOL_LIB) $(TOOL_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) -o $@ $< $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(TOOL_LIB) $(LDLIBS)
 
 selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)) \
 	$(B)/selftests/gfibers/settings
@@ -158,9 +161,9 @@ vmtest: selftests $(KCOPY)/kmod/gfibers.ko
 	selftests/vm/run.sh test $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(VMOUT) $(VM_FILES)
 
 demo: deps
-	@$(MAKE) --no-print-directory examples $(KCOPY)/kmod/gfibers.ko
+	@$(MAKE) --no-print-directory examples tools $(KCOPY)/kmod/gfibers.ko
 	selftests/vm/run.sh demo $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(B)/vm/demo-$(KTAG) \
-		$(if $(wildcard $(B)/examples),$(B)/examples:/examples)
+		$(B)/examples:/examples $(B)/tools:/tools
 
 check: deps
 	@scripts/check.sh host vm:6.1 vm:6.12

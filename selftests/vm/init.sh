@@ -8,6 +8,7 @@
 # Mode from the kernel command line (unknown key=value become our env):
 #   gfmode=test   load /gfibers.ko, run /selftests/gfibers/*, unload
 #   gfmode=demo   load /gfibers.ko, run /examples/leak, print /proc/gfibers
+#                 and what /tools/gfibers-inspect makes of it
 # Lines starting "# gfvm: " are markers the host checks.
 # Other parameters: gfoff=reboot (end with `reboot -f`: kernels booted with
 # acpi=off only halt on poweroff), gfscale=N (multiply test timeouts by N,
@@ -47,6 +48,11 @@ demo)
 		sleep 2
 		echo "\$ cat /proc/gfibers"
 		cat /proc/gfibers
+		if [ -x /tools/gfibers-inspect ]; then
+			echo
+			echo "\$ gfibers-inspect    # grouped, wait sites named"
+			/tools/gfibers-inspect
+		fi
 		kill "$pid"
 		wait "$pid" 2>/dev/null
 	else
