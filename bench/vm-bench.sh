@@ -19,7 +19,9 @@
 # and turns what /init printed into results.tsv and the table, as
 # bench/run.sh does on the host. Fails on a kernel splat.
 #
-# Env: BENCH_RUNS (5), BENCH_TIME (0.3), VM_ACCEL=tcg|kvm (tcg),
+# Env: BENCH_RUNS (5), BENCH_RUNS_1M (3: procread at a million fibers
+#      takes minutes per run under TCG), BENCH_TIME (0.3),
+#      VM_ACCEL=tcg|kvm (tcg),
 #      VM_MEM (MiB, 8192: a million parked fibers need ~5 GiB),
 #      VM_SMP (2), VM_TIMEOUT (s, 3600),
 #      BENCH_VM_MODPARAMS (gfibers.ko parameters, comma-separated, e.g.
@@ -28,7 +30,7 @@
 # Under TCG every number is an emulated one: compare within the VM run
 # (ratios), never with the host's table.
 set -uo pipefail
-(($# >= 2)) || { sed -n '3,28p' "$0"; exit 2; }
+(($# >= 2)) || { sed -n '3,30p' "$0"; exit 2; }
 kernel=$1 module=$2 out=${3:-build/bench/vm}
 lib=build/libgfiber.a
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,6 +61,7 @@ esac
 console=$out/console.log output=$out/output.log
 append="console=ttyS0 loglevel=4 panic=-1 oops=panic"
 append+=" gfbench_runs=${BENCH_RUNS:-5} gfbench_time=${BENCH_TIME:-0.3}"
+append+=" gfbench_runs_1m=${BENCH_RUNS_1M:-3}"
 [[ ${BENCH_VM_QUICK:-0} != 1 ]] || append+=" gfbench_quick=1"
 [[ -z ${BENCH_VM_MODPARAMS:-} ]] ||
 	append+=" gfbench_modparams=$BENCH_VM_MODPARAMS"
