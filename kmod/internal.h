@@ -117,7 +117,8 @@ void gfibers_table_get(struct gfibers_table *t);
 bool gfibers_table_owned(const struct gfibers_table *t);
 int gfibers_table_setup(struct gfibers_table *t, u32 *max_slots);
 int gfibers_table_grow(struct gfibers_table *t);
-struct gfibers_table *gfibers_table_next(u64 min_id);
+struct gfibers_table *gfibers_table_first(u64 min_id);
+struct gfibers_table *gfibers_table_next(struct gfibers_table *prev);
 u32 gfibers_table_nr_slots(struct gfibers_table *t);
 const struct gfibers_slot *gfibers_table_slot(struct gfibers_table *t,
 					      u32 idx);

@@ -298,43 +298,41 @@ static bool gfibers_slot_live(const struct gfibers_slot *c)
  */
 static void *gfibers_iter_find(struct gfibers_iter *it)
 {
+	struct gfibers_table *t = it->table;
 	const struct gfibers_slot *s;
+	bool entered = !!t;
 	unsigned int batch = 0;
-	struct gfibers_table *t;
 	u32 nr;
 
-	for (;;) {
-		t = it->table;
-		if (!t) {
-			t = gfibers_table_next(it->table_id);
-			if (!t)
-				return NULL;
-			if (t->id != it->table_id) {
-				it->table_id = t->id;
-				it->slot = 0;
-			}
-			it->table = t;
-			if (!gfibers_iter_enter(it, t))
-				goto next_table;
-		}
-		nr = gfibers_table_nr_slots(t);
-		for (; it->slot < nr; it->slot++) {
-			if (++batch % GFIBERS_RESCHED_BATCH == 0)
-				cond_resched();
-			s = gfibers_table_slot(t, it->slot);
-			if (!s)
-				continue;
-			it->torn = !gfibers_slot_read(s, &it->copy);
-			if (it->torn || gfibers_slot_live(&it->copy))
-				return it;
-		}
-next_table:
-		/* t may be freed by the put: take its id first. */
-		it->table_id = t->id + 1;
-		it->table = NULL;
-		it->slot = 0;
-		gfibers_table_put(t);
+	if (!t) {
+		t = gfibers_table_first(it->table_id);
+		if (t && t->id != it->table_id)
+			it->slot = 0;
 	}
+	while (t) {
+		it->table = t;
+		it->table_id = t->id;
+		if (entered || gfibers_iter_enter(it, t)) {
+			nr = gfibers_table_nr_slots(t);
+			for (; it->slot < nr; it->slot++) {
+				if (++batch % GFIBERS_RESCHED_BATCH == 0)
+					cond_resched();
+				s = gfibers_table_slot(t, it->slot);
+				if (!s)
+					continue;
+				it->torn = !gfibers_slot_read(s, &it->copy);
+				if (it->torn || gfibers_slot_live(&it->copy))
+					return it;
+			}
+		}
+		/* On to the next table; the step may free t. */
+		it->table_id = t->id + 1;
+		it->slot = 0;
+		entered = false;
+		t = gfibers_table_next(t);
+	}
+	it->table = NULL;
+	return NULL;
 }
 
 static void *gfibers_seq_start(struct seq_file *m, loff_t *pos)

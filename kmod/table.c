@@ -10,9 +10,10 @@
  * Every set-up table is on gfibers_tables, in id order. Readers
  * (/proc/gfibers, the watchdog) walk it one table at a time with
  * gfibers_table_next(): the list lock is held only to find the next table
- * and take a reference, never while a table is read. Ids are never reused,
- * so "the first table with id >= cursor" is a cursor that survives any
- * churn of the list between two steps.
+ * and take a reference, never while a table is read. A referenced table
+ * stays on the list, so stepping from it is O(1); between two read()
+ * calls a reader keeps only the id: ids are never reused, so "the first
+ * table with id >= cursor" is a cursor that survives any churn.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -207,12 +208,12 @@ out_unlock:
 }
 
 /*
- * gfibers_table_next - the set-up table with the smallest id >= @min_id,
- * with a reference the caller drops with gfibers_table_put(); NULL when
- * there is none. O(tables): readers call it once per table and per
- * read() call, never per slot.
+ * gfibers_table_first - the set-up table with the smallest id >= @min_id,
+ * with a reference the caller drops with gfibers_table_put() or passes to
+ * gfibers_table_next(); NULL when there is none. O(tables): readers call
+ * it once per read() call, to resume at their cursor.
  */
-struct gfibers_table *gfibers_table_next(u64 min_id)
+struct gfibers_table *gfibers_table_first(u64 min_id)
 {
 	struct gfibers_table *t, *found = NULL;
 
@@ -226,6 +227,25 @@ struct gfibers_table *gfibers_table_next(u64 min_id)
 	}
 	mutex_unlock(&gfibers_tables_lock);
 	return found;
+}
+
+/*
+ * gfibers_table_next - the table after @prev, referenced, or NULL; drops
+ * the caller's reference on @prev, which may free it. O(1): a referenced
+ * table is still on the list (only the last put removes it).
+ */
+struct gfibers_table *gfibers_table_next(struct gfibers_table *prev)
+{
+	struct gfibers_table *t = NULL;
+
+	mutex_lock(&gfibers_tables_lock);
+	if (!list_is_last(&prev->node, &gfibers_tables)) {
+		t = list_next_entry(prev, node);
+		gfibers_table_get(t);
+	}
+	mutex_unlock(&gfibers_tables_lock);
+	gfibers_table_put(prev);
+	return t;
 }
 
 /* Slots a reader may look at now: all chunks published by GROW. */

@@ -105,7 +105,6 @@ static void gfibers_watchdog_scan(unsigned int timeout)
 	const struct gfibers_slot *s;
 	struct gfibers_slot c;
 	struct gfibers_table *t;
-	u64 next_id = 0;
 	u32 i, nr;
 
 	/* Nothing can have waited that long yet. */
@@ -115,7 +114,7 @@ static void gfibers_watchdog_scan(unsigned int timeout)
 	/* Keep the cutoff monotonic when the timeout grows. */
 	if (cutoff <= prev)
 		return;
-	while ((t = gfibers_table_next(next_id))) {
+	for (t = gfibers_table_first(0); t; t = gfibers_table_next(t)) {
 		nr = gfibers_table_nr_slots(t);
 		for (i = 0; i < nr; i++) {
 			if ((i + 1) % GFIBERS_WATCHDOG_BATCH == 0)
@@ -127,8 +126,6 @@ static void gfibers_watchdog_scan(unsigned int timeout)
 			    c.wait_since_ns > prev && c.wait_since_ns <= cutoff)
 				gfibers_watchdog_report(t, &c, timeout);
 		}
-		next_id = t->id + 1;
-		gfibers_table_put(t);
 		cond_resched();
 	}
 	gfibers_watchdog_cutoff = cutoff;

@@ -214,7 +214,7 @@ TEST(hundred_thousand_slots)
 /* Reads of any size, and seeks back, resume the stream exactly. */
 TEST(small_reads_resume_exactly)
 {
-	const unsigned int n = 3000;
+	const unsigned int n = 500;
 	static const size_t sizes[] = { 1, 37, 4095, 4097, 100000 };
 	struct gfibers_slot v;
 	char *whole, *part;
