@@ -333,19 +333,28 @@ static void print_fiber(int fd, gfi_g *gp, uint32_t st, bool self)
 			n = walk(gp, f->rip, f->rbp, pcs);
 		}
 		print_frames(fd, gp, pcs, n);
-	} else {
+	} else if (self) {
 		gfi_printf(fd, "fiber %ld [%s]%s%s%s:\n", (long)gp->id,
 			   gfi_status_name(st), gp->name[0] ? " \"" : "",
 			   gp->name, gp->name[0] ? "\"" : "");
-		if (self) {
-			n = walk(gp, (uintptr_t)__builtin_return_address(0),
-				 (uintptr_t)__builtin_frame_address(0), pcs);
-			gp->waitpc = 0;
-			print_frames(fd, gp, pcs, n);
-		} else if (st == GFIBERS_GRUNNING || st == GFIBERS_GSYSCALL) {
+		n = walk(gp, (uintptr_t)__builtin_return_address(0),
+			 (uintptr_t)__builtin_frame_address(0), pcs);
+		gp->waitpc = 0;
+		print_frames(fd, gp, pcs, n);
+	} else {
+		/*
+		 * Not parked: the fiber runs or may start running any time,
+		 * and exit and be recycled; only what is read atomically is
+		 * shown (Go stops the world for this; we do not).
+		 */
+		gfi_printf(fd, "fiber %ld [%s]:\n",
+			   (long)__atomic_load_n(&gp->id, __ATOMIC_RELAXED),
+			   gfi_status_name(st));
+		if (st == GFIBERS_GRUNNING || st == GFIBERS_GSYSCALL)
 			gfi_printf(fd, "\t(running on another thread: stack "
 				   "unavailable)\n");
-		}
+		gfi_printf(fd, "\n");
+		return;
 	}
 	if (gp->create_pc && gp->parent_id) {
 		const struct sym *s = sym_lookup(gp->create_pc - 1);
@@ -386,8 +395,9 @@ static bool ignored(int64_t id, const int64_t *ignore, size_t n)
 int gfi_dump(int fd, const int64_t *ignore, size_t nignore, int64_t self_id,
 	     bool only_others)
 {
-	gfi_g **all = atomic_load(&gfi_sched.allgs);
+	/* n first: the array loaded after it holds at least n Gs */
 	uint32_t n = atomic_load(&gfi_sched.nallgs), i;
+	gfi_g **all = atomic_load(&gfi_sched.allgs);
 	gfi_g *self = gfi_getg();
 	int count = 0;
 
@@ -396,11 +406,13 @@ int gfi_dump(int fd, const int64_t *ignore, size_t nignore, int64_t self_id,
 		gfi_g *gp = all[i];
 		uint32_t st = atomic_load(&gp->status);
 
-		if ((st & ~GSCAN) == GFIBERS_GDEAD || gp->id == 0)
+		int64_t id = __atomic_load_n(&gp->id, __ATOMIC_RELAXED);
+
+		if ((st & ~GSCAN) == GFIBERS_GDEAD || id == 0)
 			continue;
 		if (only_others && gp == self)
 			continue;
-		if (ignored(gp->id, ignore, nignore))
+		if (ignored(id, ignore, nignore))
 			continue;
 		if (gp == self) {
 			print_fiber(fd, gp, GFIBERS_GRUNNING, true);
@@ -517,8 +529,8 @@ void gfi_dump_init(void)
 
 static int count_others(gfi_g *self, const int64_t *ignore, size_t n)
 {
-	gfi_g **all = atomic_load(&gfi_sched.allgs);
 	uint32_t nall = atomic_load(&gfi_sched.nallgs), i;
+	gfi_g **all = atomic_load(&gfi_sched.allgs);
 	int c = 0;
 
 	for (i = 0; i < nall; i++) {
@@ -526,7 +538,8 @@ static int count_others(gfi_g *self, const int64_t *ignore, size_t n)
 		uint32_t st = atomic_load(&gp->status) & ~GSCAN;
 
 		if (st == GFIBERS_GDEAD || gp == self ||
-		    ignored(gp->id, ignore, n))
+		    ignored(__atomic_load_n(&gp->id, __ATOMIC_RELAXED),
+			    ignore, n))
 			continue;
 		c++;
 	}

@@ -349,7 +349,9 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 		errno = e;
 		return -1;
 	}
-	gp->id = atomic_fetch_add(&gfi_sched.goidgen, 1) + 1;
+	/* id is read by dumps of other fibers without a lock */
+	__atomic_store_n(&gp->id, atomic_fetch_add(&gfi_sched.goidgen, 1) + 1,
+			 __ATOMIC_RELAXED);
 	gp->parent_id = self ? self->id : 0;
 	gp->create_pc = pc;
 	gp->fn = fn;
@@ -406,7 +408,7 @@ void gfi_goexit(void)
 	gfi_registry_release(gp);
 	labels_unref(gp->labels);
 	gp->labels = NULL;
-	gp->id = 0;
+	__atomic_store_n(&gp->id, 0, __ATOMIC_RELAXED);
 	atomic_fetch_sub(&gfi_sched.ngoroutines, 1);
 	if (gp->is_main) {
 		gp->is_main = 0;

@@ -371,8 +371,8 @@ static void fork_child(void)
 		memcpy(rr->name, reason_names[i], sizeof(rr->name));
 		write_end(&rr->seq, s);
 	}
-	all = atomic_load(&gfi_sched.allgs);
 	n = atomic_load(&gfi_sched.nallgs);
+	all = atomic_load(&gfi_sched.allgs);
 	for (i = 0; i < n; i++) {
 		gfi_g *gp = all[i];
 		uint32_t st = atomic_load(&gp->status) & ~GSCAN;
