@@ -471,7 +471,7 @@ static int million_main(void *arg)
  * fiber as a thread, with a hard limit of 8128 live ones.
  */
 #ifdef GFT_TSAN
-#define MILLION 4000L
+#define MILLION 1500L
 #else
 #define MILLION (1000000L / GFT_SCALE)
 #endif
