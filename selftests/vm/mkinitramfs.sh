@@ -17,6 +17,7 @@ fi
 
 stage=$(mktemp -d "${TMPDIR:-/var/tmp}/gfibers-initramfs.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
+chmod 755 "$stage"	# mktemp makes it 0700: / must be searchable by nobody
 mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,root,etc,usr/bin,usr/sbin}
 cp "$BUSYBOX" "$stage/bin/busybox"
 for a in $("$BUSYBOX" --list); do
