@@ -15,7 +15,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 frag=$top/selftests/gfibers/config
-cache=${GFIBERS_CACHE:-$HOME/.cache/gfibers}/debug-kernel
+cache=${GFIBERS_CACHE:-${HOME:-/root}/.cache/gfibers}/debug-kernel
 tree=$cache/linux-source-6.1
 tarball=/usr/src/linux-source-6.1.tar.xz
 log=$cache/build.log
