@@ -139,6 +139,13 @@ int gfi_netpoll(int64_t delay, struct gfi_p *p)
 		if (evs[i].data.ptr == &break_marker) {
 			uint64_t v;
 
+			/*
+			 * Only a blocking poll consumes a break (Go's rule):
+			 * a non-blocking one must not eat the wake-up meant
+			 * for the M about to block.
+			 */
+			if (delay == 0)
+				continue;
 			if (read(breakfd, &v, sizeof(v)) < 0)
 				(void)0;
 			atomic_store(&breakpending, 0);

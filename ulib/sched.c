@@ -429,6 +429,15 @@ static void stopm(struct gfi_m *m)
 {
 	gfi_assert(!m->p && !m->spinning);
 	pthread_mutex_lock(&gfi_sched.lock);
+	/*
+	 * main_done is set under sched.lock by gfi_main_exited, which then
+	 * wakes M0 only if it finds it on midle: checked here, under the
+	 * same lock, M0 can never go to sleep after that look.
+	 */
+	if (m->is_m0 && atomic_load(&gfi_sched.main_done)) {
+		pthread_mutex_unlock(&gfi_sched.lock);
+		return;
+	}
 	m->schedlink = gfi_sched.midle;
 	gfi_sched.midle = m;
 	gfi_sched.nmidle++;
@@ -652,6 +661,12 @@ top:
 		int n;
 
 		atomic_store(&gfi_sched.pollUntil, pollUntil);
+		if (must_leave(m)) {
+			/* gf_main's end may have broken the poll already */
+			atomic_store(&gfi_sched.pollUntil, 0);
+			atomic_store(&gfi_sched.lastpoll, gfi_nanotime());
+			return NULL;
+		}
 		if (pollUntil) {
 			delay = pollUntil - gfi_nanotime();
 			if (delay < 0)
@@ -953,8 +968,7 @@ void gfi_main_exited(void)
 	pthread_mutex_unlock(&gfi_sched.lock);
 	if (wake)
 		notewakeup(m0);
-	else
-		gfi_netpoll_break();
+	gfi_netpoll_break();	/* M0 may be blocked in netpoll */
 }
 
 /*

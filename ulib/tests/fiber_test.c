@@ -33,6 +33,38 @@ TEST(main_returns_value)
 	ASSERT_EQ(0, gf_id());
 }
 
+static void sender_then_exit(void *arg)
+{
+	int v = 1;
+
+	gf_chan_send(arg, &v);
+}
+
+static int short_main(void *arg)
+{
+	gf_chan_t *c = gf_chan_make(sizeof(int), 0);
+	int v = 0;
+
+	(void)arg;
+	gf_go(sender_then_exit, c);
+	gf_chan_recv(c, &v);	/* woken from another P, often */
+	gf_chan_unref(c);
+	return v - 1;
+}
+
+/*
+ * gf_main returning while M0 is between "nothing to do" and sleeping,
+ * or polling: it must always come back (it once slept forever).
+ */
+TEST(main_returns_under_races)
+{
+	int i;
+
+	setenv("GF_PROCS", "2", 1);
+	for (i = 0; i < 2000 / GFT_SCALE; i++)
+		ASSERT_EQ(0, gft_main(_metadata, short_main, NULL));
+}
+
 TEST(main_rejects_null)
 {
 	ASSERT_EQ(-1, gf_main(NULL, NULL));
