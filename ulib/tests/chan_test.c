@@ -262,7 +262,8 @@ static int leak_main(void *arg)
 	for (i = 0; i < 3; i++)
 		gf_go(ref_leaker, gf_chan_ref(c));
 	extra = gf_chan_ref(c);	/* another holder: not provable */
-	gf_sleep(5000000);
+	while (count_in_dump("[chan receive]") < 3)	/* all parked */
+		gf_sleep(1000000);
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
 	gf_chan_unref(c);	/* main's own: extra still holds one */
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
@@ -294,7 +295,8 @@ static int borrow_main(void *arg)
 	/* handles shared without gf_chan_ref: no accusation while held */
 	gf_go(borrower, c);
 	gf_go(borrower, c);
-	gf_sleep(5000000);
+	while (count_in_dump("[chan receive]") < 2)	/* both parked */
+		gf_sleep(1000000);
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
 	gf_chan_unref(c);	/* nobody holds a handle at all now */
 	EXPECT_EQ(2, count_in_dump("(leaked)"));

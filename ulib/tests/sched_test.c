@@ -17,6 +17,16 @@
 
 static gf_waitgroup_t wg;
 
+/* Until *fp (set by the fiber itself) is parked: the runtime's status. */
+static void wait_parked(gf_fiber_t *const *fp)
+{
+	gf_fiber_t *f;
+
+	while (!(f = __atomic_load_n(fp, __ATOMIC_ACQUIRE)) ||
+	       (atomic_load(&f->status) & ~GSCAN) != GFIBERS_GWAITING)
+		gf_sleep(1000000);
+}
+
 /* ------------------------------------------------------------ deadlock */
 
 static void waits_forever(void *arg)
@@ -118,10 +128,13 @@ static const char *dump_to_buf(void)
 
 static gf_mutex_t held;
 
+static gf_fiber_t *locker_g, *sleepy_g, *leaky_g;
+
 static void __attribute__((noinline)) blocked_in_mutex(void *arg)
 {
 	(void)arg;
 	gf_label_set("role", "locker");
+	__atomic_store_n(&locker_g, gf_self(), __ATOMIC_RELEASE);
 	gf_mutex_lock(&held);
 	gf_mutex_unlock(&held);
 }
@@ -129,6 +142,7 @@ static void __attribute__((noinline)) blocked_in_mutex(void *arg)
 static void __attribute__((noinline)) sleepy(void *arg)
 {
 	(void)arg;
+	__atomic_store_n(&sleepy_g, gf_self(), __ATOMIC_RELEASE);
 	gf_sleep(5LL * 1000000000);
 }
 
@@ -142,7 +156,8 @@ static int dump_main(void *arg)
 	gf_mutex_lock(&held);
 	gf_go(blocked_in_mutex, NULL);
 	gf_go_attr(sleepy, NULL, &a);
-	gf_sleep(3000000);
+	wait_parked(&locker_g);
+	wait_parked(&sleepy_g);
 	d = dump_to_buf();
 	EXPECT_NE(NULL, strstr(d, "fiber 1 [running] \"main\":"));
 	EXPECT_NE(NULL, strstr(d, "fiber 2 [sync.Mutex.Lock]:\n"
@@ -169,18 +184,28 @@ static void sigquit_child(void)
 	gf_main(dump_main, NULL);	/* any program: dump on SIGQUIT */
 }
 
+static gf_fiber_t *quit_main_g;
+static gf_chan_t *quit_release;
+
 static void quitter(void *arg)
 {
 	(void)arg;
-	gf_sleep(20000000);		/* main is asleep by then */
+	/* main parked for sure (the status is the runtime's, see above) */
+	while ((atomic_load(&quit_main_g->status) & ~GSCAN) !=
+	       GFIBERS_GWAITING)
+		gf_sleep(1000000);
 	kill(getpid(), SIGQUIT);
+	gf_sleep(200000000);		/* the dump thread writes */
+	gf_chan_close(quit_release);
 }
 
 static int quit_main(void *arg)
 {
 	(void)arg;
+	quit_main_g = gf_self();
+	quit_release = gf_chan_make(0, 0);
 	gf_go(quitter, NULL);
-	gf_sleep(300000000);		/* the dump thread writes */
+	gf_chan_recv(quit_release, NULL);
 	return 0;
 }
 
@@ -198,7 +223,7 @@ TEST(sigquit_dumps)
 	st = gft_fork_capture(sigquit_child2, out, sizeof(out));
 	ASSERT_TRUE(WIFEXITED(st));	/* goes on after the dump */
 	EXPECT_NE(NULL, strstr(out, "SIGQUIT: fiber dump"));
-	EXPECT_NE(NULL, strstr(out, "fiber 1 [sleep] \"main\":\n"
+	EXPECT_NE(NULL, strstr(out, "fiber 1 [chan receive] \"main\":\n"
 				    "\tquit_main+"));
 }
 
@@ -212,6 +237,7 @@ static void short_lived(void *arg)
 
 static void leaky(void *arg)
 {
+	__atomic_store_n(&leaky_g, gf_self(), __ATOMIC_RELEASE);
 	gf_chan_recv(arg, NULL);
 }
 
@@ -230,6 +256,7 @@ static int leakcheck_main(void *arg)
 	/* exits within the grace period: no leak */
 	EXPECT_EQ(0, gf_leakcheck(p[1], NULL, 0, 1000000000));
 	id = gf_go(leaky, c);
+	wait_parked(&leaky_g);
 	EXPECT_EQ(1, gf_leakcheck(p[1], NULL, 0, 5000000));
 	n = read(p[0], buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = 0;
