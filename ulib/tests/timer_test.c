@@ -85,14 +85,14 @@ static int timer_main(void *arg)
 	EXPECT_FALSE(gf_timer_reset(t, 1000000));
 	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
 	/* Stop before firing: true, and nothing arrives */
-	EXPECT_FALSE(gf_timer_reset(t, 50000000));
+	EXPECT_FALSE(gf_timer_reset(t, 10000000000LL));	/* 10 s */
 	EXPECT_TRUE(gf_timer_stop(t));
 	EXPECT_FALSE(gf_timer_stop(t));
 	EXPECT_EQ(-1, gf_chan_recv_deadline(gf_timer_chan(t), &when,
 					    gf_now() + 60000000));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	/* Reset of an active timer: true */
-	EXPECT_FALSE(gf_timer_reset(t, 50000000));
+	EXPECT_FALSE(gf_timer_reset(t, 10000000000LL));
 	EXPECT_TRUE(gf_timer_reset(t, 1000000));
 	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
 	gf_timer_free(t);
