@@ -63,13 +63,13 @@ typedef struct gf_fiber gf_fiber_t;
 /* ------------------------------------------------------------ fibers */
 
 /*
- * gf_main - start the runtime and run fn(arg) as fiber 1 (the main
- * fiber) until it returns.
+ * gf_main - start the runtime and run fn(arg) as the main fiber (fiber 1
+ * on the first call) until it returns.
  *
  * The calling thread becomes the runtime's first thread. The runtime
  * reads, once: GF_PROCS (processors, default: online CPUs), GF_STACK_SIZE
  * (default fiber stack, bytes, default 64 KiB), GF_GUARD_STACKS (how many
- * stacks get a real guard page, default 16384, see docs/ulib.md),
+ * stacks get a real guard page, default 8192, see docs/ulib.md),
  * GF_REQUIRE_KMOD=1 (fail when /dev/gfibers cannot be used),
  * GF_FAKE_TABLE=1 (without the device, register into a private table of
  * the same layout: for benchmarks), GF_NOSIGQUIT=1 (no SIGQUIT dump),
@@ -219,11 +219,16 @@ GF_API int gf_sleep_until(int64_t deadline);
  * nil channel: send and receive block forever (reasons "chan send (nil
  * chan)", "chan receive (nil chan)"), close fails with EINVAL.
  *
- * Leaks proven by references: when every remaining reference to a
- * channel is held by fibers parked on it (their count of held references
- * declared with gf_chan_unref()), those fibers can never be woken: the
- * runtime marks them leaked (status 10 in /proc/gfibers and dumps), at
- * the moment the last other reference is dropped. See gf_chan_unref().
+ * Leaks proven by references: the convention is that a fiber given a
+ * channel takes its own reference (gf_chan_ref) and drops it when done.
+ * When every remaining reference is then held by fibers parked on the
+ * channel, nothing can ever wake them: the runtime marks them leaked
+ * (status 10 in /proc/gfibers, "(leaked)" in dumps) at that moment - the
+ * last other reference dropped, or the last of them parking. Channels on
+ * which gf_chan_ref was never called (one handle shared by everybody)
+ * are only judged when their last reference is dropped with fibers still
+ * parked on them. A leaked fiber woken after all (the convention broken)
+ * simply runs again.
  */
 typedef struct gf_chan gf_chan_t;
 
@@ -239,9 +244,11 @@ GF_API gf_chan_t *gf_chan_make(size_t elemsize, size_t cap);
 GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c);
 
 /*
- * gf_chan_unref - drop one reference. The last one frees the channel:
- * it must then have no waiter (else fatal error). If the references left
- * are all held by fibers parked on the channel, they are marked leaked.
+ * gf_chan_unref - drop one reference. The last one frees the channel,
+ * unless fibers are parked on it: they keep it (they are then leaked,
+ * and marked so). If the references left are all held by fibers parked
+ * on the channel, they are marked leaked. Dropping more references than
+ * were taken is a fatal error.
  */
 GF_API void gf_chan_unref(gf_chan_t *c);
 
@@ -297,7 +304,8 @@ typedef struct gf_select_case {
  * Go's default clause. A receive on a closed channel is ready (ok false);
  * a send on a closed channel is ready and fails (ok false; Go panics).
  * Returns the chosen index; -1 with errno EAGAIN (GF_NOWAIT, none
- * ready), ETIMEDOUT, EINVAL (n < 0, n > 65536, bad dir).
+ * ready), ETIMEDOUT, EINVAL (n < 0, n > 65536, bad dir), ENOMEM (more
+ * than 8 cases need memory), EPERM (it would block outside a fiber).
  */
 GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline);
 
@@ -451,7 +459,10 @@ GF_API const char *gf_label_get(const char *key);
  *
  * Frames are the user's (runtime frames hidden unless GF_TRACEBACK=all),
  * walked through frame pointers: compile with -fno-omit-frame-pointer
- * for full traces; the wait site (first line) is always exact.
+ * for full traces; the wait site (first line) is always exact. A fiber
+ * whose function blocked in a tail call shows "fn (blocked in a tail
+ * call)". Fibers not parked show their id and status only (they may be
+ * running: the dump does not stop the world).
  * SIGQUIT prints the same to stderr and goes on (GF_NOSIGQUIT=1: not
  * installed). Returns the number of fibers written; -1 with errno from
  * write(2).
@@ -484,7 +495,7 @@ GF_API void gf_syscall_exit(void);
  * gf_wait_fd - park ("IO wait") until fd is ready for events (EPOLLIN
  * and/or EPOLLOUT) or the deadline. fd should be non-blocking. Returns
  * the ready events (> 0); -1 with errno: ETIMEDOUT, EAGAIN (GF_NOWAIT),
- * EBADF/EPERM from epoll_ctl (fd not pollable).
+ * EINVAL (no event asked), EBADF/EPERM from epoll_ctl (fd not pollable).
  */
 GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
 

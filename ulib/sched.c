@@ -932,6 +932,7 @@ GF_API int gf_main(int (*fn)(void *arg), void *arg)
 	gfi_acquirep(m, p);
 	atomic_store(&gfi_sched.main_done, 0);
 	atomic_store(&gfi_sched.main_running, 1);
+	gfi_sched.main_ret = 0;		/* what gf_exit in main returns */
 	id = gfi_go(gfi_main_trampoline, a, &attr,
 		    (uintptr_t)__builtin_return_address(0), true);
 	if (id < 0) {
