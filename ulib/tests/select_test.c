@@ -165,6 +165,51 @@ static int close_wakes_main(void *arg)
 	return 0;
 }
 
+static void send_on_7(void *arg)
+{
+	gf_chan_t **c = arg;
+	long v = 7;
+
+	gf_sleep(1000000);
+	gf_chan_send(c[7], &v);
+	gf_chan_send(c[3], &v);
+	gf_waitgroup_done(&wg);
+}
+
+static int wide_main(void *arg)
+{
+	GFT_FIBER;
+	enum { N = 40 };
+	gf_chan_t *c[N];
+	gf_select_case_t cs[N + 2];
+	long v = 0;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < N; i++) {
+		c[i] = gf_chan_make(sizeof(long), 0);
+		cs[i] = (gf_select_case_t){ c[i], GF_SELECT_RECV, &v, false };
+	}
+	/* the same channel twice, once each way: locked once */
+	cs[N] = (gf_select_case_t){ c[3], GF_SELECT_RECV, &v, false };
+	cs[N + 1] = (gf_select_case_t){ c[3], GF_SELECT_SEND, &v, false };
+	gf_waitgroup_add(&wg, 1);
+	gf_go(send_on_7, c);
+	EXPECT_EQ(7, gf_select(cs, N, GF_FOREVER));	/* > 8: heap path */
+	EXPECT_EQ(7, v);
+	i = gf_select(cs, N + 1, GF_FOREVER);	/* c[3] twice (recv) */
+	EXPECT_TRUE(i == 3 || i == N);
+	gf_waitgroup_wait(&wg);
+	for (i = 0; i < N; i++)
+		gf_chan_unref(c[i]);
+	return 0;
+}
+
+TEST(wide_select_and_duplicate_channels)
+{
+	GFT_RUN(wide_main, NULL);
+}
+
 TEST(close_wakes_blocked_select)
 {
 	GFT_RUN(close_wakes_main, NULL);
