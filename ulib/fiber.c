@@ -65,39 +65,6 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
 
 /* ---------------------------------------------------------- switching */
 
-struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
-			 bool from_dead)
-{
-	void **save = from ? &from->sp : &m->g0_sp;
-	void *to_sp = to ? to->sp : m->g0_sp;
-	int saved_errno = errno;	/* travels with the context */
-
-	if (from && !from_dead)
-		gfi_stack_check(from, __builtin_frame_address(0));
-#ifdef GF_ASAN
-	{
-		const void *lo = to ? (const void *)to->stack_lo : m->g0_stack_lo;
-		size_t sz = to ? (size_t)(to->stack_hi - to->stack_lo)
-			       : m->g0_stack_size;
-
-		__sanitizer_start_switch_fiber(
-			from_dead ? NULL
-				  : (from ? &from->asan_fake : &m->g0_asan_fake),
-			lo, sz);
-	}
-#endif
-#ifdef GF_TSAN
-	__tsan_switch_to_fiber(to ? to->tsan_fiber : m->g0_tsan_fiber, 0);
-#endif
-	m = gf_ctx_switch(save, to_sp, m);
-#ifdef GF_ASAN
-	__sanitizer_finish_switch_fiber(from ? from->asan_fake
-					     : m->g0_asan_fake, NULL, NULL);
-#endif
-	errno = saved_errno;
-	return m;
-}
-
 /* ---------------------------------------------------------- free Gs */
 
 static void gfput(struct gfi_p *p, gfi_g *gp)

@@ -472,7 +472,17 @@ GF_HIDDEN int gfi_runtime_init(void);
 GF_HIDDEN void gfi_schedule_from(struct gfi_m *m, gfi_g *gp);
 GF_HIDDEN void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next);
 GF_HIDDEN void gfi_globrunqput(gfi_g *gp);
-GF_HIDDEN void gfi_wakep(void);
+GF_HIDDEN void gfi_wakep_slow(void);
+
+/* Go's wakep, its cheap part inline: nothing to do while every P is
+ * busy or some M already spins (the common case on the hot path). */
+static inline void gfi_wakep(void)
+{
+	if (atomic_load_explicit(&gfi_sched.npidle, memory_order_relaxed) &&
+	    !atomic_load_explicit(&gfi_sched.nmspinning,
+				  memory_order_relaxed))
+		gfi_wakep_slow();
+}
 GF_HIDDEN void gfi_wake_netpoller(int64_t when);
 GF_HIDDEN void gfi_m_loop(struct gfi_m *m);
 GF_HIDDEN void gfi_handoffp(struct gfi_p *p);
@@ -480,8 +490,7 @@ GF_HIDDEN struct gfi_p *gfi_pidleget(void);
 GF_HIDDEN void gfi_acquirep(struct gfi_m *m, struct gfi_p *p);
 GF_HIDDEN void gfi_checkdead_locked(void);
 GF_HIDDEN void gfi_sysmon_wake(void);
-GF_HIDDEN struct gfi_m *gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to,
-				   bool from_dead);
+
 
 /* ---------------------------------------------------------- stacks */
 
@@ -529,5 +538,53 @@ GF_HIDDEN const char *gfi_status_name(uint32_t status);
 /* Async-signal-safe formatted write of a whole line to fd. */
 GF_HIDDEN void gfi_printf(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------- switch */
+
+#ifdef GF_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef GF_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/*
+ * Switch from the running context (fiber `from`, or g0 when NULL) to
+ * `to` (g0 when NULL) on m; returns, once resumed, the M we run on now.
+ * Sanitizers are told (ASan: stack bounds and fake stacks; TSan: the
+ * fiber), errno travels with the context. Inline: it is the hot path.
+ */
+static inline __attribute__((always_inline)) struct gfi_m *
+gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to, bool from_dead)
+{
+	void **save = from ? &from->sp : &m->g0_sp;
+	void *to_sp = to ? to->sp : m->g0_sp;
+	int saved_errno = errno;	/* travels with the context */
+
+	if (from && !from_dead)
+		gfi_stack_check(from, __builtin_frame_address(0));
+#ifdef GF_ASAN
+	{
+		const void *lo = to ? (const void *)to->stack_lo : m->g0_stack_lo;
+		size_t sz = to ? (size_t)(to->stack_hi - to->stack_lo)
+			       : m->g0_stack_size;
+
+		__sanitizer_start_switch_fiber(
+			from_dead ? NULL
+				  : (from ? &from->asan_fake : &m->g0_asan_fake),
+			lo, sz);
+	}
+#endif
+#ifdef GF_TSAN
+	__tsan_switch_to_fiber(to ? to->tsan_fiber : m->g0_tsan_fiber, 0);
+#endif
+	m = gf_ctx_switch(save, to_sp, m);
+#ifdef GF_ASAN
+	__sanitizer_finish_switch_fiber(from ? from->asan_fake
+					     : m->g0_asan_fake, NULL, NULL);
+#endif
+	errno = saved_errno;
+	return m;
+}
 
 #endif /* GF_RUNTIME_H */

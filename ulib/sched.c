@@ -412,7 +412,7 @@ static void startm(struct gfi_p *p, bool spinning)
 }
 
 /* Try to get one more M spinning, if there is an idle P and none spins. */
-void gfi_wakep(void)
+void gfi_wakep_slow(void)
 {
 	int zero = 0;
 
