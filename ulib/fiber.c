@@ -536,15 +536,23 @@ void gfi_mark_leaked(struct gfi_waitq *q)
 	struct gfi_sudog *sg;
 
 	for (sg = q->first; sg; sg = sg->next) {
-		uint32_t o = GFIBERS_GWAITING;
+		uint32_t o;
 
 		if (sg->is_select)
 			continue;
-		if (atomic_compare_exchange_strong(&sg->g->status, &o,
-				GFIBERS_GWAITING | GSCAN)) {
-			gfi_registry_write(sg->g, GFIBERS_GLEAKED);
-			atomic_store_explicit(&sg->g->status, GFIBERS_GLEAKED,
-					      memory_order_release);
+		for (;;) {
+			o = GFIBERS_GWAITING;
+			if (atomic_compare_exchange_strong(&sg->g->status, &o,
+					GFIBERS_GWAITING | GSCAN)) {
+				gfi_registry_write(sg->g, GFIBERS_GLEAKED);
+				atomic_store_explicit(&sg->g->status,
+						      GFIBERS_GLEAKED,
+						      memory_order_release);
+				break;
+			}
+			if (o != (GFIBERS_GWAITING | GSCAN))
+				break;	/* already leaked, or not parked yet */
+			sched_yield();	/* a dump holds it for a moment */
 		}
 	}
 }
