@@ -179,6 +179,31 @@ TEST(dump_format)
 	GFT_RUN(dump_main, NULL);
 }
 
+static int traceback_all_main(void *arg)
+{
+	GFT_FIBER;
+	const char *d;
+
+	(void)arg;
+	locker_g = NULL;
+	gf_mutex_lock(&held);
+	gf_go(blocked_in_mutex, NULL);
+	wait_parked(&locker_g);
+	d = dump_to_buf();
+	/* the runtime's own frames, down to the fiber's entry */
+	EXPECT_NE(NULL, strstr(d, "\tgfi_schedule_from+"));
+	EXPECT_NE(NULL, strstr(d, "\tblocked_in_mutex+"));
+	EXPECT_NE(NULL, strstr(d, "\tgfi_fiber_main+"));
+	gf_mutex_unlock(&held);
+	return 0;
+}
+
+TEST(dump_traceback_all)
+{
+	setenv("GF_TRACEBACK", "all", 1);
+	GFT_RUN(traceback_all_main, NULL);
+}
+
 static void sigquit_child(void)
 {
 	gf_main(dump_main, NULL);	/* any program: dump on SIGQUIT */
