@@ -155,7 +155,8 @@ $(KCOPY)/kmod/gfibers.ko: FORCE
 checkpatch: $(KSTAMP)
 	perl $(B)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
 		-f $(filter-out %.mod.c,$(wildcard kmod/*.c)) \
-		$(filter-out kmod/compat.h,$(wildcard kmod/*.h)) include/uapi/*.h
+		$(filter-out kmod/compat.h,$(wildcard kmod/*.h)) include/uapi/*.h \
+		include/gfibers_names.h
 	@# compat.h is the one place that tests the kernel version (see it)
 	perl $(B)/ksrc/scripts/checkpatch.pl --no-tree --strict --terse \
 		--ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f kmod/compat.h

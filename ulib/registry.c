@@ -38,6 +38,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "gfibers_names.h"
 #include "runtime.h"
 
 _Static_assert(sizeof(struct gfibers_slot) == GFIBERS_SLOT_SIZE, "slot");
@@ -264,32 +265,11 @@ void gfi_registry_release(gfi_g *gp)
 
 /* ---------------------------------------------------------- reasons */
 
-static const char *const builtin_reasons[GFIBERS_WAIT_NR_BUILTIN] = {
-	[GFIBERS_WAIT_NONE] = "-",
-	[GFIBERS_WAIT_CHAN_RECV] = "chan receive",
-	[GFIBERS_WAIT_CHAN_SEND] = "chan send",
-	[GFIBERS_WAIT_SELECT] = "select",
-	[GFIBERS_WAIT_SELECT_NO_CASES] = "select (no cases)",
-	[GFIBERS_WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
-	[GFIBERS_WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
-	[GFIBERS_WAIT_SLEEP] = "sleep",
-	[GFIBERS_WAIT_IO] = "IO wait",
-	[GFIBERS_WAIT_SEMACQUIRE] = "semacquire",
-	[GFIBERS_WAIT_MUTEX_LOCK] = "sync.Mutex.Lock",
-	[GFIBERS_WAIT_RWMUTEX_RLOCK] = "sync.RWMutex.RLock",
-	[GFIBERS_WAIT_RWMUTEX_LOCK] = "sync.RWMutex.Lock",
-	[GFIBERS_WAIT_COND_WAIT] = "sync.Cond.Wait",
-	[GFIBERS_WAIT_WAITGROUP_WAIT] = "sync.WaitGroup.Wait",
-	[GFIBERS_WAIT_TIMER_IDLE] = "timer goroutine (idle)",
-	[GFIBERS_WAIT_PREEMPTED] = "preempted",
-	[GFIBERS_WAIT_SYSCALL] = "syscall",
-	[GFIBERS_WAIT_JOIN] = "fiber join",
-};
 
 const char *gfi_reason_name(uint32_t r, char *buf, size_t n)
 {
 	if (r < GFIBERS_WAIT_NR_BUILTIN)
-		return builtin_reasons[r];
+		return gfibers_reason_names[r];
 	if (r >= GFIBERS_WAIT_USER_BASE &&
 	    r < GFIBERS_WAIT_USER_BASE + (uint32_t)nreasons)
 		return reason_names[r - GFIBERS_WAIT_USER_BASE];
