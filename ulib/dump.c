@@ -392,8 +392,7 @@ static bool ignored(int64_t id, const int64_t *ignore, size_t n)
 	return false;
 }
 
-int gfi_dump(int fd, const int64_t *ignore, size_t nignore, int64_t self_id,
-	     bool only_others)
+int gfi_dump(int fd, const int64_t *ignore, size_t nignore, bool only_others)
 {
 	/* n first: the array loaded after it holds at least n Gs */
 	uint32_t n = atomic_load(&gfi_sched.nallgs), i;
@@ -401,7 +400,6 @@ int gfi_dump(int fd, const int64_t *ignore, size_t nignore, int64_t self_id,
 	gfi_g *self = gfi_getg();
 	int count = 0;
 
-	(void)self_id;
 	for (i = 0; i < n; i++) {
 		gfi_g *gp = all[i];
 		uint32_t st = atomic_load(&gp->status);
@@ -445,7 +443,7 @@ GF_API int gf_dump(int fd)
 {
 	if (!gfi_sched.allp)
 		return 0;
-	return gfi_dump(fd, NULL, 0, 0, false);
+	return gfi_dump(fd, NULL, 0, false);
 }
 
 /* ---------------------------------------------------------- fatal */
@@ -463,7 +461,7 @@ void gfi_fatal(const char *msg)
 	gfi_printf(2, "fatal error: %s\n\n", msg);
 	if (gp)
 		gfi_printf(2, "in fiber %ld\n\n", (long)gp->id);
-	gfi_dump(2, NULL, 0, 0, false);
+	gfi_dump(2, NULL, 0, false);
 	signal(SIGABRT, SIG_DFL);
 	abort();
 }
@@ -566,6 +564,6 @@ GF_API int gf_leakcheck(int fd, const int64_t *ignore, size_t nignore,
 		gf_sleep(1000000);
 	}
 	gfi_printf(fd, "found unexpected fibers:\n\n");
-	gfi_dump(fd, ignore, nignore, self->id, true);
+	gfi_dump(fd, ignore, nignore, true);
 	return n;
 }

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -120,7 +121,6 @@ static inline void gfi_unlock(int *l)
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
 
-int sched_yield(void);
 
 /* ---------------------------------------------------------- G */
 
@@ -531,8 +531,10 @@ GF_HIDDEN const char *gfi_reason_name(uint32_t reason, char *buf, size_t n);
 
 /* ---------------------------------------------------------- dump */
 
+/* Write every live fiber but the ignored ids (and the caller when
+ * only_others) to fd; returns how many were written. */
 GF_HIDDEN int gfi_dump(int fd, const int64_t *ignore, size_t nignore,
-		       int64_t self_id, bool only_leaks);
+		       bool only_others);
 GF_HIDDEN void gfi_dump_init(void);
 GF_HIDDEN const char *gfi_status_name(uint32_t status);
 /* Async-signal-safe formatted write of a whole line to fd. */
