@@ -243,18 +243,6 @@ static bool is_entry_frame(uintptr_t pc)
 
 /* ---------------------------------------------------------- dump */
 
-const char *gfi_status_name(uint32_t st)
-{
-	static const char *const names[] = {
-		"idle", "runnable", "running", "syscall", "waiting",
-		"moribund_unused", "dead", "enqueue_unused", "copystack",
-		"preempted", "leaked",
-	};
-
-	st &= ~GSCAN;
-	return st <= GFIBERS_GSTATUS_MAX ? names[st] : "invalid";
-}
-
 #define MAXFRAMES 48
 
 static int walk(gfi_g *gp, uintptr_t pc0, uintptr_t fp, uintptr_t *pcs)

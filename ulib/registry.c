@@ -266,6 +266,13 @@ void gfi_registry_release(gfi_g *gp)
 /* ---------------------------------------------------------- reasons */
 
 
+const char *gfi_status_name(uint32_t st)
+{
+	st &= ~GSCAN;
+	return st <= GFIBERS_GSTATUS_MAX ? gfibers_status_names[st]
+					 : "invalid";
+}
+
 const char *gfi_reason_name(uint32_t r, char *buf, size_t n)
 {
 	if (r < GFIBERS_WAIT_NR_BUILTIN)
