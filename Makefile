@@ -42,7 +42,7 @@ TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
 .PHONY: all lib tests selftests examples tools module deps check check-debug \
-	vmtest demo print-ktag \
+	vmtest demo fuzz soak print-ktag \
 	bench checkpatch clean help FORCE
 
 all: lib tests selftests examples tools module
@@ -55,6 +55,9 @@ help:
 	@echo 'make check-debug  the VM kselftests on a debug kernel (KASAN, lockdep,'
 	@echo '                  kmemleak, UBSAN, fault injection), built once into'
 	@echo '                  ~/.cache/gfibers (about 9 minutes on 2 cores)'
+	@echo 'make fuzz         ABI fuzzer in the VM (debug kernel): DURATION=s or OPS=n,'
+	@echo '                  SEED, PROCS, VMK=debug|6.1|6.12'
+	@echo 'make soak         100,000-fiber churners, readers, watchdog: DURATION=3600'
 	@echo 'make vmtest       the VM kselftests on one kernel: VMK=6.1|6.12, or'
 	@echo '                  KERNEL=/path/bzImage KDIR=/path/tree'
 	@echo 'make deps         install the Debian packages (as root, when missing)'
@@ -179,6 +182,13 @@ check: deps
 
 check-debug: deps
 	@scripts/check.sh vm:debug
+
+# Long reliability runs in the VM (docs/testing.md); VMK=debug by default.
+fuzz: deps
+	@scripts/fuzz.sh fuzz
+
+soak: deps
+	@scripts/soak.sh
 
 print-ktag:
 	@echo $(KTAG)

@@ -117,6 +117,8 @@ void gfibers_table_get(struct gfibers_table *t);
 bool gfibers_table_owned(const struct gfibers_table *t);
 int gfibers_table_setup(struct gfibers_table *t, u32 *max_slots);
 int gfibers_table_grow(struct gfibers_table *t);
+u64 gfibers_table_end_id(void);
+void gfibers_sanitize(char *s);
 struct gfibers_table *gfibers_table_first(u64 min_id);
 struct gfibers_table *gfibers_table_next(struct gfibers_table *prev);
 u32 gfibers_table_nr_slots(struct gfibers_table *t);

@@ -103,7 +103,7 @@ const char *gfibers_status_name(u32 status)
 }
 
 /* Make @s printable in place: no control bytes, tabs or newlines. */
-static void gfibers_sanitize(char *s)
+void gfibers_sanitize(char *s)
 {
 	for (; *s; s++)
 		if (*s < 0x20 || *s > 0x7e)
@@ -170,14 +170,18 @@ void gfibers_reason_name(struct gfibers_table *t, u32 reason, char *buf,
 /*
  * struct gfibers_iter - a reader of /proc/gfibers (seq_file private).
  *
- * @pos, @table_id and @slot persist between read() calls: the record at
- * seq_file index @pos is slot @slot of the first table whose id is
- * >= @table_id. The rest is valid from ->start() to ->stop() only.
+ * @pos, @table_id, @end_id and @slot persist between read() calls: the
+ * record at seq_file index @pos is slot @slot of the first table whose id
+ * is >= @table_id. Tables set up after the read began (id >= @end_id) are
+ * not shown: with processes registering faster than one read renders,
+ * the read would never end. The rest is valid from ->start() to ->stop()
+ * only.
  */
 struct gfibers_iter {
 	struct pid_namespace *ns;	/* the opener's; pids shown in it */
 	loff_t pos;
 	u64 table_id;
+	u64 end_id;
 	u32 slot;
 
 	struct gfibers_table *table;	/* referenced, or NULL */
@@ -274,6 +278,10 @@ static void *gfibers_iter_find(struct gfibers_iter *it)
 		if (t && t->id != it->table_id)
 			it->slot = 0;
 	}
+	if (t && t->id >= it->end_id) {
+		gfibers_table_put(t);
+		t = NULL;
+	}
 	while (t) {
 		it->table = t;
 		it->table_id = t->id;
@@ -295,6 +303,10 @@ static void *gfibers_iter_find(struct gfibers_iter *it)
 		it->slot = 0;
 		entered = false;
 		t = gfibers_table_next(t);
+		if (t && t->id >= it->end_id) {
+			gfibers_table_put(t);
+			t = NULL;
+		}
 	}
 	it->table = NULL;
 	return NULL;
@@ -308,6 +320,7 @@ static void *gfibers_seq_start(struct seq_file *m, loff_t *pos)
 	if (*pos == 0) {
 		it->pos = 0;
 		it->table_id = 0;
+		it->end_id = gfibers_table_end_id();
 		it->slot = 0;
 		return SEQ_START_TOKEN;
 	}

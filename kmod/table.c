@@ -208,6 +208,21 @@ out_unlock:
 }
 
 /*
+ * gfibers_table_end_id - the id the next table set up will get. A reader
+ * that starts now stops before it, so that a read ends however fast new
+ * tables come.
+ */
+u64 gfibers_table_end_id(void)
+{
+	u64 id;
+
+	mutex_lock(&gfibers_tables_lock);
+	id = gfibers_next_id;
+	mutex_unlock(&gfibers_tables_lock);
+	return id;
+}
+
+/*
  * gfibers_table_first - the set-up table with the smallest id >= @min_id,
  * with a reference the caller drops with gfibers_table_put() or passes to
  * gfibers_table_next(); NULL when there is none. O(tables): readers call

@@ -88,6 +88,8 @@ static void gfibers_watchdog_report(struct gfibers_table *t,
 	task = get_pid_task(t->owner, PIDTYPE_TGID);
 	if (task) {
 		get_task_comm(comm, task);
+		/* user-controlled: no newline or control byte in the log */
+		gfibers_sanitize(comm);
 		put_task_struct(task);
 	}
 	gfibers_reason_name(t, c->wait_reason, reason, sizeof(reason));
