@@ -43,6 +43,7 @@
 
 /* The control state every new context starts with (the ABI's defaults). */
 #define GF_CTX_MXCSR_INIT	0x1f80	/* all exceptions masked, RN */
+#define GF_CTX_MXCSR_CTRL	0xffc0	/* control bits; 0-5 are status flags */
 #define GF_CTX_FPUCW_INIT	0x037f	/* all masked, 64-bit, RN */
 
 #ifndef __ASSEMBLER__
