@@ -9,12 +9,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -382,6 +384,50 @@ static inline int gfc_param_set(const char *name, const char *val)
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n < 0 ? -errno : 0;
+}
+
+/*
+ * A child sets up @n fibers, leaves slot 0 mid-update if @odd, reports
+ * through a pipe and then stops itself or waits to be killed.
+ */
+static inline pid_t gfc_spawn_writer(int n, int odd, int stop)
+{
+	int p[2];
+	pid_t pid;
+	char x;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct gfibers_slot v;
+		struct gfc c;
+		int i;
+
+		close(p[0]);
+		if (gfc_open(&c) || gfc_reserve(&c, n))
+			_exit(1);
+		for (i = 0; i < n; i++) {
+			gfc_sample(&v, i + 1);
+			gfc_write(gfc_slot(&c, i), &v);
+		}
+		if (odd)
+			gfc_begin(&gfc_slot(&c, 0)->seq);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		if (stop)
+			raise(SIGSTOP);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], &x, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	return pid;
 }
 
 #endif /* GFIBERS_CLIENT_H */

@@ -18,43 +18,6 @@
 
 #define NOBODY	65534
 
-/* A child with @n fibers, alive until killed. */
-static pid_t spawn_holder(int n)
-{
-	int p[2];
-	pid_t pid;
-	char x;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct gfibers_slot v;
-		struct gfc c;
-		int i;
-
-		close(p[0]);
-		if (gfc_open(&c) || gfc_reserve(&c, n))
-			_exit(1);
-		for (i = 0; i < n; i++) {
-			gfc_sample(&v, i + 1);
-			gfc_write(gfc_slot(&c, i), &v);
-		}
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	if (pid > 0 && read(p[0], &x, 1) != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(p[0]);
-	return pid;
-}
-
 static void reap(pid_t pid)
 {
 	kill(pid, SIGKILL);
@@ -87,7 +50,7 @@ TEST(root_sees_addresses)
 	SKIP_IF_ABSENT();
 	if (geteuid())
 		SKIP(return, "needs root");
-	pid = spawn_holder(3);
+	pid = gfc_spawn_writer(3, 0, 0);
 	ASSERT_LT(0, pid);
 	dump = gfc_slurp(GFC_PROC, NULL);
 	ASSERT_NE(NULL, dump);
@@ -106,7 +69,7 @@ TEST(nobody_sees_root_fibers_without_addresses)
 	SKIP_IF_ABSENT();
 	if (geteuid())
 		SKIP(return, "needs root");
-	pid = spawn_holder(3);
+	pid = gfc_spawn_writer(3, 0, 0);
 	ASSERT_LT(0, pid);
 	reader = fork();
 	ASSERT_LE(0, reader);
@@ -175,7 +138,7 @@ TEST(pid_namespace_sees_only_its_own)
 	SKIP_IF_ABSENT();
 	if (geteuid())
 		SKIP(return, "needs root");
-	outer = spawn_holder(5);
+	outer = gfc_spawn_writer(5, 0, 0);
 	ASSERT_LT(0, outer);
 	if (unshare(CLONE_NEWPID))
 		SKIP(reap(outer); return, "unshare(CLONE_NEWPID): %m");

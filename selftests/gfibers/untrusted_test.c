@@ -232,50 +232,6 @@ TEST(seq_flipping_under_readers)
 	gfc_close(&c);
 }
 
-/*
- * A child sets up @n fibers, leaves slot 0 mid-update if @odd, reports
- * through a pipe and then stops itself or waits to be killed.
- */
-static pid_t spawn_writer(int n, int odd, int stop)
-{
-	int p[2];
-	pid_t pid;
-	char x;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		struct gfibers_slot v;
-		struct gfc c;
-		int i;
-
-		close(p[0]);
-		if (gfc_open(&c) || gfc_reserve(&c, n))
-			_exit(1);
-		for (i = 0; i < n; i++) {
-			gfc_sample(&v, i + 1);
-			gfc_write(gfc_slot(&c, i), &v);
-		}
-		if (odd)
-			gfc_begin(&gfc_slot(&c, 0)->seq);
-		if (write(p[1], "x", 1) != 1)
-			_exit(1);
-		if (stop)
-			raise(SIGSTOP);
-		for (;;)
-			pause();
-	}
-	close(p[1]);
-	if (pid > 0 && read(p[0], &x, 1) != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		pid = -1;
-	}
-	close(p[0]);
-	return pid;
-}
-
 TEST(sigkill_mid_update)
 {
 	long tables0 = gfc_stat("tables"), slots0 = gfc_stat("slots");
@@ -285,7 +241,7 @@ TEST(sigkill_mid_update)
 	pid_t pid;
 
 	SKIP_IF_ABSENT();
-	pid = spawn_writer(1000, 1, 0);
+	pid = gfc_spawn_writer(1000, 1, 0);
 	ASSERT_LT(0, pid);
 	EXPECT_EQ(tables0 + 1, gfc_stat("tables"));
 	EXPECT_EQ(slots0 + 1024, gfc_stat("slots"));
@@ -317,7 +273,7 @@ TEST(sigstopped_process_readable)
 	pid_t pid;
 
 	SKIP_IF_ABSENT();
-	pid = spawn_writer(300, 0, 1);
+	pid = gfc_spawn_writer(300, 0, 1);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(pid, waitpid(pid, &status, WUNTRACED));
 	ASSERT_TRUE(WIFSTOPPED(status));
