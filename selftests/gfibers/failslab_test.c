@@ -69,22 +69,6 @@ static int put(const char *path, const char *val)
 	return n < 0 ? -errno : 0;
 }
 
-static int get(const char *path, char *val, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, val, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	val[n] = '\0';
-	val[strcspn(val, "\n")] = '\0';
-	return 0;
-}
-
 static void knobs_restore(void)
 {
 	unsigned int i;
@@ -106,7 +90,7 @@ static int knobs_setup(void)
 	int err;
 
 	for (i = 0; i < NKNOBS; i++)
-		if (get(knobs[i], saved[i], sizeof(saved[i])))
+		if (gfc_read_line(knobs[i], saved[i], sizeof(saved[i])))
 			saved[i][0] = '\0';
 	for (i = 0; i < NKNOBS; i++) {
 		err = put(knobs[i], vals[i]);

@@ -352,14 +352,13 @@ static inline long gfc_stat(const char *key)
 }
 
 /* Read module parameter @name into @val (size @len). 0 or -errno. */
-static inline int gfc_param_get(const char *name, char *val, size_t len)
+/* Read a small text file (first line, no newline) into @val. 0 or -errno. */
+static inline int gfc_read_line(const char *path, char *val, size_t len)
 {
-	char path[128];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), GFC_PARAMS "%s", name);
-	fd = open(path, O_RDONLY);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	n = read(fd, val, len - 1);
@@ -369,6 +368,14 @@ static inline int gfc_param_get(const char *name, char *val, size_t len)
 	val[n] = '\0';
 	val[strcspn(val, "\n")] = '\0';
 	return 0;
+}
+
+static inline int gfc_param_get(const char *name, char *val, size_t len)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), GFC_PARAMS "%s", name);
+	return gfc_read_line(path, val, len);
 }
 
 static inline int gfc_param_set(const char *name, const char *val)
