@@ -349,14 +349,34 @@ GF_API gf_chan_t *gf_after(int64_t ns);
  * Synchronisation objects, Go's sync package. All are plain structs,
  * zero-initialised ({0} or GF_*_INIT) ready to use, never copied once
  * used, no destroy call. Each parks with its own wait reason.
+ *
+ * Leaks proven by references, as for channels: each object (but once)
+ * has gf_<type>_ref / gf_<type>_unref (or the type-generic gf_ref /
+ * gf_unref below). A program that follows the convention - every fiber
+ * that will lock, signal, release, Done or wait on the object holds a
+ * reference while it may still do so, and drops it when done - gets its
+ * fibers parked on the object marked leaked (status 10, "(leaked)" in
+ * dumps) at the moment every reference left is held by fibers parked on
+ * it in a call without a deadline: nobody who could wake them is left.
+ * Objects on which ref was never called are never judged. References
+ * are counts, not ownership: an object stays the caller's memory.
+ * Dropping more references than were taken is a fatal error.
  */
 struct gf__waitq { void *head, *tail; };
+
+/* Leak-proof bookkeeping of one object, under its spinlock. */
+struct gf__leak {
+	int refs;		/* references held (gf_*_ref) */
+	int nplain;		/* fibers parked on it without a deadline */
+	bool counted;		/* ref was called once: judged from then on */
+};
 
 /* Mutex ("sync.Mutex.Lock"): FIFO hand-off, not recursive. */
 typedef struct gf_mutex {
 	int lock;		/* internal spinlock */
 	int locked;
 	struct gf__waitq q;
+	struct gf__leak leak;
 } gf_mutex_t;
 #define GF_MUTEX_INIT { 0 }
 /* gf_mutex_lock - blocks until acquired. */
@@ -367,6 +387,9 @@ GF_API int gf_mutex_trylock(gf_mutex_t *m);
 GF_API int gf_mutex_lock_deadline(gf_mutex_t *m, int64_t deadline);
 /* gf_mutex_unlock - 0; -1 with EPERM when not locked (Go: fatal). */
 GF_API int gf_mutex_unlock(gf_mutex_t *m);
+/* gf_mutex_ref / gf_mutex_unref - leak-proof references (above). */
+GF_API gf_mutex_t *gf_mutex_ref(gf_mutex_t *m);
+GF_API void gf_mutex_unref(gf_mutex_t *m);
 
 /* Readers-writer mutex ("sync.RWMutex.RLock", "sync.RWMutex.Lock"):
  * a waiting writer blocks new readers, as Go's. */
@@ -375,6 +398,7 @@ typedef struct gf_rwmutex {
 	int readers;		/* > 0 readers, -1 a writer */
 	int writers_waiting;
 	struct gf__waitq rq, wq;
+	struct gf__leak leak;
 } gf_rwmutex_t;
 #define GF_RWMUTEX_INIT { 0 }
 GF_API void gf_rwmutex_rlock(gf_rwmutex_t *rw);
@@ -383,11 +407,22 @@ GF_API int gf_rwmutex_runlock(gf_rwmutex_t *rw);
 GF_API void gf_rwmutex_lock(gf_rwmutex_t *rw);
 /* 0; -1 with EPERM when not write-locked. */
 GF_API int gf_rwmutex_unlock(gf_rwmutex_t *rw);
+/*
+ * gf_rwmutex_rlock_deadline / gf_rwmutex_lock_deadline - as rlock / lock
+ * with a deadline: 0 when acquired; -1 with EAGAIN (GF_NOWAIT, not free
+ * now: Go's TryRLock / TryLock), ETIMEDOUT. A writer that gives up lets
+ * in the readers that queued behind it.
+ */
+GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline);
+GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline);
+GF_API gf_rwmutex_t *gf_rwmutex_ref(gf_rwmutex_t *rw);
+GF_API void gf_rwmutex_unref(gf_rwmutex_t *rw);
 
 /* Condition variable ("sync.Cond.Wait") tied to a gf_mutex_t. */
 typedef struct gf_cond {
 	int lock;
 	struct gf__waitq q;
+	struct gf__leak leak;
 } gf_cond_t;
 #define GF_COND_INIT { 0 }
 /* gf_cond_wait - unlock m, wait for a signal, relock m. m must be held. */
@@ -398,12 +433,15 @@ GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
 				 int64_t deadline);
 GF_API void gf_cond_signal(gf_cond_t *c);	/* wake one, FIFO */
 GF_API void gf_cond_broadcast(gf_cond_t *c);	/* wake all */
+GF_API gf_cond_t *gf_cond_ref(gf_cond_t *c);
+GF_API void gf_cond_unref(gf_cond_t *c);
 
 /* Wait group ("sync.WaitGroup.Wait"). */
 typedef struct gf_waitgroup {
 	int lock;
 	int64_t count;
 	struct gf__waitq q;
+	struct gf__leak leak;
 } gf_waitgroup_t;
 #define GF_WAITGROUP_INIT { 0 }
 /* gf_waitgroup_add - add delta; 0, or -1 with EINVAL if the counter
@@ -412,8 +450,14 @@ typedef struct gf_waitgroup {
 GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta);
 GF_API int gf_waitgroup_done(gf_waitgroup_t *wg);	/* add(-1) */
 GF_API void gf_waitgroup_wait(gf_waitgroup_t *wg);	/* until 0 */
+/* gf_waitgroup_wait_deadline - 0 once the counter is 0; -1 with EAGAIN
+ * (GF_NOWAIT and not 0), ETIMEDOUT. */
+GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline);
+GF_API gf_waitgroup_t *gf_waitgroup_ref(gf_waitgroup_t *wg);
+GF_API void gf_waitgroup_unref(gf_waitgroup_t *wg);
 
-/* Once: fn runs exactly once; concurrent callers wait for it to end. */
+/* Once: fn runs exactly once; concurrent callers wait for it to end.
+ * Never judged for leaks: its waiters wait for fn, run by a live fiber. */
 typedef struct gf_once {
 	int done;
 	gf_mutex_t m;
@@ -426,12 +470,28 @@ typedef struct gf_sem {
 	int lock;
 	int64_t count;
 	struct gf__waitq q;
+	struct gf__leak leak;
 } gf_sem_t;
-#define GF_SEM_INIT(n) { 0, (n), { 0, 0 } }
+#define GF_SEM_INIT(n) { .count = (n) }
 /* gf_sem_acquire - take one unit, waiting until available: 0; -1 with
  * EAGAIN (GF_NOWAIT), ETIMEDOUT. */
 GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline);
 GF_API void gf_sem_release(gf_sem_t *s);		/* give one back */
+GF_API gf_sem_t *gf_sem_ref(gf_sem_t *s);
+GF_API void gf_sem_unref(gf_sem_t *s);
+
+#ifndef __cplusplus
+/* gf_ref(x) / gf_unref(x) - the reference calls of x's type (channel or
+ * sync object); gf_ref returns x. */
+#define gf_ref(x) _Generic((x),						\
+	gf_chan_t *: gf_chan_ref, gf_mutex_t *: gf_mutex_ref,		\
+	gf_rwmutex_t *: gf_rwmutex_ref, gf_cond_t *: gf_cond_ref,	\
+	gf_waitgroup_t *: gf_waitgroup_ref, gf_sem_t *: gf_sem_ref)(x)
+#define gf_unref(x) _Generic((x),					\
+	gf_chan_t *: gf_chan_unref, gf_mutex_t *: gf_mutex_unref,	\
+	gf_rwmutex_t *: gf_rwmutex_unref, gf_cond_t *: gf_cond_unref,	\
+	gf_waitgroup_t *: gf_waitgroup_unref, gf_sem_t *: gf_sem_unref)(x)
+#endif
 
 /* ------------------------------------------------------------ labels */
 

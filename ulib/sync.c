@@ -6,11 +6,20 @@
  * One wait idiom for all (wq_wait): under the object's spinlock, push a
  * sudog on the object's FIFO queue and park with the object's own wait
  * reason; the unlock callback drops the spinlock after the switch. A
- * waker pops the first sudog (gfi_waitq_dequeue: a waiter whose deadline
- * already won is skipped), hands the resource over (ownership passes
- * with the wake-up: no barging, strict FIFO, Go's starvation mode) and
- * readies it after dropping the spinlock. A deadline wait uses the
- * selectdone race of select.c: exactly one of waker and timer wins.
+ * waker pops the first sudog (wq_pop: a waiter whose deadline already
+ * won is skipped), hands the resource over (ownership passes with the
+ * wake-up: no barging, strict FIFO, Go's starvation mode) and readies it
+ * after dropping the spinlock. A deadline wait uses the selectdone race
+ * of select.c: exactly one of waker and timer wins.
+ *
+ * Leaks proven by references (include/gfiber.h; chan.c has the same
+ * rule): obj->leak.refs counts references, leak.nplain the fibers parked
+ * on the object without a deadline (a deadline waiter will wake). Once
+ * ref was called, refs <= nplain with nplain > 0 means every reference
+ * left is held by a fiber parked here: nobody can ever wake them, so
+ * they are marked leaked, at the moment it becomes true - in the unlock
+ * callback of the last one parking (its status is already waiting) or
+ * in the unref that drops the last other reference.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,27 +27,72 @@
 
 #include "runtime.h"
 
-static bool spin_unlock(gf_fiber_t *gp, void *lock)
+/* One object's wait: its spinlock, leak counts and queue(s). */
+struct wq {
+	int *lock;
+	struct gf__leak *leak;
+	struct gfi_waitq *q, *q2;	/* q2: rwmutex's other queue */
+};
+
+#define WQ(obj, queue) \
+	((struct wq){ &(obj)->lock, &(obj)->leak, \
+		      (struct gfi_waitq *)&(obj)->queue, NULL })
+#define WQ2(obj, queue, other) \
+	((struct wq){ &(obj)->lock, &(obj)->leak, \
+		      (struct gfi_waitq *)&(obj)->queue, \
+		      (struct gfi_waitq *)&(obj)->other })
+
+/* Mark the plain waiters leaked if the references prove it (locked). */
+static void leak_check(const struct wq *w)
 {
+	const struct gf__leak *lk = w->leak;
+
+	if (!lk->counted || lk->nplain == 0 || lk->refs > lk->nplain)
+		return;
+	gfi_mark_leaked(w->q);
+	if (w->q2)
+		gfi_mark_leaked(w->q2);
+}
+
+/* The unlock callback of a wait; w lives on the parked fiber's stack,
+ * which stays put until the spinlock is dropped (nobody can wake it). */
+struct wq_park {
+	struct wq w;
+	bool plain;
+};
+
+static bool wq_unlock(gf_fiber_t *gp, void *arg)
+{
+	struct wq_park *p = arg;
+	int *lock = p->w.lock;
+
 	(void)gp;
+	if (p->plain) {
+		p->w.leak->nplain++;
+		leak_check(&p->w);
+	}
 	gfi_unlock(lock);
 	return true;
 }
 
 /*
- * Wait on q, *lock held (released by the park, not retaken). Returns 0
- * when handed the resource, -1 with errno on deadline (the sudog is off
- * the queue either way).
+ * Wait on w.q, *w.lock held (released by the park, not retaken). Returns
+ * 0 when handed the resource, -1 with errno on deadline (the sudog is
+ * off the queue either way). before_park, if set, is unlocked once the
+ * sudog is queued, before the park, or on the way out when the wait
+ * ends at once (cond: the user's mutex, always dropped).
  */
-static int wq_wait(int *lock, struct gf__waitq *pq, uint32_t reason,
-		   uintptr_t pc, void *obj, int64_t deadline)
+static int wq_wait(struct wq w, uint32_t reason, uintptr_t pc, void *obj,
+		   int64_t deadline, gf_mutex_t *before_park)
 {
-	struct gfi_waitq *q = (struct gfi_waitq *)pq;
 	gfi_g *gp = gfi_getg();
 	struct gfi_sudog sg = { .g = gp };
+	struct wq_park p = { .w = w, .plain = deadline < 0 };
 
 	if (deadline == 0 || (deadline > 0 && deadline <= gfi_nanotime())) {
-		gfi_unlock(lock);
+		gfi_unlock(w.lock);
+		if (before_park)
+			gf_mutex_unlock(before_park);
 		errno = deadline == 0 ? EAGAIN : ETIMEDOUT;
 		return -1;
 	}
@@ -48,19 +102,43 @@ static int wq_wait(int *lock, struct gf__waitq *pq, uint32_t reason,
 		sg.is_select = true;
 		atomic_store(&gp->selectdone, 0);
 	}
-	gfi_waitq_push(q, &sg);
-	if (gfi_park_deadline(spin_unlock, lock, reason, pc, obj, deadline))
+	gfi_waitq_push(w.q, &sg);
+	if (before_park)
+		gf_mutex_unlock(before_park);
+	if (gfi_park_deadline(wq_unlock, &p, reason, pc, obj, deadline))
 		return 0;
-	gfi_lock(lock);
-	gfi_waitq_remove(q, &sg);
-	gfi_unlock(lock);
+	gfi_lock(w.lock);
+	gfi_waitq_remove(w.q, &sg);
+	gfi_unlock(w.lock);
 	errno = ETIMEDOUT;
 	return -1;
 }
 
-static struct gfi_sudog *wq_pop(struct gf__waitq *q)
+/* The first waiter of q still waiting (locked), or NULL. */
+static struct gfi_sudog *wq_pop(struct gf__leak *leak, struct gf__waitq *q)
 {
-	return gfi_waitq_dequeue((struct gfi_waitq *)q);
+	struct gfi_sudog *sg = gfi_waitq_dequeue((struct gfi_waitq *)q);
+
+	if (sg && !sg->is_select)
+		leak->nplain--;
+	return sg;
+}
+
+static void wq_ref(struct wq w)
+{
+	gfi_lock(w.lock);
+	w.leak->refs++;
+	w.leak->counted = true;
+	gfi_unlock(w.lock);
+}
+
+static void wq_unref(struct wq w, const char *what)
+{
+	gfi_lock(w.lock);
+	if (--w.leak->refs < 0)
+		gfi_fatal(what);
+	leak_check(&w);
+	gfi_unlock(w.lock);
 }
 
 /* ---------------------------------------------------------- mutex */
@@ -74,7 +152,7 @@ static int mutex_lock(gf_mutex_t *m, int64_t deadline, uintptr_t pc)
 		return 0;
 	}
 	/* Handed over by the unlocker: locked stays 1 for us. */
-	return wq_wait(&m->lock, &m->q, GF_WAIT_MUTEX_LOCK, pc, m, deadline);
+	return wq_wait(WQ(m, q), GF_WAIT_MUTEX_LOCK, pc, m, deadline, NULL);
 }
 
 GF_API void gf_mutex_lock(gf_mutex_t *m)
@@ -112,7 +190,7 @@ GF_API int gf_mutex_unlock(gf_mutex_t *m)
 		errno = EPERM;
 		return -1;
 	}
-	sg = wq_pop(&m->q);
+	sg = wq_pop(&m->leak, &m->q);
 	if (!sg)
 		m->locked = 0;
 	gfi_unlock(&m->lock);
@@ -121,43 +199,30 @@ GF_API int gf_mutex_unlock(gf_mutex_t *m)
 	return 0;
 }
 
+GF_API gf_mutex_t *gf_mutex_ref(gf_mutex_t *m)
+{
+	wq_ref(WQ(m, q));
+	return m;
+}
+
+GF_API void gf_mutex_unref(gf_mutex_t *m)
+{
+	wq_unref(WQ(m, q), "gf_mutex_unref: reference count below zero");
+}
+
 /* ---------------------------------------------------------- rwmutex */
 
-GF_API void gf_rwmutex_rlock(gf_rwmutex_t *rw)
-{
-	gfi_lock(&rw->lock);
-	if (rw->readers >= 0 && rw->writers_waiting == 0) {
-		rw->readers++;
-		gfi_unlock(&rw->lock);
-		return;
-	}
-	/* The writer's unlock counts us in before waking us. */
-	wq_wait(&rw->lock, &rw->rq, GF_WAIT_RWMUTEX_RLOCK,
-		(uintptr_t)__builtin_return_address(0), rw, GF_FOREVER);
-}
-
-GF_API void gf_rwmutex_lock(gf_rwmutex_t *rw)
-{
-	gfi_lock(&rw->lock);
-	if (rw->readers == 0) {
-		rw->readers = -1;
-		gfi_unlock(&rw->lock);
-		return;
-	}
-	rw->writers_waiting++;
-	wq_wait(&rw->lock, &rw->wq, GF_WAIT_RWMUTEX_LOCK,
-		(uintptr_t)__builtin_return_address(0), rw, GF_FOREVER);
-}
-
 /* Wake the next owners (rw->lock held, readers == 0): a waiting writer
- * first if one waits (Go's writer preference), else all readers. Returns
- * the list to ready after unlocking. */
+ * first if one waits (Go's writer preference), else all readers. Also
+ * called with readers > 0 and no writer left waiting, to let in the
+ * readers queued behind a writer that gave up. Returns the list to ready
+ * after unlocking. */
 static struct gfi_sudog *rw_handoff(gf_rwmutex_t *rw, bool prefer_readers)
 {
 	struct gfi_sudog *sg, *list = NULL;
 
 	if (!prefer_readers && rw->writers_waiting) {
-		sg = wq_pop(&rw->wq);
+		sg = wq_pop(&rw->leak, &rw->wq);
 		if (sg) {
 			rw->writers_waiting--;
 			rw->readers = -1;
@@ -165,13 +230,13 @@ static struct gfi_sudog *rw_handoff(gf_rwmutex_t *rw, bool prefer_readers)
 			return sg;
 		}
 	}
-	while ((sg = wq_pop(&rw->rq))) {
+	while ((sg = wq_pop(&rw->leak, &rw->rq))) {
 		rw->readers++;
 		sg->next = list;
 		list = sg;
 	}
 	if (!list && rw->writers_waiting) {
-		sg = wq_pop(&rw->wq);
+		sg = wq_pop(&rw->leak, &rw->wq);
 		if (sg) {
 			rw->writers_waiting--;
 			rw->readers = -1;
@@ -190,6 +255,86 @@ static void ready_list(struct gfi_sudog *list)
 		list = sg->next;
 		gfi_ready(sg->g, false);
 	}
+}
+
+static int rwmutex_rlock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
+{
+	gfi_lock(&rw->lock);
+	if (rw->readers >= 0 && rw->writers_waiting == 0) {
+		rw->readers++;
+		gfi_unlock(&rw->lock);
+		return 0;
+	}
+	/* The writer's unlock counts us in before waking us. */
+	return wq_wait(WQ2(rw, rq, wq), GF_WAIT_RWMUTEX_RLOCK, pc, rw,
+		       deadline, NULL);
+}
+
+GF_API void gf_rwmutex_rlock(gf_rwmutex_t *rw)
+{
+	rwmutex_rlock(rw, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline)
+{
+	return rwmutex_rlock(rw, deadline,
+			     (uintptr_t)__builtin_return_address(0));
+}
+
+static int rwmutex_lock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
+{
+	struct gfi_sudog *list = NULL;
+
+	gfi_lock(&rw->lock);
+	if (rw->readers == 0) {
+		rw->readers = -1;
+		gfi_unlock(&rw->lock);
+		return 0;
+	}
+	if (deadline == 0) {
+		gfi_unlock(&rw->lock);
+		errno = EAGAIN;
+		return -1;
+	}
+	rw->writers_waiting++;
+	if (!wq_wait(WQ2(rw, wq, rq), GF_WAIT_RWMUTEX_LOCK, pc, rw, deadline,
+		     NULL))
+		return 0;
+	/*
+	 * Gave up. Until now we counted as waiting (a handoff meanwhile
+	 * found our sudog gone and fell back to the readers); readers that
+	 * queued only because a writer waited may go in now.
+	 */
+	gfi_lock(&rw->lock);
+	if (--rw->writers_waiting == 0 && rw->readers >= 0)
+		list = rw_handoff(rw, true);
+	gfi_unlock(&rw->lock);
+	ready_list(list);
+	errno = ETIMEDOUT;
+	return -1;
+}
+
+GF_API void gf_rwmutex_lock(gf_rwmutex_t *rw)
+{
+	rwmutex_lock(rw, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline)
+{
+	return rwmutex_lock(rw, deadline,
+			    (uintptr_t)__builtin_return_address(0));
+}
+
+GF_API gf_rwmutex_t *gf_rwmutex_ref(gf_rwmutex_t *rw)
+{
+	wq_ref(WQ2(rw, rq, wq));
+	return rw;
+}
+
+GF_API void gf_rwmutex_unref(gf_rwmutex_t *rw)
+{
+	wq_unref(WQ2(rw, rq, wq),
+		 "gf_rwmutex_unref: reference count below zero");
 }
 
 GF_API int gf_rwmutex_runlock(gf_rwmutex_t *rw)
@@ -234,36 +379,13 @@ static int cond_wait(gf_cond_t *c, gf_mutex_t *m, int64_t deadline,
 {
 	int r;
 
-	gfi_lock(&c->lock);
-	/* Queued before m is dropped: a signal after our unlock finds us. */
 	if (deadline == 0) {
-		gfi_unlock(&c->lock);
 		errno = EAGAIN;
 		return -1;
 	}
-	{
-		struct gfi_waitq *q = (struct gfi_waitq *)&c->q;
-		gfi_g *gp = gfi_getg();
-		struct gfi_sudog sg = { .g = gp };
-
-		if (!gp)
-			gfi_fatal("gf_cond_wait outside a fiber");
-		if (deadline > 0) {
-			sg.is_select = true;
-			atomic_store(&gp->selectdone, 0);
-		}
-		gfi_waitq_push(q, &sg);
-		gf_mutex_unlock(m);
-		r = 0;
-		if (!gfi_park_deadline(spin_unlock, &c->lock,
-				       GF_WAIT_COND_WAIT, pc, c, deadline)) {
-			gfi_lock(&c->lock);
-			gfi_waitq_remove(q, &sg);
-			gfi_unlock(&c->lock);
-			errno = ETIMEDOUT;
-			r = -1;
-		}
-	}
+	/* Queued before m is dropped: a signal after our unlock finds us. */
+	gfi_lock(&c->lock);
+	r = wq_wait(WQ(c, q), GF_WAIT_COND_WAIT, pc, c, deadline, m);
 	mutex_lock(m, GF_FOREVER, pc);
 	return r;
 }
@@ -285,7 +407,7 @@ GF_API void gf_cond_signal(gf_cond_t *c)
 	struct gfi_sudog *sg;
 
 	gfi_lock(&c->lock);
-	sg = wq_pop(&c->q);
+	sg = wq_pop(&c->leak, &c->q);
 	gfi_unlock(&c->lock);
 	if (sg)
 		gfi_ready(sg->g, false);
@@ -296,12 +418,23 @@ GF_API void gf_cond_broadcast(gf_cond_t *c)
 	struct gfi_sudog *sg, *list = NULL;
 
 	gfi_lock(&c->lock);
-	while ((sg = wq_pop(&c->q))) {
+	while ((sg = wq_pop(&c->leak, &c->q))) {
 		sg->next = list;
 		list = sg;
 	}
 	gfi_unlock(&c->lock);
 	ready_list(list);
+}
+
+GF_API gf_cond_t *gf_cond_ref(gf_cond_t *c)
+{
+	wq_ref(WQ(c, q));
+	return c;
+}
+
+GF_API void gf_cond_unref(gf_cond_t *c)
+{
+	wq_unref(WQ(c, q), "gf_cond_unref: reference count below zero");
 }
 
 /* ---------------------------------------------------------- waitgroup */
@@ -318,7 +451,7 @@ GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta)
 	}
 	wg->count += delta;
 	if (wg->count == 0) {
-		while ((sg = wq_pop(&wg->q))) {
+		while ((sg = wq_pop(&wg->leak, &wg->q))) {
 			sg->next = list;
 			list = sg;
 		}
@@ -333,15 +466,38 @@ GF_API int gf_waitgroup_done(gf_waitgroup_t *wg)
 	return gf_waitgroup_add(wg, -1);
 }
 
-GF_API void gf_waitgroup_wait(gf_waitgroup_t *wg)
+static int waitgroup_wait(gf_waitgroup_t *wg, int64_t deadline,
+			  uintptr_t pc)
 {
 	gfi_lock(&wg->lock);
 	if (wg->count == 0) {
 		gfi_unlock(&wg->lock);
-		return;
+		return 0;
 	}
-	wq_wait(&wg->lock, &wg->q, GF_WAIT_WAITGROUP_WAIT,
-		(uintptr_t)__builtin_return_address(0), wg, GF_FOREVER);
+	return wq_wait(WQ(wg, q), GF_WAIT_WAITGROUP_WAIT, pc, wg, deadline,
+		       NULL);
+}
+
+GF_API void gf_waitgroup_wait(gf_waitgroup_t *wg)
+{
+	waitgroup_wait(wg, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline)
+{
+	return waitgroup_wait(wg, deadline,
+			      (uintptr_t)__builtin_return_address(0));
+}
+
+GF_API gf_waitgroup_t *gf_waitgroup_ref(gf_waitgroup_t *wg)
+{
+	wq_ref(WQ(wg, q));
+	return wg;
+}
+
+GF_API void gf_waitgroup_unref(gf_waitgroup_t *wg)
+{
+	wq_unref(WQ(wg, q), "gf_waitgroup_unref: reference count below zero");
 }
 
 /* ---------------------------------------------------------- once */
@@ -368,8 +524,9 @@ GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline)
 		gfi_unlock(&s->lock);
 		return 0;
 	}
-	return wq_wait(&s->lock, &s->q, GF_WAIT_SEMACQUIRE,
-		       (uintptr_t)__builtin_return_address(0), s, deadline);
+	return wq_wait(WQ(s, q), GF_WAIT_SEMACQUIRE,
+		       (uintptr_t)__builtin_return_address(0), s, deadline,
+		       NULL);
 }
 
 GF_API void gf_sem_release(gf_sem_t *s)
@@ -377,10 +534,21 @@ GF_API void gf_sem_release(gf_sem_t *s)
 	struct gfi_sudog *sg;
 
 	gfi_lock(&s->lock);
-	sg = wq_pop(&s->q);
+	sg = wq_pop(&s->leak, &s->q);
 	if (!sg)
 		s->count++;
 	gfi_unlock(&s->lock);
 	if (sg)
 		gfi_ready(sg->g, false);
+}
+
+GF_API gf_sem_t *gf_sem_ref(gf_sem_t *s)
+{
+	wq_ref(WQ(s, q));
+	return s;
+}
+
+GF_API void gf_sem_unref(gf_sem_t *s)
+{
+	wq_unref(WQ(s, q), "gf_sem_unref: reference count below zero");
 }

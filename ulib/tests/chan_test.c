@@ -2,8 +2,8 @@
 /*
  * chan_test.c - channels with Go's semantics: unbuffered rendezvous,
  * buffered FIFO, close (drain, then zero values; wakes every waiter;
- * senders fail), nil channels, len/cap, deadlines, references and
- * provable leaks, many Ps.
+ * senders fail), nil channels, len/cap, deadlines, many Ps. Provable
+ * leaks: leak_test.c.
  */
 #include <stdatomic.h>
 
@@ -219,93 +219,6 @@ static int nil_main(void *arg)
 TEST(nil_channels_block)
 {
 	GFT_RUN(nil_main, NULL);
-}
-
-/* ------------------------------------------------------------ leaks */
-
-static void ref_leaker(void *arg)
-{
-	gf_chan_recv(arg, NULL);	/* holds its reference */
-	gf_waitgroup_done(&wg);
-}
-
-static int count_in_dump(const char *needle)
-{
-	static char buf[65536];	/* fiber stacks are 64 KiB */
-	int p[2], n = 0;
-	ssize_t r;
-	size_t got = 0;
-	const char *s;
-
-	if (pipe(p))
-		return -1;
-	gf_dump(p[1]);
-	close(p[1]);
-	while ((r = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += (size_t)r;
-	buf[got] = 0;
-	close(p[0]);
-	for (s = buf; (s = strstr(s, needle)); s++)
-		n++;
-	return n;
-}
-
-static int leak_main(void *arg)
-{
-	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
-	gf_chan_t *extra;
-	int i;
-
-	(void)arg;
-	gf_waitgroup_add(&wg, 3);
-	for (i = 0; i < 3; i++)
-		gf_go(ref_leaker, gf_chan_ref(c));
-	extra = gf_chan_ref(c);	/* another holder: not provable */
-	while (count_in_dump("[chan receive]") < 3)	/* all parked */
-		gf_sleep(1000000);
-	EXPECT_EQ(0, count_in_dump("(leaked)"));
-	gf_chan_unref(c);	/* main's own: extra still holds one */
-	EXPECT_EQ(0, count_in_dump("(leaked)"));
-	gf_chan_unref(extra);	/* the parked three are all that is left */
-	EXPECT_EQ(3, count_in_dump("chan receive (leaked)"));
-	/* A wake-up after all (contract broken) still works. */
-	gf_chan_close(c);
-	gf_waitgroup_wait(&wg);
-	EXPECT_EQ(0, count_in_dump("(leaked)"));
-	return 0;
-}
-
-TEST(provable_leaks_by_references)
-{
-	GFT_RUN(leak_main, NULL);
-}
-
-static void borrower(void *arg)
-{
-	gf_chan_recv(arg, NULL);
-}
-
-static int borrow_main(void *arg)
-{
-	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
-
-	(void)arg;
-	/* handles shared without gf_chan_ref: no accusation while held */
-	gf_go(borrower, c);
-	gf_go(borrower, c);
-	while (count_in_dump("[chan receive]") < 2)	/* both parked */
-		gf_sleep(1000000);
-	EXPECT_EQ(0, count_in_dump("(leaked)"));
-	gf_chan_unref(c);	/* nobody holds a handle at all now */
-	EXPECT_EQ(2, count_in_dump("(leaked)"));
-	return 0;
-}
-
-TEST(leak_when_last_handle_dropped)
-{
-	GFT_RUN(borrow_main, NULL);
 }
 
 /* ------------------------------------------------------------ stress */

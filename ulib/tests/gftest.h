@@ -104,4 +104,25 @@ static inline int gft_fork_capture(void (*fn)(void), char *buf, size_t n)
 	return status;
 }
 
+/*
+ * gf_dump's output as a string, in a static buffer valid until the next
+ * call (fiber stacks are too small for it), through a temporary file (a
+ * pipe would fill up before it is read).
+ */
+static inline const char *gft_dump(void)
+{
+	static char buf[1 << 16];
+	FILE *f = tmpfile();
+	size_t got;
+
+	if (!f)
+		return "";
+	gf_dump(fileno(f));
+	rewind(f);
+	got = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[got] = 0;
+	fclose(f);
+	return buf;
+}
+
 #endif /* GFTEST_H */

@@ -106,26 +106,6 @@ TEST(no_false_deadlock)
 
 /* ------------------------------------------------------------ dumps */
 
-static char dumpbuf[65536];
-
-static const char *dump_to_buf(void)
-{
-	int p[2];
-	ssize_t r;
-	size_t got = 0;
-
-	if (pipe(p))
-		return "";
-	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
-	gf_dump(p[1]);
-	close(p[1]);
-	while ((r = read(p[0], dumpbuf + got, sizeof(dumpbuf) - 1 - got)) > 0)
-		got += (size_t)r;
-	dumpbuf[got] = 0;
-	close(p[0]);
-	return dumpbuf;
-}
-
 static gf_mutex_t held;
 
 static gf_fiber_t *locker_g, *sleepy_g, *leaky_g;
@@ -158,7 +138,7 @@ static int dump_main(void *arg)
 	gf_go_attr(sleepy, NULL, &a);
 	wait_parked(&locker_g);
 	wait_parked(&sleepy_g);
-	d = dump_to_buf();
+	d = gft_dump();
 	EXPECT_NE(NULL, strstr(d, "fiber 1 [running] \"main\":"));
 	EXPECT_NE(NULL, strstr(d, "fiber 2 [sync.Mutex.Lock]:\n"
 				  "\tblocked_in_mutex+"));
@@ -189,7 +169,7 @@ static int traceback_all_main(void *arg)
 	gf_mutex_lock(&held);
 	gf_go(blocked_in_mutex, NULL);
 	wait_parked(&locker_g);
-	d = dump_to_buf();
+	d = gft_dump();
 	/* the runtime's own frames, down to the fiber's entry */
 	EXPECT_NE(NULL, strstr(d, "\tgfi_schedule_from+"));
 	EXPECT_NE(NULL, strstr(d, "\tblocked_in_mutex+"));

@@ -183,6 +183,73 @@ TEST(rwmutex)
 	GFT_RUN(rw_main, NULL);
 }
 
+/* Deadlines: Try* with GF_NOWAIT, timeouts, and a writer that gives up
+ * letting in the readers queued behind it. */
+static atomic_int late_reader_in;
+
+static void writer_gives_up(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, gf_now() + 20000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	gf_waitgroup_done(&wg);
+}
+
+static void late_reader(void *arg)
+{
+	(void)arg;
+	gf_rwmutex_rlock(&rw);	/* queued: a writer waits */
+	atomic_store(&late_reader_in, 1);
+	gf_rwmutex_runlock(&rw);
+	gf_waitgroup_done(&wg);
+}
+
+static int rw_deadline_main(void *arg)
+{
+	GFT_FIBER;
+	int64_t t0;
+
+	(void)arg;
+	EXPECT_EQ(0, gf_rwmutex_rlock_deadline(&rw, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	t0 = gf_now();
+	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, t0 + 10000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_LE(t0 + 10000000, gf_now());
+	/* We still hold the read lock: a writer waits and gives up; the
+	 * reader that queued behind it gets in while we still read. */
+	gf_waitgroup_add(&wg, 2);
+	gf_go(writer_gives_up, NULL);
+	/* Queued writer: a new reader may not pass it (Go's preference). */
+	while (gf_rwmutex_rlock_deadline(&rw, GF_NOWAIT) == 0) {
+		gf_rwmutex_runlock(&rw);
+		gf_sleep(100000);
+	}
+	EXPECT_EQ(EAGAIN, errno);
+	gf_go(late_reader, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(1, atomic_load(&late_reader_in));
+	EXPECT_EQ(0, gf_rwmutex_runlock(&rw));
+	/* Write-held: readers cannot get in before the deadline. */
+	EXPECT_EQ(0, gf_rwmutex_lock_deadline(&rw, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_rwmutex_rlock_deadline(&rw, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, gf_rwmutex_rlock_deadline(&rw, gf_now() + 5000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(0, gf_rwmutex_unlock(&rw));
+	EXPECT_EQ(0, gf_rwmutex_lock_deadline(&rw, gf_now() + 5000000));
+	EXPECT_EQ(0, gf_rwmutex_unlock(&rw));
+	return 0;
+}
+
+TEST(rwmutex_deadlines)
+{
+	GFT_RUN(rw_deadline_main, NULL);
+}
+
 static gf_cond_t cv;
 static int ready_flag, consumed;
 
@@ -234,13 +301,22 @@ static int wg_main(void *arg)
 
 	(void)arg;
 	gf_waitgroup_wait(&w);		/* zero: returns */
+	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&w, GF_NOWAIT));
 	EXPECT_EQ(-1, gf_waitgroup_add(&w, -1));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, gf_waitgroup_done(&w));
+	/* deadlines */
+	EXPECT_EQ(0, gf_waitgroup_add(&w, 1));
+	EXPECT_EQ(-1, gf_waitgroup_wait_deadline(&w, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, gf_waitgroup_wait_deadline(&w, gf_now() + 5000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(0, gf_waitgroup_done(&w));
+	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&w, gf_now() + 5000000));
 	return 0;
 }
 
-TEST(waitgroup_errors)
+TEST(waitgroup_errors_and_deadlines)
 {
 	GFT_RUN(wg_main, NULL);
 }

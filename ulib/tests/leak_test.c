@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * leak_test.c - leaks proven by references (include/gfiber.h), on
+ * channels and on every sync object that can be judged: both directions.
+ * No fiber is accused while anybody else still holds a reference (or
+ * while it waits with a deadline, or on an object never counted); every
+ * fiber is marked "(leaked)" at the moment the references left are all
+ * held by fibers parked on the object - when the last other reference is
+ * dropped, or when the last of them parks; a leaked fiber woken after
+ * all (the convention broken) runs on, no longer leaked.
+ */
+#define _GNU_SOURCE
+#include <stdatomic.h>
+
+#include "gftest.h"
+
+static gf_waitgroup_t wg;
+
+/* How many times needle occurs in gf_dump's output. */
+static int count_in_dump(const char *needle)
+{
+	const char *s;
+	int n = 0;
+
+	for (s = gft_dump(); (s = strstr(s, needle)); s++)
+		n++;
+	return n;
+}
+
+/* Sleep until the dump shows n fibers waiting with the bracketed state. */
+static void wait_parked(const char *state, int n)
+{
+	while (count_in_dump(state) < n)
+		gf_sleep(1000000);
+}
+
+/* ------------------------------------------------------------ channels */
+
+static void ref_leaker(void *arg)
+{
+	gf_chan_recv(arg, NULL);	/* holds its reference */
+	gf_waitgroup_done(&wg);
+}
+
+static int chan_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *extra;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 3);
+	for (i = 0; i < 3; i++)
+		gf_go(ref_leaker, gf_chan_ref(c));
+	extra = gf_chan_ref(c);	/* another holder: not provable */
+	wait_parked("[chan receive]", 3);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(c);	/* main's own: extra still holds one */
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(extra);	/* the parked three are all that is left */
+	EXPECT_EQ(3, count_in_dump("chan receive (leaked)"));
+	/* A wake-up after all (contract broken) still works. */
+	gf_chan_close(c);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	return 0;
+}
+
+TEST(chan_leaks_proven_by_references)
+{
+	GFT_RUN(chan_main, NULL);
+}
+
+static void borrower(void *arg)
+{
+	gf_chan_recv(arg, NULL);
+}
+
+static int borrow_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+
+	(void)arg;
+	/* handles shared without gf_chan_ref: no accusation while held */
+	gf_go(borrower, c);
+	gf_go(borrower, c);
+	wait_parked("[chan receive]", 2);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(c);	/* nobody holds a handle at all now */
+	EXPECT_EQ(2, count_in_dump("(leaked)"));
+	return 0;
+}
+
+TEST(chan_leak_when_last_handle_dropped)
+{
+	GFT_RUN(borrow_main, NULL);
+}
+
+/* ------------------------------------------------------------ sync */
+
+static gf_mutex_t mu;
+static gf_rwmutex_t rw;
+static gf_cond_t cv;
+static gf_mutex_t cv_mu;
+static gf_sem_t sem;
+static gf_waitgroup_t work;
+static atomic_int woke;
+
+static void mutex_waiter(void *arg)
+{
+	(void)arg;
+	gf_mutex_lock(&mu);		/* holds a reference to mu */
+	atomic_fetch_add(&woke, 1);
+	gf_mutex_unlock(&mu);
+	gf_unref(&mu);
+	gf_waitgroup_done(&wg);
+}
+
+static void rw_writer(void *arg)
+{
+	(void)arg;
+	gf_rwmutex_lock(&rw);
+	atomic_fetch_add(&woke, 1);
+	gf_rwmutex_unlock(&rw);
+	gf_unref(&rw);
+	gf_waitgroup_done(&wg);
+}
+
+static void rw_reader(void *arg)
+{
+	(void)arg;
+	gf_rwmutex_rlock(&rw);
+	atomic_fetch_add(&woke, 1);
+	gf_rwmutex_runlock(&rw);
+	gf_unref(&rw);
+	gf_waitgroup_done(&wg);
+}
+
+static void cond_waiter(void *arg)
+{
+	(void)arg;
+	gf_mutex_lock(&cv_mu);
+	gf_cond_wait(&cv, &cv_mu);
+	atomic_fetch_add(&woke, 1);
+	gf_mutex_unlock(&cv_mu);
+	gf_unref(&cv);
+	gf_waitgroup_done(&wg);
+}
+
+static void sem_waiter(void *arg)
+{
+	(void)arg;
+	gf_sem_acquire(&sem, GF_FOREVER);
+	atomic_fetch_add(&woke, 1);
+	gf_unref(&sem);
+	gf_waitgroup_done(&wg);
+}
+
+static void work_waiter(void *arg)
+{
+	(void)arg;
+	gf_waitgroup_wait(&work);
+	atomic_fetch_add(&woke, 1);
+	gf_unref(&work);
+	gf_waitgroup_done(&wg);
+}
+
+/*
+ * One scenario per object: main holds the object busy and a reference;
+ * two waiters, each with its own reference, park on it. Not provable
+ * while main's reference is held; provable the moment main drops it;
+ * then main releases the object after all and both run.
+ */
+static int sync_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+#define SCENARIO(obj, busy, fn, state, release)				\
+	do {								\
+		busy;							\
+		gf_ref(obj);		/* main's own */		\
+		atomic_store(&woke, 0);					\
+		gf_waitgroup_add(&wg, 2);				\
+		for (i = 0; i < 2; i++)					\
+			gf_go(fn, gf_ref(obj));				\
+		wait_parked("[" state "]", 2);				\
+		EXPECT_EQ(0, count_in_dump("(leaked)"));		\
+		gf_unref(obj);						\
+		EXPECT_EQ(2, count_in_dump("[" state " (leaked)"));	\
+		release;						\
+		gf_waitgroup_wait(&wg);					\
+		EXPECT_EQ(2, atomic_load(&woke));			\
+		EXPECT_EQ(0, count_in_dump("(leaked)"));		\
+	} while (0)
+
+	SCENARIO(&mu, gf_mutex_lock(&mu), mutex_waiter, "sync.Mutex.Lock",
+		 gf_mutex_unlock(&mu));
+	SCENARIO(&rw, gf_rwmutex_rlock(&rw), rw_writer, "sync.RWMutex.Lock",
+		 gf_rwmutex_runlock(&rw));
+	SCENARIO(&rw, gf_rwmutex_lock(&rw), rw_reader, "sync.RWMutex.RLock",
+		 gf_rwmutex_unlock(&rw));
+	SCENARIO(&cv, (void)0, cond_waiter, "sync.Cond.Wait",
+		 gf_cond_broadcast(&cv));
+	SCENARIO(&sem, (void)0, sem_waiter, "semacquire",
+		 (gf_sem_release(&sem), gf_sem_release(&sem)));
+	SCENARIO(&work, gf_waitgroup_add(&work, 1), work_waiter,
+		 "sync.WaitGroup.Wait", gf_waitgroup_done(&work));
+#undef SCENARIO
+	return 0;
+}
+
+TEST(sync_leaks_proven_by_references)
+{
+	GFT_RUN(sync_main, NULL);
+}
+
+/* The last one parking completes the proof: a worker that drops its
+ * reference without calling Done leaves the waiter alone with it. */
+static void forgetful_worker(void *arg)
+{
+	gf_unref((gf_waitgroup_t *)arg);	/* the bug: no Done */
+}
+
+static void watcher(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	/* Marked by main's own park, just after its switch: poll. */
+	for (i = 0; i < 10000; i++) {
+		if (count_in_dump("[sync.WaitGroup.Wait (leaked)") == 1)
+			break;
+		gf_sleep(1000000);
+	}
+	EXPECT_EQ(1, count_in_dump("[sync.WaitGroup.Wait (leaked)"));
+	gf_waitgroup_done(arg);	/* unstick main, contract broken */
+}
+
+static int last_parker_main(void *arg)
+{
+	GFT_FIBER;
+	gf_waitgroup_t w = GF_WAITGROUP_INIT;
+	int64_t id;
+
+	(void)arg;
+	gf_ref(&w);
+	gf_waitgroup_add(&w, 1);
+	id = gf_go(forgetful_worker, gf_ref(&w));
+	while (gf_num_fibers() > 1 && id)	/* the worker is gone */
+		gf_sleep(1000000);
+	gf_go(watcher, &w);	/* holds no reference: the bug's witness */
+	gf_waitgroup_wait(&w);	/* refs 1 (ours) == parked 1: leaked */
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_unref(&w);
+	return 0;
+}
+
+TEST(leak_proven_when_last_holder_parks)
+{
+	GFT_RUN(last_parker_main, NULL);
+}
+
+/* Never accused: a waiter with a deadline (it will wake), an object on
+ * which ref was never called, a holder that still runs. */
+static gf_mutex_t plain_mu;
+
+static void deadline_locker(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	/* main unlocks mu long before the deadline */
+	EXPECT_EQ(0, gf_mutex_lock_deadline(&mu, gf_now() + 60000000000));
+	gf_mutex_unlock(&mu);
+	gf_unref(&mu);
+	gf_waitgroup_done(&wg);
+}
+
+static void plain_locker(void *arg)
+{
+	(void)arg;
+	gf_mutex_lock(&plain_mu);
+	gf_mutex_unlock(&plain_mu);
+	gf_waitgroup_done(&wg);
+}
+
+static int no_false_leak_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	gf_mutex_lock(&mu);
+	gf_mutex_lock(&plain_mu);
+	gf_waitgroup_add(&wg, 2);
+	gf_go(deadline_locker, gf_ref(&mu));
+	gf_go(plain_locker, NULL);
+	wait_parked("[sync.Mutex.Lock]", 2);
+	/* mu: one reference, held by a deadline waiter; plain_mu: never
+	 * counted, and nobody holds a reference at all. */
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_mutex_unlock(&plain_mu);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_mutex_unlock(&mu);
+	gf_waitgroup_wait(&wg);
+	return 0;
+}
+
+TEST(no_false_leaks)
+{
+	GFT_RUN(no_false_leak_main, NULL);
+}
+
+TEST_HARNESS_MAIN
