@@ -24,10 +24,24 @@
  * a private anonymous table of the same layout, so benchmarks measure
  * the cost of registration on a machine without the module.
  *
- * fork(): the kernel's mappings are not inherited (VM_DONTCOPY); the
- * child handler opens the device again and maps its own table at the
- * same addresses, rewriting the slots of the Gs alive at the fork, or
- * maps anonymous memory there and runs unregistered.
+ * fork(): the kernel's mappings are not inherited (VM_DONTCOPY) and the
+ * parent's descriptor is of no use to the child (EPERM). The child
+ * handler (fork_child) closes that descriptor (kept, it would keep the
+ * parent's table alive and listed after the parent's exit), opens the
+ * device again and maps a table of its own at the same addresses, with
+ * the reasons the program named and a slot for every G alive at the
+ * fork: the child's memory holds them all. Each is listed under the
+ * child's pid with the parent's fiber id, parent id, status, wait
+ * reason, wait object, wait site and saved PC/SP/FP; tid is the child's
+ * for the G that called fork and 0 for the others (no thread of the
+ * child ran them). A G that was running on another thread stays
+ * "running" with tid 0 and never runs: its thread was not copied. From
+ * then on the two tables are apart: a G the child wakes, creates or ends
+ * changes its table only, and the parent's likewise. If the device
+ * cannot be set up again the handler maps anonymous memory where the
+ * table was and the child runs unregistered. execve() closes the
+ * descriptor (O_CLOEXEC) and drops the mappings, which frees the table:
+ * a new image registers afresh, or not at all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +50,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gfibers_names.h"
@@ -329,10 +344,21 @@ GF_API int gf_wait_reason(const char *name)
 static void fork_child(void)
 {
 	uint32_t want = nchunks, i, n;
+	struct gfi_m *self = gfi_getm();
 	gfi_g **all;
 
+	/* The child's one thread: the M (if any) that called fork. */
+	if (self)
+		self->tid = (pid_t)syscall(SYS_gettid);
 	if (mode != MODE_KERNEL)
 		return;
+	/*
+	 * The parent's descriptor: useless here (EPERM), and it would keep
+	 * the parent's table, listed with its last contents, for as long as
+	 * the child lives, the parent's exit notwithstanding.
+	 */
+	close(devfd);
+	devfd = -1;
 	nchunks = 0;
 	if (kernel_setup() == 0) {
 		while (nchunks < want)
@@ -368,5 +394,12 @@ static void fork_child(void)
 			continue;
 		gfi_registry_claim(gp);
 		gfi_registry_write(gp, st);
+		if (st == GFIBERS_GRUNNING && gp->m != self) {
+			/* Its thread was not copied: no tid of the child's. */
+			uint32_t s = write_begin(&gp->slot->seq);
+
+			gp->slot->tid = 0;
+			write_end(&gp->slot->seq, s);
+		}
 	}
 }

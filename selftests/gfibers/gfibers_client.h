@@ -312,8 +312,12 @@ static inline int gfc_find(const char *buf, int pid, uint64_t fiber,
 	return 0;
 }
 
-/* Count the data lines of pid @pid (any pid if @pid < 0) in @buf. */
-static inline long gfc_count(const char *buf, int pid, const char *status)
+/*
+ * Count the data lines of pid @pid (any pid if @pid < 0) in @buf whose
+ * column @col is @val (any value if @val is NULL).
+ */
+static inline long gfc_count_col(const char *buf, int pid, int col,
+				 const char *val)
 {
 	char cols[GFC_NCOLS][64];
 	const char *line;
@@ -327,11 +331,17 @@ static inline long gfc_count(const char *buf, int pid, const char *status)
 			continue;
 		if (pid >= 0 && atoi(cols[GFC_PID]) != pid)
 			continue;
-		if (status && strcmp(cols[GFC_STATUS], status))
+		if (val && strcmp(cols[col], val))
 			continue;
 		n++;
 	}
 	return n;
+}
+
+/* Count the data lines of pid @pid (any pid if @pid < 0) in @buf. */
+static inline long gfc_count(const char *buf, int pid, const char *status)
+{
+	return gfc_count_col(buf, pid, GFC_STATUS, status);
 }
 
 /* A counter of /proc/gfibers_stats, or -1. */
