@@ -227,7 +227,10 @@ GF_API int gf_sleep_until(int64_t deadline);
  * last other reference dropped, or the last of them parking. Channels on
  * which gf_chan_ref was never called (one handle shared by everybody)
  * are only judged when their last reference is dropped with fibers still
- * parked on them. A leaked fiber woken after all (the convention broken)
+ * parked on them. A fiber in gf_select without a deadline is judged over
+ * all its channels: leaked when each is held only by fibers parked on it
+ * (not in a select) and by this select; selects sharing a channel are
+ * not judged. A leaked fiber woken after all (the convention broken)
  * simply runs again.
  */
 typedef struct gf_chan gf_chan_t;

@@ -28,6 +28,10 @@
  * a program that shares one handle among fibers is never accused; its
  * channels are still proven leaked when the last reference is dropped
  * with fibers parked (refs == 0: nobody holds a handle at all).
+ * A fiber parked in a select (no deadline) is judged by select.c over
+ * all its channels; nsel counts such selects' sudogs, so that the same
+ * two moments here (a reference dropped, a fiber parking) look at them
+ * only when the counts say it could be true.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,10 +51,12 @@ struct gf_chan {
 	atomic_long refs;
 	bool counted;			/* gf_chan_ref used: convention on */
 	long nplain;			/* plain waiters, for leak proofs */
+	long nsel;			/* judged select sudogs (select.c) */
 	char *buf;
 };
 
 GF_HIDDEN int gfi_chan_lock_addr_cmp(const gf_chan_t *a, const gf_chan_t *b);
+GF_HIDDEN void gfi_chan_mark_leaked(gf_chan_t *c);
 
 GF_API gf_chan_t *gf_chan_make(size_t elemsize, size_t cap)
 {
@@ -82,14 +88,52 @@ GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c)
 	return c;
 }
 
+/* Judge the selects parked on c (c locked; they stay parked: each must
+ * take c's lock to leave its select). */
+static void judge_selects(struct gfi_waitq *q, gf_chan_t *c)
+{
+	struct gfi_sudog *sg;
+
+	for (sg = q->first; sg; sg = sg->next)
+		if (sg->sel && !atomic_load(&sg->g->selectdone))
+			gfi_select_judge(sg->sel, c);
+}
+
 static void check_leak_locked(gf_chan_t *c)
 {
 	long refs = atomic_load(&c->refs);
 
-	if (c->nplain > 0 && refs <= c->nplain) {
-		gfi_mark_leaked(&c->recvq);
-		gfi_mark_leaked(&c->sendq);
+	if (c->nplain > 0 && refs <= c->nplain)
+		gfi_chan_mark_leaked(c);
+	if (c->nsel > 0 && (refs == 0 || c->counted) &&
+	    refs <= c->nplain + c->nsel) {
+		judge_selects(&c->recvq, c);
+		judge_selects(&c->sendq, c);
 	}
+}
+
+/*
+ * For select.c's judgment (c locked): every reference to c is held by a
+ * fiber parked on it plainly, or is the one of the select being judged.
+ */
+GF_HIDDEN bool gfi_chan_held_by_parked(gf_chan_t *c);
+bool gfi_chan_held_by_parked(gf_chan_t *c)
+{
+	long refs = atomic_load(&c->refs);
+
+	return refs == 0 || (c->counted && refs <= c->nplain + 1);
+}
+
+void gfi_chan_mark_leaked(gf_chan_t *c)
+{
+	gfi_mark_leaked(&c->recvq);
+	gfi_mark_leaked(&c->sendq);
+}
+
+GF_HIDDEN void gfi_chan_nsel_add(gf_chan_t *c, long d);
+void gfi_chan_nsel_add(gf_chan_t *c, long d)
+{
+	c->nsel += d;
 }
 
 GF_API void gf_chan_unref(gf_chan_t *c)

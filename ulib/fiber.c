@@ -531,30 +531,31 @@ void gfi_ready(gfi_g *gp, bool next)
 	gfi_wakep();
 }
 
+void gfi_mark_g_leaked(gfi_g *gp)
+{
+	for (;;) {
+		uint32_t o = GFIBERS_GWAITING;
+
+		if (atomic_compare_exchange_strong(&gp->status, &o,
+						   GFIBERS_GWAITING | GSCAN)) {
+			gfi_registry_write(gp, GFIBERS_GLEAKED);
+			atomic_store_explicit(&gp->status, GFIBERS_GLEAKED,
+					      memory_order_release);
+			return;
+		}
+		if (o != (GFIBERS_GWAITING | GSCAN))
+			return;	/* already leaked, or not parked yet */
+		sched_yield();	/* a dump holds it for a moment */
+	}
+}
+
 void gfi_mark_leaked(struct gfi_waitq *q)
 {
 	struct gfi_sudog *sg;
 
-	for (sg = q->first; sg; sg = sg->next) {
-		uint32_t o;
-
-		if (sg->is_select)
-			continue;
-		for (;;) {
-			o = GFIBERS_GWAITING;
-			if (atomic_compare_exchange_strong(&sg->g->status, &o,
-					GFIBERS_GWAITING | GSCAN)) {
-				gfi_registry_write(sg->g, GFIBERS_GLEAKED);
-				atomic_store_explicit(&sg->g->status,
-						      GFIBERS_GLEAKED,
-						      memory_order_release);
-				break;
-			}
-			if (o != (GFIBERS_GWAITING | GSCAN))
-				break;	/* already leaked, or not parked yet */
-			sched_yield();	/* a dump holds it for a moment */
-		}
-	}
+	for (sg = q->first; sg; sg = sg->next)
+		if (!sg->is_select)
+			gfi_mark_g_leaked(sg->g);
 }
 
 GF_API void gf_park(gf_unlock_fn unlockf, void *lock, int reason)

@@ -330,6 +330,8 @@ struct gfi_sudog {
 	struct gfi_sudog *next, *prev;
 	void *elem;			/* value to send / receive buffer */
 	struct gf_chan *c;		/* channel, for select */
+	struct gfi_selstate *sel;	/* a select without deadline: judged
+					 * for leaks (select.c) */
 	bool is_select;
 	bool success;			/* woken by a value, not a close */
 	bool queued;			/* on a waitq */
@@ -465,6 +467,16 @@ GF_HIDDEN void gfi_fiber_main(void *transfer, void *arg);
 GF_HIDDEN void gfi_main_trampoline(void *arg);
 /* Mark every G parked on obj (plain waits) leaked. */
 GF_HIDDEN void gfi_mark_leaked(struct gfi_waitq *q);
+/* Mark one parked G leaked (no-op unless it is waiting). */
+GF_HIDDEN void gfi_mark_g_leaked(gfi_g *gp);
+/*
+ * Judge the select parked with state sel (select.c): leaked when each of
+ * its channels is held only by fibers parked on it plainly and by this
+ * select. held: the one channel the caller has locked (its other ones
+ * are try-locked; on contention the judgment is skipped), or NULL when
+ * the caller holds them all.
+ */
+GF_HIDDEN void gfi_select_judge(struct gfi_selstate *sel, struct gf_chan *held);
 
 /* ---------------------------------------------------------- scheduler */
 

@@ -29,15 +29,21 @@ GF_HIDDEN int gfi_select(gf_select_case_t *cases, int n, int64_t deadline,
 
 #define SMALL 8
 
-struct selstate {
+GF_HIDDEN bool gfi_chan_held_by_parked(gf_chan_t *c);
+GF_HIDDEN void gfi_chan_mark_leaked(gf_chan_t *c);
+GF_HIDDEN void gfi_chan_nsel_add(gf_chan_t *c, long d);
+
+struct gfi_selstate {
 	gf_select_case_t *cases;
 	uint16_t *lockorder;
 	int n;
 	struct gfi_timer *t;
 	int64_t deadline;
+	gfi_g *gp;
+	bool judged;		/* no deadline, a channel: leak-judged */
 };
 
-static void sellock(struct selstate *s)
+static void sellock(struct gfi_selstate *s)
 {
 	gf_chan_t *last = NULL;
 	int i;
@@ -51,7 +57,7 @@ static void sellock(struct selstate *s)
 	}
 }
 
-static void selunlock(struct selstate *s)
+static void selunlock(struct gfi_selstate *s)
 {
 	gf_chan_t *last = NULL;
 	int i;
@@ -67,7 +73,7 @@ static void selunlock(struct selstate *s)
 
 /* Unlock all but the channel of case `keep` (it is unlocked by the
  * trysend/tryrecv that completed). */
-static void selunlock_except(struct selstate *s, gf_chan_t *keep)
+static void selunlock_except(struct gfi_selstate *s, gf_chan_t *keep)
 {
 	gf_chan_t *last = NULL;
 	int i;
@@ -81,11 +87,61 @@ static void selunlock_except(struct selstate *s, gf_chan_t *keep)
 	}
 }
 
+/*
+ * Leaks proven by references (chan.c) for a select: it can only be woken
+ * through its channels, so it is stuck for good when each of them is
+ * held only by fibers parked on it plainly (stuck themselves, once no
+ * holder runs) and by this select - then they are all marked leaked. A
+ * select sharing a channel with another select is not judged (a cycle
+ * of selects would need a graph walk; never a false accusation).
+ */
+void gfi_select_judge(struct gfi_selstate *s, gf_chan_t *held)
+{
+	gf_chan_t *last = NULL;
+	int i, nlocked = 0;
+	bool ok = true;
+
+	for (i = 0; held && i < s->n; i++) {
+		gf_chan_t *c = s->cases[s->lockorder[i]].chan;
+
+		if (c && c != last && c != held) {
+			if (!gfi_trylock(gfi_chan_lockp(c))) {
+				ok = false;	/* busy: judged another time */
+				break;
+			}
+		}
+		last = c;
+		nlocked = i + 1;
+	}
+	if (ok && !atomic_load(&s->gp->selectdone)) {
+		for (i = 0; ok && i < s->n; i++) {
+			gf_chan_t *c = s->cases[i].chan;
+
+			ok = !c || gfi_chan_held_by_parked(c);
+		}
+		if (ok) {
+			gfi_mark_g_leaked(s->gp);
+			for (i = 0; i < s->n; i++)
+				if (s->cases[i].chan)
+					gfi_chan_mark_leaked(s->cases[i].chan);
+		}
+	}
+	for (last = NULL, i = 0; held && i < nlocked; i++) {
+		gf_chan_t *c = s->cases[s->lockorder[i]].chan;
+
+		if (c && c != last && c != held)
+			gfi_unlock(gfi_chan_lockp(c));
+		last = c;
+	}
+}
+
 static bool selpark_unlock(gf_fiber_t *gp, void *arg)
 {
-	struct selstate *s = arg;
+	struct gfi_selstate *s = arg;
 
 	(void)gp;
+	if (s->judged)
+		gfi_select_judge(s, NULL);
 	/*
 	 * s lives on gp's stack. Once the timer is armed it may fire and
 	 * ready gp, but gp's pass 3 first takes lockorder[0]'s lock, which
@@ -114,7 +170,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc)
 	uint16_t order_s[2 * SMALL], *order = order_s, *pollorder, *lockorder;
 	struct gfi_sudog sgs_s[SMALL], *sgs = sgs_s;
 	struct gfi_timer t = { .f = sel_deadline, .idx = -1 };
-	struct selstate s;
+	struct gfi_selstate s;
 	gfi_g *gp = gfi_getg();
 	struct gfi_m *m;
 	struct gfi_sudog *winner;
@@ -171,7 +227,8 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc)
 			lockorder[j] = lockorder[j - 1];
 		lockorder[j] = v;
 	}
-	s = (struct selstate){ cases, lockorder, n, NULL, deadline };
+	s = (struct gfi_selstate){ cases, lockorder, n, NULL, deadline, gp,
+				   deadline < 0 && !allnil };
 
 	/* Pass 1. */
 	sellock(&s);
@@ -216,11 +273,14 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc)
 		gf_select_case_t *cs = &cases[k];
 
 		sgs[k] = (struct gfi_sudog){ .g = gp, .elem = cs->elem,
-					     .c = cs->chan, .is_select = true };
-		if (cs->chan)
-			gfi_waitq_push(gfi_chan_q(cs->chan,
-						  cs->dir == GF_SELECT_SEND),
-				       &sgs[k]);
+					     .c = cs->chan, .is_select = true,
+					     .sel = s.judged ? &s : NULL };
+		if (!cs->chan)
+			continue;
+		gfi_waitq_push(gfi_chan_q(cs->chan, cs->dir == GF_SELECT_SEND),
+			       &sgs[k]);
+		if (s.judged)
+			gfi_chan_nsel_add(cs->chan, 1);
 	}
 	if (deadline > 0) {
 		t.arg = gp;
@@ -249,6 +309,9 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc)
 						    cs->dir == GF_SELECT_SEND),
 					 &sgs[i]);
 	}
+	for (i = 0; s.judged && i < n; i++)
+		if (cases[i].chan)
+			gfi_chan_nsel_add(cases[i].chan, -1);
 	selunlock(&s);
 	if (!winner)
 		errno = ETIMEDOUT;

@@ -7,7 +7,8 @@
  * fiber is marked "(leaked)" at the moment the references left are all
  * held by fibers parked on the object - when the last other reference is
  * dropped, or when the last of them parks; a leaked fiber woken after
- * all (the convention broken) runs on, no longer leaked.
+ * all (the convention broken) runs on, no longer leaked. A select is
+ * judged over all its channels.
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
@@ -96,6 +97,143 @@ static int borrow_main(void *arg)
 TEST(chan_leak_when_last_handle_dropped)
 {
 	GFT_RUN(borrow_main, NULL);
+}
+
+/* ------------------------------------------------------------ select */
+
+static gf_chan_t *sa, *sb;
+
+/* Holds its own references to both; selects on them without deadline. */
+static void selector(void *arg)
+{
+	gf_select_case_t cs[2] = {
+		{ .chan = sa, .dir = GF_SELECT_RECV },
+		{ .chan = sb, .dir = GF_SELECT_RECV },
+	};
+
+	(void)arg;
+	gf_select(cs, 2, GF_FOREVER);
+	gf_chan_unref(sa);
+	gf_chan_unref(sb);
+	gf_waitgroup_done(&wg);
+}
+
+/* Start fn with its own references to sa and sb. */
+static void go_with_refs(void (*fn)(void *))
+{
+	gf_chan_ref(sa);
+	gf_chan_ref(sb);
+	gf_go(fn, NULL);
+}
+
+static void plain_b(void *arg)
+{
+	(void)arg;
+	gf_chan_recv(sb, NULL);
+	gf_chan_unref(sb);
+	gf_waitgroup_done(&wg);
+}
+
+/* Poll: the marks of a park happen just after its switch. */
+static int settle(const char *needle, int want)
+{
+	int i;
+
+	for (i = 0; i < 5000 && count_in_dump(needle) != want; i++)
+		gf_sleep(1000000);
+	return count_in_dump(needle);
+}
+
+static int select_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	/* 1: the last other holder lets go of one channel, then the other */
+	sa = gf_chan_make(0, 0);
+	sb = gf_chan_make(0, 0);
+	gf_waitgroup_add(&wg, 2);
+	go_with_refs(selector);
+	gf_chan_ref(sb);
+	gf_go(plain_b, NULL);
+	wait_parked("[select]", 1);
+	wait_parked("[chan receive]", 1);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(sa);	/* sb still ours: the select may wake */
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(sb);	/* now only the parked two hold them */
+	EXPECT_EQ(1, count_in_dump("[select (leaked)"));
+	EXPECT_EQ(1, count_in_dump("[chan receive (leaked)"));
+	gf_chan_close(sb);	/* woken after all (convention broken) */
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));	/* both freed now */
+
+	/* 2: proven by the select's own park: nobody else holds sa, and
+	 * sb's other holder already waits on it */
+	sa = gf_chan_make(0, 0);
+	sb = gf_chan_make(0, 0);
+	gf_waitgroup_add(&wg, 2);
+	gf_chan_ref(sb);
+	gf_go(plain_b, NULL);
+	wait_parked("[chan receive]", 1);
+	gf_chan_ref(sa);	/* the selector's two */
+	gf_chan_ref(sb);
+	gf_chan_unref(sa);	/* main lets go before the selector parks */
+	gf_chan_unref(sb);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_go(selector, NULL);
+	EXPECT_EQ(1, settle("[select (leaked)", 1));
+	EXPECT_EQ(1, count_in_dump("[chan receive (leaked)"));
+	gf_chan_close(sa);
+	gf_chan_close(sb);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	return 0;
+}
+
+TEST(select_leaks_proven_by_references)
+{
+	GFT_RUN(select_main, NULL);
+}
+
+static void deadline_selector(void *arg)
+{
+	gf_select_case_t cs[2] = {
+		{ .chan = sa, .dir = GF_SELECT_RECV },
+		{ .chan = sb, .dir = GF_SELECT_RECV },
+	};
+
+	(void)arg;
+	gf_select(cs, 2, gf_now() + 60000000000);	/* closed first */
+	gf_chan_unref(sa);
+	gf_chan_unref(sb);
+	gf_waitgroup_done(&wg);
+}
+
+static int select_no_false_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	sa = gf_chan_make(0, 0);
+	sb = gf_chan_make(0, 0);
+	gf_waitgroup_add(&wg, 2);
+	go_with_refs(selector);
+	go_with_refs(deadline_selector);
+	wait_parked("[select]", 2);
+	gf_chan_unref(sa);	/* main still holds sb: selector may wake */
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_unref(sb);	/* the other select holds both and will
+				 * wake at its deadline, free to send */
+	EXPECT_EQ(0, count_in_dump("(leaked)"));
+	gf_chan_close(sa);
+	gf_waitgroup_wait(&wg);
+	return 0;
+}
+
+TEST(select_no_false_leaks)
+{
+	GFT_RUN(select_no_false_main, NULL);
 }
 
 /* ------------------------------------------------------------ sync */
