@@ -278,8 +278,10 @@ static inline int tryrecv_locked(gf_chan_t *c, void *ep)
 	return 0;
 }
 
+/* gf_select; reason: the wait reason while parked on channels (a channel
+ * call with a deadline is a one-case select, but waits as itself). */
 GF_HIDDEN int gfi_select(gf_select_case_t *cases, int n, int64_t deadline,
-			 uintptr_t pc);
+			 uintptr_t pc, uint32_t reason);
 
 static int nil_block(int64_t deadline, uint32_t reason, uintptr_t pc)
 {
@@ -330,7 +332,7 @@ static int chansend(gf_chan_t *c, const void *ep, int64_t deadline,
 		gf_select_case_t sc = { c, GF_SELECT_SEND, (void *)ep, false };
 
 		gfi_unlock(&c->lock);
-		r = gfi_select(&sc, 1, deadline, pc);
+		r = gfi_select(&sc, 1, deadline, pc, GF_WAIT_CHAN_SEND);
 		if (r < 0)
 			return -1;
 		if (!sc.ok) {
@@ -376,7 +378,7 @@ static int chanrecv(gf_chan_t *c, void *ep, int64_t deadline, uintptr_t pc)
 		gf_select_case_t sc = { c, GF_SELECT_RECV, ep, false };
 
 		gfi_unlock(&c->lock);
-		r = gfi_select(&sc, 1, deadline, pc);
+		r = gfi_select(&sc, 1, deadline, pc, GF_WAIT_CHAN_RECV);
 		if (r < 0)
 			return -1;
 		return sc.ok ? 1 : 0;

@@ -24,8 +24,10 @@ GF_HIDDEN int *gfi_chan_lockp(gf_chan_t *c);
 GF_HIDDEN struct gfi_waitq *gfi_chan_q(gf_chan_t *c, bool send);
 GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep);
 GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep);
+/* gf_select; reason: the wait reason while parked on channels (a channel
+ * call with a deadline is a one-case select, but waits as itself). */
 GF_HIDDEN int gfi_select(gf_select_case_t *cases, int n, int64_t deadline,
-			 uintptr_t pc);
+			 uintptr_t pc, uint32_t reason);
 
 #define SMALL 8
 
@@ -165,7 +167,8 @@ static void sel_deadline(void *arg, int64_t now)
 	}
 }
 
-int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc)
+int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
+	       uint32_t reason)
 {
 	uint16_t order_s[2 * SMALL], *order = order_s, *pollorder, *lockorder;
 	struct gfi_sudog sgs_s[SMALL], *sgs = sgs_s;
@@ -287,7 +290,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc)
 		s.t = &t;
 	}
 	gfi_park(selpark_unlock, &s,
-		 allnil ? GF_WAIT_SELECT_NO_CASES : GF_WAIT_SELECT, pc,
+		 allnil ? GF_WAIT_SELECT_NO_CASES : reason, pc,
 		 allnil ? NULL : cases[0].chan);
 	if (s.t)
 		gfi_timer_stop(&t);
@@ -326,5 +329,5 @@ out:
 GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline)
 {
 	return gfi_select(cases, n, deadline,
-			  (uintptr_t)__builtin_return_address(0));
+			  (uintptr_t)__builtin_return_address(0), GF_WAIT_SELECT);
 }

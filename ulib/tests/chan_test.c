@@ -90,6 +90,54 @@ TEST(buffered_len_cap_deadlines)
 	GFT_RUN(buffer_main, NULL);
 }
 
+/* A channel call with a deadline waits as itself, not as a select. */
+static void deadline_receiver(void *arg)
+{
+	long v;
+
+	gf_chan_recv_deadline(arg, &v, gf_now() + 60000000000);
+}
+
+static void deadline_sender(void *arg)
+{
+	long v = 1;
+
+	gf_chan_send_deadline(arg, &v, gf_now() + 60000000000);
+}
+
+static int deadline_reason_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *r = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *w = gf_chan_make(sizeof(long), 0);
+	long v = 0;
+	int i;
+
+	(void)arg;
+	gf_go(deadline_receiver, r);
+	gf_go(deadline_sender, w);
+	for (i = 0; i < 5000; i++) {
+		const char *d = gft_dump();
+
+		if (strstr(d, "[chan receive]") && strstr(d, "[chan send]"))
+			break;
+		gf_sleep(1000000);
+	}
+	EXPECT_NE(NULL, strstr(gft_dump(), "[chan receive]:\n\tdeadline_receiver"));
+	EXPECT_NE(NULL, strstr(gft_dump(), "[chan send]:\n\tdeadline_sender"));
+	EXPECT_EQ(NULL, strstr(gft_dump(), "[select"));
+	EXPECT_EQ(0, gf_chan_send(r, &v));
+	EXPECT_EQ(1, gf_chan_recv(w, &v));
+	gf_chan_unref(r);
+	gf_chan_unref(w);
+	return 0;
+}
+
+TEST(deadline_waits_show_channel_reason)
+{
+	GFT_RUN(deadline_reason_main, NULL);
+}
+
 TEST(make_errors)
 {
 	ASSERT_EQ(NULL, gf_chan_make(65537, 1));
