@@ -11,8 +11,10 @@
  *
  *	park_each: fiber <id> reason "<wait reason>" site <function>
  *
- * /proc/gfibers must then show fiber <id> waiting with that reason and
- * a wait site inside <function> (symbolize the PC against this binary).
+ * /proc/gfibers must then show fiber <id> waiting (leaked, for the nil
+ * channels and the select with no cases: nothing can ever wake them)
+ * with that reason and a wait site inside <function> (symbolize the PC
+ * against this binary).
  * Main sleeps in 1-hour sleeps (reason "sleep", in main_sleeps) until
  * killed.
  */

@@ -217,7 +217,9 @@ GF_API int gf_sleep_until(int64_t deadline);
  * creator holds one reference; gf_chan_ref() adds one, gf_chan_unref()
  * drops one and frees the channel with the last. A NULL channel is Go's
  * nil channel: send and receive block forever (reasons "chan send (nil
- * chan)", "chan receive (nil chan)"), close fails with EINVAL.
+ * chan)", "chan receive (nil chan)"; without a deadline the fiber is
+ * leaked from the start, as in a select with no channel), close fails
+ * with EINVAL.
  *
  * Leaks proven by references: the convention is that a fiber given a
  * channel takes its own reference (gf_chan_ref) and drops it when done.
@@ -303,7 +305,8 @@ typedef struct gf_select_case {
 /*
  * gf_select - Go's select over n cases: when several are ready one is
  * chosen uniformly at random; otherwise blocks ("select", or "select (no
- * cases)" when every channel is nil) until one is. deadline GF_NOWAIT is
+ * cases)" when every channel is nil: leaked from the start unless a
+ * deadline bounds it) until one is. deadline GF_NOWAIT is
  * Go's default clause. A receive on a closed channel is ready (ok false);
  * a send on a closed channel is ready and fails (ok false; Go panics).
  * Returns the chosen index; -1 with errno EAGAIN (GF_NOWAIT, none

@@ -283,6 +283,15 @@ static inline int tryrecv_locked(gf_chan_t *c, void *ep)
 GF_HIDDEN int gfi_select(gf_select_case_t *cases, int n, int64_t deadline,
 			 uintptr_t pc, uint32_t reason);
 
+/* Parked on a nil channel for good: nothing can ever wake it (Go's
+ * leak profile reports these too), so it is leaked from the start. */
+static bool nil_unlock(gf_fiber_t *gp, void *unused)
+{
+	(void)unused;
+	gfi_mark_g_leaked(gp);
+	return true;
+}
+
 static int nil_block(int64_t deadline, uint32_t reason, uintptr_t pc)
 {
 	gfi_g *gp = gfi_getg();
@@ -296,7 +305,8 @@ static int nil_block(int64_t deadline, uint32_t reason, uintptr_t pc)
 		return -1;
 	}
 	atomic_store(&gp->selectdone, 0);
-	gfi_park_deadline(NULL, NULL, reason, pc, NULL, deadline);
+	gfi_park_deadline(deadline < 0 ? nil_unlock : NULL, NULL, reason, pc,
+			  NULL, deadline);
 	errno = ETIMEDOUT;
 	return -1;
 }

@@ -43,6 +43,7 @@ struct gfi_selstate {
 	int64_t deadline;
 	gfi_g *gp;
 	bool judged;		/* no deadline, a channel: leak-judged */
+	bool cases_nonnil;	/* a case has a channel */
 };
 
 static void sellock(struct gfi_selstate *s)
@@ -144,6 +145,8 @@ static bool selpark_unlock(gf_fiber_t *gp, void *arg)
 	(void)gp;
 	if (s->judged)
 		gfi_select_judge(s, NULL);
+	else if (!s->t && !s->cases_nonnil)
+		gfi_mark_g_leaked(s->gp);	/* select {}: never wakes */
 	/*
 	 * s lives on gp's stack. Once the timer is armed it may fire and
 	 * ready gp, but gp's pass 3 first takes lockorder[0]'s lock, which
@@ -231,7 +234,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 		lockorder[j] = v;
 	}
 	s = (struct gfi_selstate){ cases, lockorder, n, NULL, deadline, gp,
-				   deadline < 0 && !allnil };
+				   deadline < 0 && !allnil, !allnil };
 
 	/* Pass 1. */
 	sellock(&s);

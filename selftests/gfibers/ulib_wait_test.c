@@ -2,7 +2,9 @@
 /*
  * A real libgfiber program, registered with the loaded module: one fiber
  * parked in each blocking primitive of the library.  /proc/gfibers must
- * show each with status "waiting", the library's wait reason, and a wait
+ * show each with status "waiting" (or "leaked" for the waits nothing can
+ * ever end: nil channels, select with no channel), the library's wait
+ * reason, and a wait
  * site that symbolizes to the function of this file that made the
  * blocking call (the seed's point: the frame to look at is the caller of
  * the park, never the park itself).
@@ -164,22 +166,24 @@ static const struct expect {
 	void (*fn)(void *);
 	const char *func;
 	const char *reason;
+	const char *status;
 } expect[] = {
-	{ park_chan_recv, "park_chan_recv", "chan receive" },
-	{ park_chan_send, "park_chan_send", "chan send" },
-	{ park_select, "park_select", "select" },
-	{ park_select_none, "park_select_none", "select (no cases)" },
-	{ park_nil_recv, "park_nil_recv", "chan receive (nil chan)" },
-	{ park_nil_send, "park_nil_send", "chan send (nil chan)" },
-	{ park_sleep, "park_sleep", "sleep" },
-	{ park_mutex, "park_mutex", "sync.Mutex.Lock" },
-	{ park_rlock, "park_rlock", "sync.RWMutex.RLock" },
-	{ park_wlock, "park_wlock", "sync.RWMutex.Lock" },
-	{ park_cond, "park_cond", "sync.Cond.Wait" },
-	{ park_waitgroup, "park_waitgroup", "sync.WaitGroup.Wait" },
-	{ park_sem, "park_sem", "semacquire" },
-	{ park_io, "park_io", "IO wait" },
-	{ park_custom, "park_custom", "waiting for godot" },
+	{ park_chan_recv, "park_chan_recv", "chan receive", "waiting" },
+	{ park_chan_send, "park_chan_send", "chan send", "waiting" },
+	{ park_select, "park_select", "select", "waiting" },
+	/* nothing can ever wake these: leaked from the start */
+	{ park_select_none, "park_select_none", "select (no cases)", "leaked" },
+	{ park_nil_recv, "park_nil_recv", "chan receive (nil chan)", "leaked" },
+	{ park_nil_send, "park_nil_send", "chan send (nil chan)", "leaked" },
+	{ park_sleep, "park_sleep", "sleep", "waiting" },
+	{ park_mutex, "park_mutex", "sync.Mutex.Lock", "waiting" },
+	{ park_rlock, "park_rlock", "sync.RWMutex.RLock", "waiting" },
+	{ park_wlock, "park_wlock", "sync.RWMutex.Lock", "waiting" },
+	{ park_cond, "park_cond", "sync.Cond.Wait", "waiting" },
+	{ park_waitgroup, "park_waitgroup", "sync.WaitGroup.Wait", "waiting" },
+	{ park_sem, "park_sem", "semacquire", "waiting" },
+	{ park_io, "park_io", "IO wait", "waiting" },
+	{ park_custom, "park_custom", "waiting for godot", "waiting" },
 };
 #define NEXPECT (sizeof(expect) / sizeof(expect[0]))
 
@@ -275,7 +279,8 @@ static int wait_sites_main(void *arg)
 			return 1;
 		}
 		for (waiting = 0, i = 0; i < NEXPECT; i++)
-			waiting += seen[i].found && !strcmp(seen[i].status, "waiting");
+			waiting += seen[i].found &&
+				   !strcmp(seen[i].status, expect[i].status);
 		if (waiting == (int)NEXPECT)
 			break;
 	}
@@ -289,10 +294,11 @@ static int wait_sites_main(void *arg)
 			failures++;
 			continue;
 		}
-		if (strcmp(s->status, "waiting") || strcmp(s->reason, expect[i].reason)) {
-			TH_LOG("fiber %lld (%s): expected waiting/'%s', got %s/'%s'",
-			       (long long)ids[i], expect[i].func, expect[i].reason,
-			       s->status, s->reason);
+		if (strcmp(s->status, expect[i].status) ||
+		    strcmp(s->reason, expect[i].reason)) {
+			TH_LOG("fiber %lld (%s): expected %s/'%s', got %s/'%s'",
+			       (long long)ids[i], expect[i].func, expect[i].status,
+			       expect[i].reason, s->status, s->reason);
 			failures++;
 		}
 		if (gfsym_lookup(syms, getpid(), s->wait_pc, sym, sizeof(sym),

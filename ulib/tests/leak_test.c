@@ -236,6 +236,50 @@ TEST(select_no_false_leaks)
 	GFT_RUN(select_no_false_main, NULL);
 }
 
+/* ------------------------------------------------------------ nil */
+
+static void nil_recv(void *arg)
+{
+	gf_chan_recv_deadline(NULL, NULL, arg ? gf_now() + 60000000000
+					      : GF_FOREVER);
+}
+
+static void nil_send(void *arg)
+{
+	(void)arg;
+	gf_chan_send(NULL, NULL);
+}
+
+static void empty_select(void *arg)
+{
+	(void)arg;
+	gf_select(NULL, 0, GF_FOREVER);
+}
+
+/* Waits nothing can ever end are leaked the moment they park; a
+ * deadline ends them, so they are only waiting then. */
+static int nil_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	gf_go(nil_recv, NULL);
+	gf_go(nil_send, NULL);
+	gf_go(empty_select, NULL);
+	gf_go(nil_recv, (void *)1);
+	EXPECT_EQ(3, settle("(leaked)", 3));
+	EXPECT_EQ(1, count_in_dump("[chan receive (nil chan) (leaked)"));
+	EXPECT_EQ(1, count_in_dump("[chan send (nil chan) (leaked)"));
+	EXPECT_EQ(1, count_in_dump("[select (no cases) (leaked)"));
+	EXPECT_EQ(1, count_in_dump("[chan receive (nil chan)]"));
+	return 0;
+}
+
+TEST(nil_channel_and_empty_select_leaked_at_once)
+{
+	GFT_RUN(nil_main, NULL);
+}
+
 /* ------------------------------------------------------------ sync */
 
 static gf_mutex_t mu;
