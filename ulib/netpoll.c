@@ -13,18 +13,34 @@
  * The scheduler blocks in gfi_netpoll() (one M at a time, sched.lastpoll
  * == 0 while it does) when there are IO waiters or timers; otherwise
  * idle Ms sleep on their futex.
+ *
+ * The epoll instance and the eventfd are created by the first IO wait
+ * (Go's netpollGenericInit), not when the runtime starts: a program that
+ * never waits on a fd holds neither, and when they cannot be had (EMFILE,
+ * ENFILE, ENOMEM) that is the error of the gf_wait_fd/gf_read/gf_write
+ * that needed them; the next one tries again. Until then the timed
+ * sleep of the scheduler is a futex wait on sleepbreak, which
+ * gfi_netpoll_break sets as it would write the eventfd. The switch from
+ * one to the other breaks both, so an M asleep in either wakes and polls
+ * again (see poller_init).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "runtime.h"
+
+#ifdef GF_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 struct polldesc {
 	int lock;
@@ -33,28 +49,24 @@ struct polldesc {
 	struct gfi_waitq rq, wq;	/* waiting fibers */
 };
 
-static int epfd = -1;
-static int breakfd = -1;
+/* -1 until the first IO wait; published (release) after breakfd */
+static _Atomic int epfd = -1;
+static int breakfd = -1;		/* written before epfd, then fixed */
+static pthread_mutex_t initlock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int breakpending;
+static _Atomic uint32_t sleepbreak;	/* futex: the break without epoll */
 static pthread_mutex_t pdlock = PTHREAD_MUTEX_INITIALIZER;
 static struct polldesc **_Atomic pds;
 static _Atomic int npds;
 static char break_marker;
 
+/* Nothing to create at start: the poller comes with the first IO wait. */
 int gfi_netpoll_init(void)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &break_marker };
-
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		return -1;
-	breakfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (breakfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev))
-		return -1;
 	return 0;
 }
 
-void gfi_netpoll_break(void)
+static void eventfd_break(void)
 {
 	uint64_t one = 1;
 
@@ -62,6 +74,106 @@ void gfi_netpoll_break(void)
 		return;
 	if (write(breakfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		atomic_store(&breakpending, 0);
+}
+
+/* Stays set until a blocking sleep consumes it, as the eventfd's count. */
+static void futex_break(void)
+{
+	atomic_store(&sleepbreak, 1);
+	syscall(SYS_futex, &sleepbreak, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void gfi_netpoll_break(void)
+{
+	if (atomic_load(&epfd) < 0)
+		futex_break();
+	else
+		eventfd_break();
+}
+
+static void close_keep_errno(int fd)
+{
+	int err = errno;
+
+	close(fd);
+	errno = err;
+}
+
+/*
+ * Create the epoll instance and its break eventfd, once. Returns 0, or
+ * -1 with errno from epoll_create1/eventfd/epoll_ctl (nothing is kept:
+ * a later call starts over).
+ */
+static int poller_init(void)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN, .data.ptr = &break_marker,
+	};
+	int ep, bfd, err;
+
+	if (atomic_load(&epfd) >= 0)
+		return 0;
+	pthread_mutex_lock(&initlock);
+	if (atomic_load(&epfd) >= 0)
+		goto out_unlock;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		goto err_unlock;
+	bfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (bfd < 0)
+		goto err_close_ep;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, bfd, &ev))
+		goto err_close_bfd;
+	breakfd = bfd;
+	atomic_store(&epfd, ep);
+	/*
+	 * An M may be asleep on sleepbreak (it loaded epfd before the store
+	 * above), or a breaker may have seen no poller while the M about to
+	 * sleep sees this one: break both ways, so that either sleep ends
+	 * and the M polls again with epoll.
+	 */
+	futex_break();
+	eventfd_break();
+out_unlock:
+	pthread_mutex_unlock(&initlock);
+	return 0;
+err_close_bfd:
+	close_keep_errno(bfd);
+err_close_ep:
+	close_keep_errno(ep);
+err_unlock:
+	err = errno;
+	pthread_mutex_unlock(&initlock);
+	errno = err;
+	return -1;
+}
+
+/* A delay in ns as a timeout: NULL (forever) when negative. */
+static struct timespec *delay_ts(int64_t delay, struct timespec *ts)
+{
+	if (delay < 0)
+		return NULL;
+	ts->tv_sec = delay / 1000000000;
+	ts->tv_nsec = delay % 1000000000;
+	return ts;
+}
+
+/*
+ * The timed sleep of the scheduler before the poller exists: a futex
+ * wait that gfi_netpoll_break ends. As with the eventfd, only a blocking
+ * sleep consumes a break. Nothing can be readied: returns 0.
+ */
+static int sleep_without_poller(int64_t delay)
+{
+	struct timespec ts;
+
+	if (delay == 0)
+		return 0;
+	/* FUTEX_WAIT's timeout is relative: what delay is */
+	syscall(SYS_futex, &sleepbreak, FUTEX_WAIT_PRIVATE, 0,
+		delay_ts(delay, &ts), NULL, 0);
+	atomic_store(&sleepbreak, 0);
+	return 0;
 }
 
 static struct polldesc *pd_get(int fd)
@@ -117,19 +229,16 @@ static struct polldesc *pd_get(int fd)
 int gfi_netpoll(int64_t delay, struct gfi_p *p)
 {
 	struct epoll_event evs[128];
-	struct timespec ts, *tsp = NULL;
-	int n, i, readied = 0;
+	struct timespec ts;
+	int ep = atomic_load(&epfd), n, i, readied = 0;
 
-	if (delay >= 0) {
-		ts.tv_sec = delay / 1000000000;
-		ts.tv_nsec = delay % 1000000000;
-		tsp = &ts;
-	}
-	n = epoll_pwait2(epfd, evs, 128, tsp, NULL);
+	if (ep < 0)
+		return sleep_without_poller(delay);
+	n = epoll_pwait2(ep, evs, 128, delay_ts(delay, &ts), NULL);
 	if (n < 0 && errno == ENOSYS) {
 		int ms = delay < 0 ? -1 : (int)((delay + 999999) / 1000000);
 
-		n = epoll_wait(epfd, evs, 128, ms);
+		n = epoll_wait(ep, evs, 128, ms);
 	}
 	for (i = 0; i < n; i++) {
 		struct polldesc *pd = evs[i].data.ptr;
@@ -151,6 +260,9 @@ int gfi_netpoll(int64_t delay, struct gfi_p *p)
 			atomic_store(&breakpending, 0);
 			continue;
 		}
+#ifdef GF_TSAN
+		__tsan_acquire(pd);	/* partner: wait_fd, see there */
+#endif
 		gfi_lock(&pd->lock);
 		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 			rs = gfi_waitq_dequeue(&pd->rq);
@@ -207,14 +319,23 @@ static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
 		errno = EINVAL;
 		return -1;
 	}
-	if (gfi_runtime_init())
+	if (gfi_runtime_init() || poller_init())
 		return -1;
 	pd = pd_get(fd);
 	if (!pd)
 		return -1;
 	ev.data.ptr = pd;
+#ifdef GF_TSAN
+	/*
+	 * The kernel hands pd to the poller's thread: TSan sees that through
+	 * its epoll_wait interceptor, but GCC 12's has none for epoll_pwait2,
+	 * and would call pd's calloc a race with the poller's lock.
+	 */
+	__tsan_release(pd);
+#endif
 	/* Re-added every time: the fd may have been closed and reused. */
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) && errno != EEXIST)
+	if (epoll_ctl(atomic_load(&epfd), EPOLL_CTL_ADD, fd, &ev) &&
+	    errno != EEXIST)
 		return -1;
 	gfi_lock(&pd->lock);
 	if ((events & EPOLLIN) && pd->rready) {

@@ -27,6 +27,11 @@
  *    fewer live fibers always has guards), best effort beyond.
  *  - Stacks of other sizes are mapped one by one with a guard page
  *    (two VMAs each) and unmapped when their fiber exits.
+ *  - Out of address space (RLIMIT_AS) or of VMAs (vm.max_map_count,
+ *    which a guard's split counts against), the allocation fails with
+ *    ENOMEM and leaves nothing behind: gf_go returns the error, and the
+ *    next call tries again. A stack is never handed out with a weaker
+ *    overflow check than the budget promises.
  *
  * Stacks are never returned to the kernel while their G is recycled (Go
  * keeps its stack pool too); see docs/ulib.md for the memory figures.
@@ -70,7 +75,12 @@ static int stack_map_single(gfi_g *gp, size_t size)
 		errno = ENOMEM;
 		return -1;
 	}
-	mprotect(p, pagesz, PROT_NONE);
+	/* The guard splits the mapping: one more VMA, which may be refused */
+	if (mprotect(p, pagesz, PROT_NONE)) {
+		munmap(p, size + pagesz);
+		errno = ENOMEM;
+		return -1;
+	}
 	gp->map_lo = p;
 	gp->stack_lo = p + pagesz;
 	gp->stack_hi = p + pagesz + size;
@@ -102,19 +112,31 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 		 * With THP "always" (Debian's default) the first touch of a
 		 * stack would fault in a 2 MiB page: 40 KiB and more per
 		 * parked fiber instead of one 4 KiB page. The flag is the
-		 * same on every arena, so neighbours still merge.
+		 * same on every arena, so neighbours still merge. Should it
+		 * fail, that costs memory, not correctness.
 		 */
 		madvise(p, slot * ARENA_STACKS, MADV_NOHUGEPAGE);
 		arena_next = p;
 		arena_end = p + slot * ARENA_STACKS;
 	}
 	p = arena_next;
-	arena_next += slot;
 	gp->stack_guarded = 0;
-	if (guard_budget > 0 && !mprotect(p, pagesz, PROT_NONE)) {
+	if (guard_budget > 0) {
+		/*
+		 * Within the budget a stack gets a real guard or is not
+		 * handed out: when the split is refused (vm.max_map_count),
+		 * gf_go fails rather than give a weaker check than the one
+		 * documented. The slot stays for the next try.
+		 */
+		if (mprotect(p, pagesz, PROT_NONE)) {
+			gfi_unlock(&arena_lock);
+			errno = ENOMEM;
+			return -1;
+		}
 		guard_budget--;
 		gp->stack_guarded = 1;
 	}
+	arena_next += slot;
 	gfi_unlock(&arena_lock);
 	gp->map_lo = p;
 	gp->stack_lo = p + pagesz;
