@@ -102,8 +102,9 @@ typedef struct gf_attr {
  * The new fiber inherits the caller's labels; its creator and creation
  * site (the caller of gf_go) are recorded for dumps.
  * Returns the new fiber's id (> 0); -1 with errno: EINVAL (fn NULL or
- * stack_size over 1 GiB), ENOMEM (no stack or memory), EPERM (runtime
- * not started).
+ * stack_size over 1 GiB), ENOMEM (no memory, or the stack cannot be
+ * mapped or given its guard page: RLIMIT_AS, vm.max_map_count; nothing
+ * is kept and a later call may succeed), EPERM (runtime not started).
  */
 GF_API int64_t gf_go(void (*fn)(void *arg), void *arg);
 GF_API int64_t gf_go_attr(void (*fn)(void *arg), void *arg,
@@ -561,14 +562,20 @@ GF_API void gf_syscall_exit(void);
  * gf_wait_fd - park ("IO wait") until fd is ready for events (EPOLLIN
  * and/or EPOLLOUT) or the deadline. fd should be non-blocking. Returns
  * the ready events (> 0); -1 with errno: ETIMEDOUT, EAGAIN (GF_NOWAIT),
- * EINVAL (no event asked), EBADF/EPERM from epoll_ctl (fd not pollable).
+ * EINVAL (no event asked), EBADF/EPERM from epoll_ctl (fd not pollable),
+ * ENOSPC/ENOMEM from epoll_ctl, EMFILE/ENFILE/ENOMEM when the poller
+ * cannot be made (the first wait makes it: an epoll instance and an
+ * eventfd, two descriptors; on failure nothing is kept and the next call
+ * tries again).
  */
 GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
 
 /*
  * gf_read / gf_write - read(2)/write(2) on a fd that the runtime makes
  * non-blocking: on EAGAIN the fiber parks in gf_wait_fd until ready.
- * Return as read(2)/write(2).
+ * Return as read(2)/write(2); when the fd would block, -1 with
+ * gf_wait_fd's errors (EMFILE, ENFILE, ENOMEM if the poller cannot be
+ * made).
  */
 GF_API ssize_t gf_read(int fd, void *buf, size_t n);
 GF_API ssize_t gf_write(int fd, const void *buf, size_t n);

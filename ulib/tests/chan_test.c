@@ -128,6 +128,10 @@ static int deadline_reason_main(void *arg)
 	EXPECT_EQ(NULL, strstr(gft_dump(), "[select"));
 	EXPECT_EQ(0, gf_chan_send(r, &v));
 	EXPECT_EQ(1, gf_chan_recv(w, &v));
+	/* the woken ones may still be in their select's cleanup: let them
+	 * end before dropping the last references */
+	while (gf_num_fibers() > 1)
+		gf_sleep(1000000);
 	gf_chan_unref(r);
 	gf_chan_unref(w);
 	return 0;
