@@ -60,12 +60,6 @@ static struct polldesc **_Atomic pds;
 static _Atomic int npds;
 static char break_marker;
 
-/* Nothing to create at start: the poller comes with the first IO wait. */
-int gfi_netpoll_init(void)
-{
-	return 0;
-}
-
 static void eventfd_break(void)
 {
 	uint64_t one = 1;

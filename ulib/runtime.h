@@ -526,7 +526,6 @@ GF_HIDDEN void gfi_signals_init_thread(struct gfi_m *m);
 
 /* ---------------------------------------------------------- netpoll */
 
-GF_HIDDEN int gfi_netpoll_init(void);
 /* Wait up to delay ns (< 0 forever, 0 poll); ready Gs are put on p or
  * the global queue; returns how many were readied. */
 GF_HIDDEN int gfi_netpoll(int64_t delay, struct gfi_p *p);

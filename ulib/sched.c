@@ -858,10 +858,6 @@ static void runtime_init(void)
 		pidleput_locked(p);
 		pthread_mutex_unlock(&gfi_sched.lock);
 	}
-	if (gfi_netpoll_init()) {
-		init_err = errno;
-		return;
-	}
 	if (gfi_registry_init()) {
 		init_err = errno;
 		return;

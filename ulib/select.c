@@ -42,9 +42,14 @@ struct gfi_selstate {
 	struct gfi_timer *t;
 	int64_t deadline;
 	gfi_g *gp;
-	bool judged;		/* no deadline, a channel: leak-judged */
-	bool cases_nonnil;	/* a case has a channel */
+	bool allnil;		/* no case has a channel */
 };
+
+/* Waits without deadline on a channel are judged for leaks. */
+static inline bool sel_judged(const struct gfi_selstate *s)
+{
+	return s->deadline < 0 && !s->allnil;
+}
 
 static void sellock(struct gfi_selstate *s)
 {
@@ -143,9 +148,9 @@ static bool selpark_unlock(gf_fiber_t *gp, void *arg)
 	struct gfi_selstate *s = arg;
 
 	(void)gp;
-	if (s->judged)
+	if (sel_judged(s))
 		gfi_select_judge(s, NULL);
-	else if (!s->t && !s->cases_nonnil)
+	else if (s->deadline < 0)
 		gfi_mark_g_leaked(s->gp);	/* select {}: never wakes */
 	/*
 	 * s lives on gp's stack. Once the timer is armed it may fire and
@@ -234,7 +239,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 		lockorder[j] = v;
 	}
 	s = (struct gfi_selstate){ cases, lockorder, n, NULL, deadline, gp,
-				   deadline < 0 && !allnil, !allnil };
+				   allnil };
 
 	/* Pass 1. */
 	sellock(&s);
@@ -280,12 +285,13 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 
 		sgs[k] = (struct gfi_sudog){ .g = gp, .elem = cs->elem,
 					     .c = cs->chan, .is_select = true,
-					     .sel = s.judged ? &s : NULL };
+					     .sel = cs->chan && sel_judged(&s) ?
+						    &s : NULL };
 		if (!cs->chan)
 			continue;
 		gfi_waitq_push(gfi_chan_q(cs->chan, cs->dir == GF_SELECT_SEND),
 			       &sgs[k]);
-		if (s.judged)
+		if (sgs[k].sel)
 			gfi_chan_nsel_add(cs->chan, 1);
 	}
 	if (deadline > 0) {
@@ -305,6 +311,8 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 	for (i = 0; i < n; i++) {
 		gf_select_case_t *cs = &cases[i];
 
+		if (sgs[i].sel)		/* winner too: counted while parked */
+			gfi_chan_nsel_add(cs->chan, -1);
 		if (&sgs[i] == winner) {
 			ret = i;
 			cs->ok = winner->success;
@@ -315,9 +323,6 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 						    cs->dir == GF_SELECT_SEND),
 					 &sgs[i]);
 	}
-	for (i = 0; s.judged && i < n; i++)
-		if (cases[i].chan)
-			gfi_chan_nsel_add(cases[i].chan, -1);
 	selunlock(&s);
 	if (!winner)
 		errno = ETIMEDOUT;

@@ -28,11 +28,15 @@ static int count_in_dump(const char *needle)
 	return n;
 }
 
-/* Sleep until the dump shows n fibers waiting with the bracketed state. */
-static void wait_parked(const char *state, int n)
+/* Poll until the dump shows needle want times (the marks of a park
+ * happen just after its switch), for up to 5 s; returns the count. */
+static int settle(const char *needle, int want)
 {
-	while (count_in_dump(state) < n)
+	int i;
+
+	for (i = 0; i < 5000 && count_in_dump(needle) != want; i++)
 		gf_sleep(1000000);
+	return count_in_dump(needle);
 }
 
 /* ------------------------------------------------------------ channels */
@@ -55,7 +59,7 @@ static int chan_main(void *arg)
 	for (i = 0; i < 3; i++)
 		gf_go(ref_leaker, gf_chan_ref(c));
 	extra = gf_chan_ref(c);	/* another holder: not provable */
-	wait_parked("[chan receive]", 3);
+	settle("[chan receive]", 3);
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
 	gf_chan_unref(c);	/* main's own: extra still holds one */
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
@@ -87,7 +91,7 @@ static int borrow_main(void *arg)
 	/* handles shared without gf_chan_ref: no accusation while held */
 	gf_go(borrower, c);
 	gf_go(borrower, c);
-	wait_parked("[chan receive]", 2);
+	settle("[chan receive]", 2);
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
 	gf_chan_unref(c);	/* nobody holds a handle at all now */
 	EXPECT_EQ(2, count_in_dump("(leaked)"));
@@ -134,16 +138,6 @@ static void plain_b(void *arg)
 	gf_waitgroup_done(&wg);
 }
 
-/* Poll: the marks of a park happen just after its switch. */
-static int settle(const char *needle, int want)
-{
-	int i;
-
-	for (i = 0; i < 5000 && count_in_dump(needle) != want; i++)
-		gf_sleep(1000000);
-	return count_in_dump(needle);
-}
-
 static int select_main(void *arg)
 {
 	GFT_FIBER;
@@ -156,8 +150,8 @@ static int select_main(void *arg)
 	go_with_refs(selector);
 	gf_chan_ref(sb);
 	gf_go(plain_b, NULL);
-	wait_parked("[select]", 1);
-	wait_parked("[chan receive]", 1);
+	settle("[select]", 1);
+	settle("[chan receive]", 1);
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
 	gf_chan_unref(sa);	/* sb still ours: the select may wake */
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
@@ -175,7 +169,7 @@ static int select_main(void *arg)
 	gf_waitgroup_add(&wg, 2);
 	gf_chan_ref(sb);
 	gf_go(plain_b, NULL);
-	wait_parked("[chan receive]", 1);
+	settle("[chan receive]", 1);
 	gf_chan_ref(sa);	/* the selector's two */
 	gf_chan_ref(sb);
 	gf_chan_unref(sa);	/* main lets go before the selector parks */
@@ -220,7 +214,7 @@ static int select_no_false_main(void *arg)
 	gf_waitgroup_add(&wg, 2);
 	go_with_refs(selector);
 	go_with_refs(deadline_selector);
-	wait_parked("[select]", 2);
+	settle("[select]", 2);
 	gf_chan_unref(sa);	/* main still holds sb: selector may wake */
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
 	gf_chan_unref(sb);	/* the other select holds both and will
@@ -369,7 +363,7 @@ static int sync_main(void *arg)
 		gf_waitgroup_add(&wg, 2);				\
 		for (i = 0; i < 2; i++)					\
 			gf_go(fn, gf_ref(obj));				\
-		wait_parked("[" state "]", 2);				\
+		settle("[" state "]", 2);				\
 		EXPECT_EQ(0, count_in_dump("(leaked)"));		\
 		gf_unref(obj);						\
 		EXPECT_EQ(2, count_in_dump("[" state " (leaked)"));	\
@@ -410,15 +404,9 @@ static void forgetful_worker(void *arg)
 static void watcher(void *arg)
 {
 	GFT_FIBER;
-	int i;
 
-	/* Marked by main's own park, just after its switch: poll. */
-	for (i = 0; i < 10000; i++) {
-		if (count_in_dump("[sync.WaitGroup.Wait (leaked)") == 1)
-			break;
-		gf_sleep(1000000);
-	}
-	EXPECT_EQ(1, count_in_dump("[sync.WaitGroup.Wait (leaked)"));
+	/* Marked by main's own park, just after its switch. */
+	EXPECT_EQ(1, settle("[sync.WaitGroup.Wait (leaked)", 1));
 	gf_waitgroup_done(arg);	/* unstick main, contract broken */
 }
 
@@ -480,7 +468,7 @@ static int no_false_leak_main(void *arg)
 	gf_waitgroup_add(&wg, 2);
 	gf_go(deadline_locker, gf_ref(&mu));
 	gf_go(plain_locker, NULL);
-	wait_parked("[sync.Mutex.Lock]", 2);
+	settle("[sync.Mutex.Lock]", 2);
 	/* mu: one reference, held by a deadline waiter; plain_mu: never
 	 * counted, and nobody holds a reference at all. */
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
