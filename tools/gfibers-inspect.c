@@ -122,7 +122,7 @@ int main(int argc, char **argv)
 	if (!in) {
 		fprintf(stderr, "gfibers-inspect: %s: %s%s\n", path, strerror(errno),
 			errno == ENOENT && !strcmp(path, "/proc/gfibers") ?
-			" (is gfibers.ko loaded? insmod kmod/gfibers.ko)" : "");
+			" (is gfibers.ko loaded? insmod build/gfibers.ko)" : "");
 		return 1;
 	}
 	cache = gfsym_new();
