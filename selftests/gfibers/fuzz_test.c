@@ -1171,10 +1171,18 @@ static void op_memwrite(struct ctx *c)
 	if (!c->nmaps || c->memfd < 0)
 		return;
 	m = &c->maps[below(&c->rng, c->nmaps)];
-	n = 1 + below(&c->rng, sizeof(buf));
+	i = below(&c->rng, m->len);
+	/*
+	 * Never past the mapping's end: /proc/self/mem crosses into the
+	 * next mapping, and the one next to a device mapping placed by the
+	 * kernel can be the shared statistics page (a 1M-op run lost its
+	 * counters so).
+	 */
+	n = 1 + below(&c->rng, m->len - i < sizeof(buf) ? m->len - i :
+			       sizeof(buf));
+	off = (off_t)(uintptr_t)m->addr + i;
 	for (i = 0; i < n; i++)
 		buf[i] = rnd(&c->rng);
-	off = (off_t)(uintptr_t)m->addr + below(&c->rng, m->len);
 	note(c, "pwrite(/proc/self/mem, %zu, 0x%llx)", n,
 	     (unsigned long long)off);
 	ret = chance(&c->rng, 70) ? pwrite(c->memfd, buf, n, off) :
