@@ -23,6 +23,13 @@
  * gfi_netpoll_break sets as it would write the eventfd. The switch from
  * one to the other breaks both, so an M asleep in either wakes and polls
  * again (see poller_init).
+ *
+ * A fork() child gets a poller of its own: the parent's epoll instance
+ * is shared across fork (one open file), and a child polling it would
+ * take edge-triggered events meant for the parent's fibers, which would
+ * then wait forever. fork_child drops the child's references to it; the
+ * child's next IO wait creates a new instance and registers its fd there
+ * afresh (wait_fd adds the fd on every wait).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,6 +66,7 @@ static pthread_mutex_t pdlock = PTHREAD_MUTEX_INITIALIZER;
 static struct polldesc **_Atomic pds;
 static _Atomic int npds;
 static char break_marker;
+static bool atfork_done;		/* under initlock */
 
 static void eventfd_break(void)
 {
@@ -94,9 +102,32 @@ static void close_keep_errno(int fd)
 }
 
 /*
- * Create the epoll instance and its break eventfd, once. Returns 0, or
- * -1 with errno from epoll_create1/eventfd/epoll_ctl (nothing is kept:
- * a later call starts over).
+ * In a fork child (its only thread): forget the parent's poller. The
+ * poll descriptors stay (a fiber copied from the parent may still
+ * unlock one); an edge they remember only makes one wait return early,
+ * which callers retry as any spurious wake-up.
+ */
+static void fork_child(void)
+{
+	int ep = atomic_load(&epfd);
+
+	pthread_mutex_init(&initlock, NULL);
+	pthread_mutex_init(&pdlock, NULL);
+	if (ep >= 0) {
+		close(ep);
+		close(breakfd);
+	}
+	breakfd = -1;
+	atomic_store(&epfd, -1);
+	atomic_store(&breakpending, 0);
+	atomic_store(&sleepbreak, 0);
+}
+
+/*
+ * Create the epoll instance and its break eventfd, once (once per
+ * process: see fork_child). Returns 0, or -1 with errno from
+ * pthread_atfork/epoll_create1/eventfd/epoll_ctl (nothing is kept: a
+ * later call starts over).
  */
 static int poller_init(void)
 {
@@ -110,6 +141,14 @@ static int poller_init(void)
 	pthread_mutex_lock(&initlock);
 	if (atomic_load(&epfd) >= 0)
 		goto out_unlock;
+	if (!atfork_done) {
+		err = pthread_atfork(NULL, NULL, fork_child);
+		if (err) {
+			errno = err;
+			goto err_unlock;
+		}
+		atfork_done = true;
+	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
 		goto err_unlock;

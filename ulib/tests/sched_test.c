@@ -2,11 +2,13 @@
 /*
  * sched_test.c - the runtime around the fibers: deadlock detection,
  * dumps (format, wait sites, creators, labels), the leak check, the
- * syscall wrapper (a blocked fiber does not block its P), IO waits,
+ * syscall wrapper (a blocked fiber does not block its P), IO waits (a
+ * fork child's among them),
  * SIGQUIT, GF_REQUIRE_KMOD and the registry's slots (in a private table
  * of the kernel's layout: GF_FAKE_TABLE=1).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -389,6 +391,109 @@ TEST(io_waits_through_pipe)
 {
 	setenv("GF_PROCS", "2", 1);
 	GFT_RUN(io_main, NULL);
+}
+
+/*
+ * A fork child polls with an epoll instance of its own: sharing the
+ * parent's, it would take edge-triggered events meant for the parent's
+ * fibers (docs/ulib.md, "fork()").
+ */
+static int p1[2];
+static gf_fiber_t *p1_waiter_g;
+
+static void p1_waiter(void *arg)
+{
+	__atomic_store_n(&p1_waiter_g, gf_self(), __ATOMIC_RELEASE);
+	*(int *)arg = gf_wait_fd(p1[0], EPOLLIN, gf_now() + 30000000000);
+	gf_waitgroup_done(&wg);
+}
+
+/* Which of fds a (bit 0) and b (bit 1) an epoll instance we hold watches. */
+static int epoll_watches(int a, int b)
+{
+	char path[sizeof("/proc/self/fdinfo/") + 256], link[64], line[256];
+	struct dirent *e;
+	int bits = 0, t;
+	DIR *d;
+	FILE *f;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[eventpoll]"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s",
+			 e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "tfd: %d", &t) == 1)
+				bits |= (t == a) | (t == b) << 1;
+		fclose(f);
+	}
+	closedir(d);
+	return bits;
+}
+
+static int fork_poll_main(void *arg)
+{
+	GFT_FIBER;
+	int p2[2], status = 0, got = 0;
+	pid_t pid;
+
+	(void)arg;
+	ASSERT_EQ(0, pipe(p1));
+	ASSERT_EQ(0, pipe(p2));
+	gf_waitgroup_add(&wg, 1);
+	gf_go(p1_waiter, &got);
+	wait_parked(&p1_waiter_g);
+	EXPECT_EQ(1, epoll_watches(p1[0], p2[0]));
+	pid = fork();
+	if (pid == 0) {
+		/*
+		 * GF_NOWAIT registers p2 with the child's poller without
+		 * parking: the child has one thread, and the other Ms'
+		 * scheduler state came along stale.
+		 */
+		if (gf_wait_fd(p2[0], EPOLLIN, GF_NOWAIT) != -1 ||
+		    errno != EAGAIN)
+			_exit(3);
+		/* 2: p2 only; 3: the parent's instance, p1 with it */
+		_exit(epoll_watches(p1[0], p2[0]) == 2 ? 0 :
+		      10 + epoll_watches(p1[0], p2[0]));
+	}
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) {
+		TH_LOG("child: %s", WEXITSTATUS(status) == 13 ?
+		       "polls the parent's epoll instance" :
+		       "no poller of its own");
+	}
+	/* The parent's poller is its own still: p1's waiter wakes. */
+	EXPECT_EQ(1, write(p1[1], "x", 1));
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(EPOLLIN, got);
+	close(p1[0]);
+	close(p1[1]);
+	close(p2[0]);
+	close(p2[1]);
+	return 0;
+}
+
+TEST(fork_child_polls_alone)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(fork_poll_main, NULL);
 }
 
 /* ------------------------------------------------------------ registry */
