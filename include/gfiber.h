@@ -85,8 +85,15 @@ typedef struct gf_fiber gf_fiber_t;
  * all fibers are asleep - deadlock!" and a dump to stderr, and aborts.
  *
  * Returns fn's value; -1 with errno: EINVAL (fn NULL, or nested call,
- * or another thread than the first), ENODEV (GF_REQUIRE_KMOD=1 and no
- * usable /dev/gfibers), ENOMEM, EAGAIN (no thread).
+ * or another thread than the first), ENOMEM, EAGAIN (no thread); with
+ * GF_REQUIRE_KMOD=1 also ENODEV (no /dev/gfibers: the module is not
+ * loaded) or the errno that made the device unusable (EMFILE, ENFILE,
+ * ENOMEM, EACCES, EPROTO for a module of another ABI version).
+ *
+ * Said once on stderr at start, the program running on: a /dev/gfibers
+ * that exists but cannot be used ("libgfiber: not registered with
+ * gfibers.ko ..."), and SIGQUIT dumps that cannot be set up for want of
+ * a descriptor or a thread ("libgfiber: SIGQUIT dumps off ...").
  */
 GF_API int gf_main(int (*fn)(void *arg), void *arg);
 
@@ -584,8 +591,9 @@ GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
 
 /*
  * gf_registry_mode - where fibers are registered: 0 nowhere (no
- * /dev/gfibers), 1 the kernel's table, 2 a private table of the same
- * layout (GF_FAKE_TABLE=1, for benchmarks), -1 not started yet.
+ * /dev/gfibers, or one that could not be used: said on stderr at start),
+ * 1 the kernel's table, 2 a private table of the same layout
+ * (GF_FAKE_TABLE=1, for benchmarks), -1 not started yet.
  */
 GF_API int gf_registry_mode(void);
 

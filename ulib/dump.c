@@ -496,13 +496,30 @@ void gfi_dump_init(void)
 	const char *no = getenv("GF_NOSIGQUIT");
 	struct sigaction sa;
 	pthread_t t;
+	int err;
 
 	if (no && !strcmp(no, "1"))
 		return;
-	if (pipe2(quitpipe, O_CLOEXEC))
+	/*
+	 * Without its pipe or thread the program runs on and SIGQUIT keeps
+	 * its default action (core dump), said here so that nobody waits for
+	 * a dump that cannot come.
+	 */
+	if (pipe2(quitpipe, O_CLOEXEC)) {
+		gfi_printf(2, "libgfiber: SIGQUIT dumps off: pipe2: %s (GF_NOSIGQUIT=1 turns them off quietly)\n",
+			   strerror(errno));
+		quitpipe[0] = quitpipe[1] = -1;
 		return;
-	if (pthread_create(&t, NULL, dumper, NULL))
+	}
+	err = pthread_create(&t, NULL, dumper, NULL);
+	if (err) {
+		gfi_printf(2, "libgfiber: SIGQUIT dumps off: pthread_create: %s (GF_NOSIGQUIT=1 turns them off quietly)\n",
+			   strerror(err));
+		close(quitpipe[0]);
+		close(quitpipe[1]);
+		quitpipe[0] = quitpipe[1] = -1;
 		return;
+	}
 	pthread_detach(t);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sigquit_handler;

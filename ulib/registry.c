@@ -18,8 +18,13 @@
  * moment writes its slot (status changes are serialised by the G's
  * ownership and GSCAN, see fiber.c), so there is one writer per slot.
  *
- * Without the device the runtime runs unregistered (slots NULL);
- * GF_REQUIRE_KMOD=1 turns that into a gf_main error (ENODEV).
+ * Without the device the runtime runs unregistered (slots NULL), as a
+ * program does on a machine without the module; GF_REQUIRE_KMOD=1 turns
+ * that into a gf_main error (ENODEV). A device that is there but cannot
+ * be used (no free descriptor, no memory, an ABI of another version) is
+ * not the same: an operator expects the program in /proc/gfibers, so it
+ * is said on stderr once, and GF_REQUIRE_KMOD=1 makes it gf_main's error
+ * with the errno of the step that failed.
  * GF_FAKE_TABLE=1 (used only when the device is absent) registers into
  * a private anonymous table of the same layout, so benchmarks measure
  * the cost of registration on a machine without the module.
@@ -82,22 +87,32 @@ GF_API int gf_registry_mode(void)
 	return mode;
 }
 
-static int kernel_setup(void)
+/*
+ * Open the device, set the table up and map its header (at hdr again in
+ * a fork child). Returns 0, or -1 with errno and *step naming the call
+ * that failed.
+ */
+static int kernel_setup(const char **step)
 {
 	struct gfibers_setup su = { .abi_version = GFIBERS_ABI_VERSION };
 	void *h;
+	int err;
 
+	*step = "open /dev/gfibers";
 	devfd = open("/dev/gfibers", O_RDWR | O_CLOEXEC);
 	if (devfd < 0)
 		return -1;
+	*step = "GFIBERS_IOC_SETUP";
 	if (ioctl(devfd, GFIBERS_IOC_SETUP, &su))
 		goto err_close;
+	*step = "mmap of the table header";
 	h = mmap(hdr ? (void *)hdr : NULL, GFIBERS_HEADER_SIZE,
 		 PROT_READ | PROT_WRITE, MAP_SHARED | (hdr ? MAP_FIXED : 0),
 		 devfd, 0);
 	if (h == MAP_FAILED)
 		goto err_close;
 	hdr = h;
+	*step = "table header (module of another ABI version)";
 	if (hdr->magic != GFIBERS_MAGIC ||
 	    hdr->abi_version != GFIBERS_ABI_VERSION ||
 	    hdr->slot_size != GFIBERS_SLOT_SIZE ||
@@ -106,6 +121,7 @@ static int kernel_setup(void)
 		goto err_close;
 	}
 	if (!base) {
+		*step = "address space for the table";
 		max_slots = su.max_slots;
 		base = mmap(NULL, (size_t)max_slots * GFIBERS_SLOT_SIZE + 1,
 			    PROT_NONE,
@@ -117,9 +133,24 @@ static int kernel_setup(void)
 	}
 	return 0;
 err_close:
+	err = errno;
 	close(devfd);
 	devfd = -1;
+	errno = err;
 	return -1;
+}
+
+/*
+ * No module here: no device node, or a node with no driver behind it.
+ * An open that failed for want of a descriptor says nothing of that:
+ * the node's existence, checked without one, does.
+ */
+static bool device_absent(const char *step, int err)
+{
+	if (strcmp(step, "open /dev/gfibers"))
+		return false;
+	return err == ENOENT || err == ENXIO || err == ENODEV ||
+	       (access("/dev/gfibers", F_OK) && errno == ENOENT);
 }
 
 /* Map one more chunk (allglock held, or the fork child). */
@@ -150,16 +181,24 @@ int gfi_registry_init(void)
 {
 	const char *req = getenv("GF_REQUIRE_KMOD");
 	const char *fake = getenv("GF_FAKE_TABLE");
+	bool absent, required = req && !strcmp(req, "1");
+	const char *step;
+	int err;
 
-	if (!kernel_setup()) {
+	if (!kernel_setup(&step)) {
 		mode = MODE_KERNEL;
 		pthread_atfork(NULL, NULL, fork_child);
 		return 0;
 	}
-	if (req && !strcmp(req, "1")) {
-		errno = ENODEV;
+	err = errno;
+	absent = device_absent(step, err);
+	if (required) {
+		errno = absent ? ENODEV : err;
 		return -1;
 	}
+	if (!absent)
+		gfi_printf(2, "libgfiber: not registered with gfibers.ko, so not in /proc/gfibers: %s: %s (GF_REQUIRE_KMOD=1 makes this an error)\n",
+			   step, strerror(err));
 	mode = MODE_NONE;
 	if (fake && !strcmp(fake, "1")) {
 		hdr = mmap(NULL, GFIBERS_HEADER_SIZE +
@@ -345,6 +384,9 @@ static void fork_child(void)
 {
 	uint32_t want = nchunks, i, n;
 	struct gfi_m *self = gfi_getm();
+	const char *step;
+	bool ok = false;
+	int err;
 	gfi_g **all;
 
 	/* The child's one thread: the M (if any) that called fork. */
@@ -360,12 +402,20 @@ static void fork_child(void)
 	close(devfd);
 	devfd = -1;
 	nchunks = 0;
-	if (kernel_setup() == 0) {
-		while (nchunks < want)
-			if (grow())
-				break;
+	if (kernel_setup(&step) == 0) {
+		step = "GFIBERS_IOC_GROW or mmap of a chunk";
+		while (nchunks < want && !grow())
+			;
+		ok = nchunks == want;
 	}
-	if (nchunks < want) {
+	if (!ok) {
+		err = errno;
+		gfi_printf(2, "libgfiber: fork child %d not registered with gfibers.ko, so not in /proc/gfibers: %s: %s\n",
+			   (int)getpid(), step, strerror(err));
+		if (devfd >= 0) {
+			close(devfd);
+			devfd = -1;
+		}
 		/* Unregistered: anonymous memory where the table was, so
 		 * that slot stores land somewhere harmless. */
 		mmap(hdr, GFIBERS_HEADER_SIZE, PROT_READ | PROT_WRITE,
