@@ -503,7 +503,7 @@ bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 		       uintptr_t pc, void *obj, int64_t deadline)
 {
 	gfi_g *gp = gfi_getg();
-	struct gfi_timer t = { .f = deadline_fire, .idx = -1 };
+	struct gfi_timer t = { .f = deadline_fire };
 	struct deadline_park d = { unlockf, lock, &t, deadline };
 
 	if (!gp)

@@ -218,10 +218,14 @@ struct gfi_p {
 	gfi_g *gfree;			/* dead Gs with stacks, owner only */
 	int ngfree;
 
-	/* Timers: a binary min-heap on when, under timerlock. */
+	/*
+	 * Timers: a binary min-heap on when, under timerlock, linked
+	 * through the timers themselves (timer.c): arming one never
+	 * allocates, so no deadline or sleep can fail for want of memory.
+	 */
 	int timerlock;
-	struct gfi_timer **timers;
-	int ntimers, captimers;
+	struct gfi_timer *timer0;	/* the heap's root, NULL: empty */
+	uint32_t ntimers;
 	_Atomic int64_t timer0when;	/* heap top's when, 0: empty */
 
 	uint64_t rand;			/* steal order, select order */
@@ -407,7 +411,9 @@ struct gfi_timer {
 	void *arg;
 	void (*done)(struct gfi_timer *t);	/* after f, instead of state-- */
 	struct gfi_p *_Atomic p;	/* heap holding it */
-	int idx;			/* index in p's heap, -1: none */
+	/* Its place in p's heap, while queued (timer.c). */
+	struct gfi_timer *hparent, *hleft, *hright;
+	bool queued;
 	_Atomic int state;
 };
 

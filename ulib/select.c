@@ -180,7 +180,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 {
 	uint16_t order_s[2 * SMALL], *order = order_s, *pollorder, *lockorder;
 	struct gfi_sudog sgs_s[SMALL], *sgs = sgs_s;
-	struct gfi_timer t = { .f = sel_deadline, .idx = -1 };
+	struct gfi_timer t = { .f = sel_deadline };
 	struct gfi_selstate s;
 	gfi_g *gp = gfi_getg();
 	struct gfi_m *m;

@@ -4,11 +4,12 @@
  * and the public timers and tickers that deliver on channels.
  *
  * Invariants:
- *  - A timer is in at most one heap, t->p says which (NULL: none); its
- *    index there is t->idx. Both change only under that P's timerlock.
+ *  - A timer is in at most one heap, t->p says which (NULL: none), and
+ *    t->queued whether it is in it now. Both, and the heap's links,
+ *    change only under that P's timerlock.
  *  - p->timer0when mirrors the heap's top (0: empty), readable without
  *    the lock by schedulers deciding how long they may sleep.
- *  - f runs outside every lock, on a scheduler context; t->firing counts
+ *  - f runs outside every lock, on a scheduler context; t->state counts
  *    the runs in progress, and gfi_timer_stop() waits for them, so once
  *    stop returns nothing touches the timer (it may live on a stack).
  *  - The timer lock is the innermost lock of the runtime: f may take
@@ -22,77 +23,128 @@
 
 #include "runtime.h"
 
-static void heap_swap(struct gfi_timer **h, int i, int j)
-{
-	struct gfi_timer *t = h[i];
+/*
+ * The heap is a complete binary tree linked through the timers (libuv's
+ * heap-inl.h has the same shape): node number i (1-based, in level
+ * order) is reached from the root by the bits of i below its top bit,
+ * 0 left, 1 right. A push goes to number ntimers + 1, a removal moves
+ * the last node into the hole; both then sift, swapping links, not
+ * entries. O(log n) like an array heap, and nothing to allocate.
+ */
 
-	h[i] = h[j];
-	h[j] = t;
-	h[i]->idx = i;
-	h[j]->idx = j;
+/* The link that holds (or would hold) node number @i, 1-based. */
+static struct gfi_timer **heap_slot(struct gfi_p *p, uint32_t i)
+{
+	struct gfi_timer **at = &p->timer0;
+	int bit = 31 - __builtin_clz(i);
+
+	while (bit-- > 0)
+		at = (i >> bit) & 1 ? &(*at)->hright : &(*at)->hleft;
+	return at;
 }
 
-static void sift_up(struct gfi_timer **h, int i)
+/* Swap @c with its parent @q, links and all. */
+static void heap_swap_up(struct gfi_p *p, struct gfi_timer *q,
+			 struct gfi_timer *c)
 {
-	while (i > 0) {
-		int parent = (i - 1) / 2;
+	struct gfi_timer *gp = q->hparent, *cl = c->hleft, *cr = c->hright;
 
-		if (h[parent]->when <= h[i]->when)
-			break;
-		heap_swap(h, i, parent);
-		i = parent;
+	if (q->hleft == c) {
+		c->hleft = q;
+		c->hright = q->hright;
+		if (c->hright)
+			c->hright->hparent = c;
+	} else {
+		c->hright = q;
+		c->hleft = q->hleft;
+		if (c->hleft)
+			c->hleft->hparent = c;
 	}
+	c->hparent = gp;
+	q->hparent = c;
+	q->hleft = cl;
+	q->hright = cr;
+	if (cl)
+		cl->hparent = q;
+	if (cr)
+		cr->hparent = q;
+	if (!gp)
+		p->timer0 = c;
+	else if (gp->hleft == q)
+		gp->hleft = c;
+	else
+		gp->hright = c;
 }
 
-static void sift_down(struct gfi_timer **h, int n, int i)
+static void sift_up(struct gfi_p *p, struct gfi_timer *t)
+{
+	while (t->hparent && t->when < t->hparent->when)
+		heap_swap_up(p, t->hparent, t);
+}
+
+static void sift_down(struct gfi_p *p, struct gfi_timer *t)
 {
 	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
+		struct gfi_timer *m = t;
 
-		if (l < n && h[l]->when < h[m]->when)
-			m = l;
-		if (r < n && h[r]->when < h[m]->when)
-			m = r;
-		if (m == i)
+		if (t->hleft && t->hleft->when < m->when)
+			m = t->hleft;
+		if (t->hright && t->hright->when < m->when)
+			m = t->hright;
+		if (m == t)
 			break;
-		heap_swap(h, i, m);
-		i = m;
+		heap_swap_up(p, t, m);
 	}
+}
+
+static void heap_push(struct gfi_p *p, struct gfi_timer *t)
+{
+	uint32_t i = p->ntimers + 1;	/* t's node number */
+	struct gfi_timer *q = i > 1 ? *heap_slot(p, i / 2) : NULL;
+
+	t->hparent = q;
+	t->hleft = t->hright = NULL;
+	if (!q)
+		p->timer0 = t;
+	else if (i & 1)
+		q->hright = t;
+	else
+		q->hleft = t;
+	p->ntimers = i;
+	t->queued = true;
+	sift_up(p, t);
 }
 
 static void heap_remove(struct gfi_p *p, struct gfi_timer *t)
 {
-	int i = t->idx, last = --p->ntimers;
+	struct gfi_timer **at = heap_slot(p, p->ntimers), *last = *at;
 
-	if (i != last) {
-		p->timers[i] = p->timers[last];
-		p->timers[i]->idx = i;
-		sift_down(p->timers, last, i);
-		sift_up(p->timers, i);
-	}
-	t->idx = -1;
+	*at = NULL;			/* unlink the last node */
+	p->ntimers--;
+	t->queued = false;
+	if (last == t)
+		return;
+	/* The last node takes t's place, then finds its own. */
+	last->hparent = t->hparent;
+	last->hleft = t->hleft;
+	last->hright = t->hright;
+	if (last->hleft)
+		last->hleft->hparent = last;
+	if (last->hright)
+		last->hright->hparent = last;
+	if (!t->hparent)
+		p->timer0 = last;
+	else if (t->hparent->hleft == t)
+		t->hparent->hleft = last;
+	else
+		t->hparent->hright = last;
+	sift_down(p, last);
+	sift_up(p, last);
 }
 
 static void update_timer0(struct gfi_p *p)
 {
-	atomic_store(&p->timer0when, p->ntimers ? p->timers[0]->when : 0);
-}
-
-static bool heap_push(struct gfi_p *p, struct gfi_timer *t)
-{
-	if (p->ntimers == p->captimers) {
-		int cap = p->captimers ? p->captimers * 2 : 64;
-		struct gfi_timer **h = realloc(p->timers, sizeof(*h) * cap);
-
-		if (!h)
-			return false;
-		p->timers = h;
-		p->captimers = cap;
-	}
-	t->idx = p->ntimers++;
-	p->timers[t->idx] = t;
-	sift_up(p->timers, t->idx);
-	return true;
+	atomic_store(&p->timer0when, p->timer0 ? p->timer0->when : 0);
 }
 
 void gfi_timer_start(struct gfi_timer *t, int64_t when)
@@ -105,12 +157,9 @@ void gfi_timer_start(struct gfi_timer *t, int64_t when)
 		when = 1;
 	gfi_lock(&p->timerlock);
 	t->when = when;
-	while (!heap_push(p, t)) {
-		gfi_unlock(&p->timerlock);
-		gfi_fatal("out of memory for a timer");
-	}
+	heap_push(p, t);
 	atomic_store(&t->p, p);
-	first = t->idx == 0;
+	first = p->timer0 == t;
 	update_timer0(p);
 	gfi_unlock(&p->timerlock);
 	if (first)
@@ -132,7 +181,7 @@ bool gfi_timer_stop(struct gfi_timer *t)
 			gfi_unlock(&p->timerlock);
 			continue;
 		}
-		if (t->idx >= 0) {
+		if (t->queued) {
 			heap_remove(p, t);
 			update_timer0(p);
 			was = true;
@@ -157,8 +206,8 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 	if (!w || w > now)
 		return w;
 	gfi_lock(&p->timerlock);
-	while (p->ntimers && p->timers[0]->when <= now) {
-		struct gfi_timer *t = p->timers[0];
+	while (p->timer0 && p->timer0->when <= now) {
+		struct gfi_timer *t = p->timer0;
 		void (*done)(struct gfi_timer *t);
 		int64_t fire;
 
@@ -169,8 +218,7 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 			t->when += t->period;
 			if (t->when <= now)	/* slow reader: drop ticks */
 				t->when = now + t->period;
-			if (!heap_push(p, t))
-				atomic_store(&t->p, NULL);
+			heap_push(p, t);
 		} else {
 			/* release: a stopper seeing NULL sees state too */
 			atomic_store(&t->p, NULL);
@@ -278,7 +326,6 @@ static struct gf_timer *timer_new(int64_t ns, int64_t period)
 	}
 	gt->t.f = sendtime;
 	gt->t.arg = gt;
-	gt->t.idx = -1;
 	gt->t.period = period;
 	gfi_timer_start(&gt->t, gfi_nanotime() + ns);
 	return gt;
@@ -357,7 +404,6 @@ GF_API gf_chan_t *gf_after(int64_t ns)
 	gt->t.done = after_done;
 	gt->t.f = sendtime;
 	gt->t.arg = gt;
-	gt->t.idx = -1;
 	gfi_timer_start(&gt->t, gfi_nanotime() + ns);
 	return c;
 }

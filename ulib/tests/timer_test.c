@@ -3,11 +3,13 @@
  * timer_test.c - sleep, timers and tickers on channels, Stop/Reset
  * (also racing with the firing), gf_after, many timers. Times are only
  * checked as lower bounds (a timer never fires early); never as upper
- * bounds, the machine may be slow.
+ * bounds, the machine may be slow. And the heap itself, linked through
+ * the timers, checked node by node under random starts and stops.
  */
 #include <stdatomic.h>
 
 #include "gftest.h"
+#include "runtime.h"	/* the timer heap, for heap_stays_a_heap */
 
 static gf_waitgroup_t wg;
 
@@ -204,6 +206,81 @@ TEST(stop_reset_races)
 {
 	setenv("GF_PROCS", "4", 1);
 	GFT_RUN(race_main, NULL);
+}
+
+/* ------------------------------------------------------------ the heap */
+
+#define HEAP_N 3000
+
+static struct gfi_timer heap_t[HEAP_N];
+static int64_t heap_fired[HEAP_N];
+static int nfired;
+
+static void heap_fire(void *arg, int64_t when)
+{
+	(void)arg;
+	heap_fired[nfired++] = when;
+}
+
+/*
+ * Count the nodes under t, and the faults: a wrong parent link, a child
+ * earlier than its parent, a node numbered past n (then the tree is not
+ * complete: n nodes must be numbers 1..n, level order).
+ */
+static uint32_t heap_walk(struct gfi_timer *t, struct gfi_timer *parent,
+			  uint64_t num, uint32_t n, int *bad)
+{
+	if (!t)
+		return 0;
+	if (t->hparent != parent || !t->queued || num > n ||
+	    (parent && parent->when > t->when))
+		(*bad)++;
+	return 1 + heap_walk(t->hleft, t, 2 * num, n, bad) +
+	       heap_walk(t->hright, t, 2 * num + 1, n, bad);
+}
+
+TEST(heap_stays_a_heap)
+{
+	struct gfi_p *p;
+	uint64_t r = 0x9e3779b97f4a7c15ULL;
+	int i, op, queued = 0, bad = 0;
+
+	ASSERT_EQ(0, gfi_runtime_init());
+	p = &gfi_sched.allp[0];	/* no M here: timers go to P 0 */
+	for (i = 0; i < HEAP_N; i++)
+		heap_t[i].f = heap_fire;
+	for (op = 0; op < 40 * HEAP_N; op++) {
+		struct gfi_timer *t;
+
+		r ^= r << 13;
+		r ^= r >> 7;
+		r ^= r << 17;
+		t = &heap_t[r % HEAP_N];
+		if (!t->queued) {
+			/* Far off, and often equal: ties must hold too. */
+			gfi_timer_start(t, (1LL << 60) + (int64_t)(r >> 40) % 500);
+			queued++;
+		} else if ((r >> 20) % 3) {
+			EXPECT_TRUE(gfi_timer_stop(t));
+			queued--;
+		}
+		if (op % 97 == 0 || op > 40 * HEAP_N - 50) {
+			ASSERT_EQ((uint32_t)queued,
+				  heap_walk(p->timer0, NULL, 1, p->ntimers, &bad));
+			ASSERT_EQ((uint32_t)queued, p->ntimers);
+			ASSERT_EQ(0, bad) TH_LOG("heap broken after op %d", op);
+			ASSERT_EQ(p->timer0 ? p->timer0->when : 0,
+				  atomic_load(&p->timer0when));
+		}
+	}
+	ASSERT_LT(HEAP_N / 4, queued);
+	/* Fire them all: in order of when, each once, the heap left empty. */
+	gfi_timers_run(p, INT64_MAX);
+	EXPECT_EQ(queued, nfired);
+	for (i = 1; i < nfired; i++)
+		EXPECT_LE(heap_fired[i - 1], heap_fired[i]);
+	EXPECT_EQ(NULL, p->timer0);
+	EXPECT_EQ(0u, p->ntimers);
 }
 
 TEST_HARNESS_MAIN
