@@ -27,9 +27,12 @@
  * A fork() child gets a poller of its own: the parent's epoll instance
  * is shared across fork (one open file), and a child polling it would
  * take edge-triggered events meant for the parent's fibers, which would
- * then wait forever. fork_child drops the child's references to it; the
- * child's next IO wait creates a new instance and registers its fd there
- * afresh (wait_fd adds the fd on every wait).
+ * then wait forever. fork_child drops the child's references to it and
+ * makes a new instance watching the fds that fibers were parked on at
+ * the fork (an ADD reports readiness the fd already has); later waits
+ * add their own fds (wait_fd adds the fd on every wait). The prepare
+ * handler holds initlock and pdlock across the fork, so the child never
+ * sees a poller half made or a poll descriptor table half grown.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -101,57 +104,75 @@ static void close_keep_errno(int fd)
 	errno = err;
 }
 
-/*
- * In a fork child (its only thread): forget the parent's poller. The
- * poll descriptors stay (a fiber copied from the parent may still
- * unlock one); an edge they remember only makes one wait return early,
- * which callers retry as any spurious wake-up.
- */
-static void fork_child(void)
-{
-	int ep = atomic_load(&epfd);
+static int poller_create(void);
 
-	pthread_mutex_init(&initlock, NULL);
-	pthread_mutex_init(&pdlock, NULL);
-	if (ep >= 0) {
-		close(ep);
-		close(breakfd);
-	}
-	breakfd = -1;
-	atomic_store(&epfd, -1);
-	atomic_store(&breakpending, 0);
-	atomic_store(&sleepbreak, 0);
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&initlock);
+	pthread_mutex_lock(&pdlock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&pdlock);
+	pthread_mutex_unlock(&initlock);
 }
 
 /*
- * Create the epoll instance and its break eventfd, once (once per
- * process: see fork_child). Returns 0, or -1 with errno from
- * pthread_atfork/epoll_create1/eventfd/epoll_ctl (nothing is kept: a
- * later call starts over).
+ * In a fork child (its only thread): a poller of its own. The poll
+ * descriptors stay (a fiber copied from the parent may still unlock
+ * one); an edge they remember only makes one wait return early, which
+ * callers retry as any spurious wake-up.
  */
-static int poller_init(void)
+static void fork_child(void)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	};
+	struct polldesc **a = atomic_load(&pds), *pd;
+	int ep = atomic_load(&epfd), i, n = atomic_load(&npds);
+
+	pthread_mutex_unlock(&pdlock);
+	pthread_mutex_unlock(&initlock);
+	atomic_store(&breakpending, 0);
+	atomic_store(&sleepbreak, 0);
+	if (ep < 0)
+		return;
+	close(ep);
+	close(breakfd);
+	breakfd = -1;
+	atomic_store(&epfd, -1);
+	if (poller_create()) {
+		/* The next IO wait tries again; these wait until then. */
+		gfi_printf(2, "libgfiber: fork child %d: no epoll instance of its own yet (%s); fibers parked on IO at the fork wait for the next IO wait\n",
+			   (int)getpid(), strerror(errno));
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		pd = a[i];
+		if (!pd || (!pd->rq.first && !pd->wq.first))
+			continue;
+		ev.data.ptr = pd;
+		epoll_ctl(atomic_load(&epfd), EPOLL_CTL_ADD, pd->fd, &ev);
+	}
+}
+
+/*
+ * Make the epoll instance and its break eventfd and publish them.
+ * Returns 0, or -1 with errno from epoll_create1/eventfd/epoll_ctl
+ * (nothing is kept: a later call starts over). initlock held, or the
+ * fork child.
+ */
+static int poller_create(void)
 {
 	struct epoll_event ev = {
 		.events = EPOLLIN, .data.ptr = &break_marker,
 	};
-	int ep, bfd, err;
+	int ep, bfd;
 
-	if (atomic_load(&epfd) >= 0)
-		return 0;
-	pthread_mutex_lock(&initlock);
-	if (atomic_load(&epfd) >= 0)
-		goto out_unlock;
-	if (!atfork_done) {
-		err = pthread_atfork(NULL, NULL, fork_child);
-		if (err) {
-			errno = err;
-			goto err_unlock;
-		}
-		atfork_done = true;
-	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0)
-		goto err_unlock;
+		return -1;
 	bfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (bfd < 0)
 		goto err_close_ep;
@@ -167,18 +188,41 @@ static int poller_init(void)
 	 */
 	futex_break();
 	eventfd_break();
-out_unlock:
-	pthread_mutex_unlock(&initlock);
 	return 0;
 err_close_bfd:
 	close_keep_errno(bfd);
 err_close_ep:
 	close_keep_errno(ep);
-err_unlock:
-	err = errno;
-	pthread_mutex_unlock(&initlock);
-	errno = err;
 	return -1;
+}
+
+/*
+ * The poller, made by the first IO wait (once per process: see
+ * fork_child). Returns 0, or -1 with errno from pthread_atfork or
+ * poller_create.
+ */
+static int poller_init(void)
+{
+	int err = 0;
+
+	if (atomic_load(&epfd) >= 0)
+		return 0;
+	pthread_mutex_lock(&initlock);
+	if (atomic_load(&epfd) < 0) {
+		if (!atfork_done) {
+			err = pthread_atfork(fork_prepare, fork_parent,
+					     fork_child);
+			atfork_done = !err;
+		}
+		if (!err && poller_create())
+			err = errno;
+	}
+	pthread_mutex_unlock(&initlock);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 /* A delay in ns as a timeout: NULL (forever) when negative. */

@@ -25,7 +25,7 @@
  * not the same: an operator expects the program in /proc/gfibers, so it
  * is said on stderr once, and GF_REQUIRE_KMOD=1 makes it gf_main's error
  * with the errno of the step that failed.
- * GF_FAKE_TABLE=1 (used only when the device is absent) registers into
+ * GF_FAKE_TABLE=1 (used only when the kernel's table is not) registers into
  * a private anonymous table of the same layout, so benchmarks measure
  * the cost of registration on a machine without the module.
  *
@@ -191,6 +191,12 @@ int gfi_registry_init(void)
 		return 0;
 	}
 	err = errno;
+	if (hdr) {
+		/* Mapped before a later step failed: it would keep an empty
+		 * table listed for this process. */
+		munmap(hdr, GFIBERS_HEADER_SIZE);
+		hdr = NULL;
+	}
 	absent = device_absent(step, err);
 	if (required) {
 		errno = absent ? ENODEV : err;
