@@ -106,6 +106,17 @@ static void close_keep_errno(int fd)
 
 static int poller_create(void);
 
+/* Watch pd's fd for both directions, edge-triggered, in instance ep. */
+static int pd_watch(int ep, struct polldesc *pd)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = pd,
+	};
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, pd->fd, &ev);
+}
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&initlock);
@@ -126,9 +137,6 @@ static void fork_parent(void)
  */
 static void fork_child(void)
 {
-	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-	};
 	struct polldesc **a = atomic_load(&pds), *pd;
 	int ep = atomic_load(&epfd), i, n = atomic_load(&npds);
 
@@ -143,17 +151,15 @@ static void fork_child(void)
 	breakfd = -1;
 	atomic_store(&epfd, -1);
 	if (poller_create()) {
-		/* The next IO wait tries again; these wait until then. */
-		gfi_printf(2, "libgfiber: fork child %d: no epoll instance of its own yet (%s); fibers parked on IO at the fork wait for the next IO wait\n",
+		/* The next IO wait makes one for its own fd, not for these. */
+		gfi_printf(2, "libgfiber: fork child %d: no epoll instance of its own (%s): fibers parked on IO at the fork will not wake\n",
 			   (int)getpid(), strerror(errno));
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		pd = a[i];
-		if (!pd || (!pd->rq.first && !pd->wq.first))
-			continue;
-		ev.data.ptr = pd;
-		epoll_ctl(atomic_load(&epfd), EPOLL_CTL_ADD, pd->fd, &ev);
+		if (pd && (pd->rq.first || pd->wq.first))
+			pd_watch(atomic_load(&epfd), pd);
 	}
 }
 
@@ -383,9 +389,6 @@ static bool pd_unlock(gf_fiber_t *gp, void *lock)
 
 static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
 {
-	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-	};
 	struct gfi_sudog rsg, wsg;
 	struct polldesc *pd;
 	gfi_g *gp = gfi_getg();
@@ -401,7 +404,6 @@ static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
 	pd = pd_get(fd);
 	if (!pd)
 		return -1;
-	ev.data.ptr = pd;
 #ifdef GF_TSAN
 	/*
 	 * The kernel hands pd to the poller's thread: TSan sees that through
@@ -411,8 +413,7 @@ static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
 	__tsan_release(pd);
 #endif
 	/* Re-added every time: the fd may have been closed and reused. */
-	if (epoll_ctl(atomic_load(&epfd), EPOLL_CTL_ADD, fd, &ev) &&
-	    errno != EEXIST)
+	if (pd_watch(atomic_load(&epfd), pd) && errno != EEXIST)
 		return -1;
 	gfi_lock(&pd->lock);
 	if ((events & EPOLLIN) && pd->rready) {
