@@ -128,10 +128,14 @@ void gfi_select_judge(struct gfi_selstate *s, gf_chan_t *held)
 			ok = !c || gfi_chan_held_by_parked(c);
 		}
 		if (ok) {
-			gfi_mark_g_leaked(s->gp);
+			/*
+			 * The fibers parked on the channels first: a dump that
+			 * shows this select leaked shows its partners so too.
+			 */
 			for (i = 0; i < s->n; i++)
 				if (s->cases[i].chan)
 					gfi_chan_mark_leaked(s->cases[i].chan);
+			gfi_mark_g_leaked(s->gp);
 		}
 	}
 	for (last = NULL, i = 0; held && i < nlocked; i++) {
