@@ -29,6 +29,8 @@ LDLIBS	:= -pthread
 # Sanitizer variants: name, output directory, extra flags.
 SAN_asan := -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_tsan := -fsanitize=thread
+# Delay injection at the runtime's race points (ulib/chaos.c), for tests.
+CHAOS	:= -DGF_CHAOS
 
 LIB_SRCS  := $(wildcard ulib/*.c ulib/*.S)
 LIB_HDRS  := $(wildcard include/*.h include/uapi/*.h ulib/*.h)
@@ -43,7 +45,7 @@ TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
 .PHONY: all lib tests selftests examples tools module deps check check-debug \
-	vmtest demo fuzz soak print-ktag \
+	vmtest demo fuzz soak chaos print-ktag \
 	bench checkpatch clean help FORCE
 
 all: lib tests selftests examples tools module
@@ -58,6 +60,8 @@ help:
 	@echo '                  ~/.cache/gfibers (about 9 minutes on 2 cores)'
 	@echo 'make fuzz         ABI fuzzer in the VM (debug kernel): DURATION=s or OPS=n,'
 	@echo '                  SEED, PROCS, VMK=debug|6.1|6.12'
+	@echo 'make chaos        host tests under delay injection (ASan, TSan), random'
+	@echo '                  seeds: DURATION=s (default 600), SEED to replay one'
 	@echo 'make soak         100,000-fiber churners, readers, watchdog: DURATION=3600'
 	@echo 'make vmtest       the VM kselftests on one kernel: VMK=6.1|6.12, or'
 	@echo '                  KERNEL=/path/bzImage KDIR=/path/tree'
@@ -107,6 +111,8 @@ endef
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN_asan)))
 $(eval $(call variant,$(B)/tsan,$(SAN_tsan)))
+$(eval $(call variant,$(B)/chaos,$(CHAOS) $(SAN_asan)))
+$(eval $(call variant,$(B)/chaos-tsan,$(CHAOS) $(SAN_tsan)))
 
 HOST_TESTS = $(patsubst ulib/tests/%.c,$(1)/tests/%,$(TEST_SRCS))
 
@@ -117,6 +123,8 @@ lib: $(B)/libgfiber.a $(if $(LIB_SRCS),$(B)/libgfiber.so)
 tests: $(call HOST_TESTS,$(B))
 tests-asan: $(call HOST_TESTS,$(B)/asan)
 tests-tsan: $(call HOST_TESTS,$(B)/tsan)
+tests-chaos: $(call HOST_TESTS,$(B)/chaos)
+tests-chaos-tsan: $(call HOST_TESTS,$(B)/chaos-tsan)
 
 # ---------------------------------------------------------------- static programs
 # Selftests and examples run inside a busybox initramfs: link them statically.
@@ -175,7 +183,7 @@ demo: deps
 		$(B)/examples:/examples $(B)/tools:/tools
 
 check: deps
-	@scripts/check.sh host vm:6.1 vm:6.12
+	@scripts/check.sh host chaos vm:6.1 vm:6.12
 
 check-debug: deps
 	@scripts/check.sh vm:debug
@@ -186,6 +194,10 @@ fuzz: deps
 
 soak: deps
 	@scripts/soak.sh
+
+# Race hunting on the host: the chaos build, seed after seed.
+chaos:
+	@scripts/chaos.sh $(if $(DURATION),-d $(DURATION)) $(if $(SEED),-s $(SEED))
 
 print-ktag:
 	@echo $(KTAG)

@@ -7,6 +7,8 @@
 #
 #   check.sh STAGE...
 #     host      the library's host tests: plain, ASan+UBSan, TSan
+#     chaos     the race-prone host tests under delay injection, ASan and
+#               TSan, CHAOS_SEEDS random seeds each (default 2)
 #     vm:6.1    the kselftests in a VM on Debian's 6.1 kernel (also vm:6.12)
 #     vm:debug  the same on the debug kernel (scripts/debug-kernel.sh)
 set -uo pipefail
@@ -66,6 +68,9 @@ for stage in "$@"; do
 	case $stage in
 	host)
 		host_tests
+		;;
+	chaos)
+		scripts/chaos.sh -n "${CHAOS_SEEDS:-2}" -o "$out"
 		;;
 	vm:debug)
 		if tree=$(scripts/debug-kernel.sh | tail -n 1) && [[ -d $tree ]]; then

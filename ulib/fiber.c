@@ -447,6 +447,7 @@ void gfi_park(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 
 	if (!gp)
 		gfi_fatal("a blocking call outside a fiber");
+	gfi_chaos(GFI_CHAOS_PARK);
 	gp->waitreason = reason;
 	gp->waitpc = pc;
 	gp->waitobj = obj;
@@ -479,6 +480,7 @@ static bool deadline_unlock(gf_fiber_t *gp, void *arg)
 	 * read after this point.
 	 */
 	gfi_timer_start(d->t, d->deadline);
+	gfi_chaos(GFI_CHAOS_TIMER);
 	/* A deadline park never asks to stay runnable: the timer would
 	 * then ready a running G. */
 	if (unlockf)
@@ -521,8 +523,10 @@ bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 
 void gfi_ready(gfi_g *gp, bool next)
 {
-	struct gfi_m *m = gfi_getm();
+	struct gfi_m *m;
 
+	gfi_chaos(GFI_CHAOS_READY);
+	m = gfi_getm();
 	gfi_casgstatus(gp, GFIBERS_GWAITING, GFIBERS_GRUNNABLE);
 	if (m && m->p)
 		gfi_runqput(m->p, gp, next);

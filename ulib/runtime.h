@@ -86,6 +86,32 @@ gfi_fatal_at(const char *file, int line, const char *msg);
 /* "fatal error: msg" + the dump of every fiber + abort (Go's throw). */
 GF_HIDDEN __attribute__((noreturn, cold)) void gfi_fatal(const char *msg);
 
+/* ---------------------------------------------------------- chaos */
+
+/*
+ * Delay injection (chaos.c): the GF_CHAOS test build widens race windows
+ * at these points; elsewhere gfi_chaos() is empty and costs nothing.
+ */
+enum gfi_chaos_point {
+	GFI_CHAOS_LOCK = 1,	/* before taking a lock, and once it is held */
+	GFI_CHAOS_UNLOCK,	/* before and after dropping a lock */
+	GFI_CHAOS_PARK,		/* a fiber about to park */
+	GFI_CHAOS_READY,	/* a fiber about to be made runnable */
+	GFI_CHAOS_STATUS,	/* a status change */
+	GFI_CHAOS_TIMER,	/* a timer armed */
+	GFI_CHAOS_RUNQ,		/* a fiber queued, a spinning M stopping */
+	GFI_CHAOS_REF,		/* a reference dropped */
+};
+
+#ifdef GF_CHAOS
+GF_HIDDEN void gfi_chaos(enum gfi_chaos_point point);
+#else
+static inline void gfi_chaos(enum gfi_chaos_point point)
+{
+	(void)point;
+}
+#endif
+
 /* ---------------------------------------------------------- spinlock */
 
 /*
@@ -99,6 +125,7 @@ static inline void gfi_lock(int *l)
 {
 	int spins = 0;
 
+	gfi_chaos(GFI_CHAOS_LOCK);
 	while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {
 		do {
 			if (++spins > 64) {
@@ -109,6 +136,7 @@ static inline void gfi_lock(int *l)
 			}
 		} while (__atomic_load_n(l, __ATOMIC_RELAXED));
 	}
+	gfi_chaos(GFI_CHAOS_LOCK);
 }
 
 static inline bool gfi_trylock(int *l)
@@ -118,7 +146,9 @@ static inline bool gfi_trylock(int *l)
 
 static inline void gfi_unlock(int *l)
 {
+	gfi_chaos(GFI_CHAOS_UNLOCK);
 	__atomic_store_n(l, 0, __ATOMIC_RELEASE);
+	gfi_chaos(GFI_CHAOS_UNLOCK);
 }
 
 
@@ -455,6 +485,7 @@ static inline void gfi_registry_write(gfi_g *gp, uint32_t status)
  */
 static inline void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_)
 {
+	gfi_chaos(GFI_CHAOS_STATUS);
 	if (old == GFIBERS_GWAITING || old == GFIBERS_GLEAKED) {
 		gfi_casgstatus_slow(gp, old, new_);
 		return;

@@ -268,6 +268,7 @@ static gfi_g *runqsteal(struct gfi_p *p, struct gfi_p *p2, bool steal_next)
 
 void gfi_globrunqput(gfi_g *gp)
 {
+	gfi_chaos(GFI_CHAOS_RUNQ);
 	pthread_mutex_lock(&gfi_sched.lock);
 	gp->schedlink = NULL;
 	if (gfi_sched.runqtail)
@@ -640,6 +641,7 @@ top:
 		 */
 		m->spinning = false;
 		atomic_fetch_sub(&gfi_sched.nmspinning, 1);
+		gfi_chaos(GFI_CHAOS_RUNQ);
 		for (i = 0; i < gfi_sched.nprocs; i++) {
 			if (runqempty(&gfi_sched.allp[i]))
 				continue;
