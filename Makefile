@@ -11,6 +11,10 @@
 B	:= build
 # The Debian kernel series the VM boots (6.1 = linux-image-amd64 on Debian 12,
 # 6.12 = linux-image-6.12-amd64), its release, headers and image.
+# Resolved when make reads this file: `make demo` and `make check` install
+# the kernels first (deps), then run the rest in a sub-make that reads it
+# anew. A target that needs a kernel which is not there says so (need_kdir,
+# need_kernel), `make -n` included, instead of building a path with a hole.
 VMK	?= 6.1
 KREL	:= $(shell scripts/kernels.sh $(VMK))
 KDIR	?= /usr/src/linux-headers-$(KREL)
@@ -45,7 +49,7 @@ TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
 .PHONY: all lib tests selftests examples tools module deps check check-debug \
-	vmtest demo fuzz soak chaos print-ktag \
+	vmtest demo demo-vm fuzz soak chaos print-ktag \
 	bench checkpatch clean help FORCE
 
 all: lib tests selftests examples tools module
@@ -114,7 +118,10 @@ $(eval $(call variant,$(B)/tsan,$(SAN_tsan)))
 $(eval $(call variant,$(B)/chaos,$(CHAOS) $(SAN_asan)))
 $(eval $(call variant,$(B)/chaos-tsan,$(CHAOS) $(SAN_tsan)))
 
-HOST_TESTS = $(patsubst ulib/tests/%.c,$(1)/tests/%,$(TEST_SRCS))
+HOST_TESTS = $(patsubst ulib/tests/%.c,$(1)/tests/%,$(TEST_SRCS)) $(1)/tests/settings
+%/tests/settings: ulib/tests/settings
+	@mkdir -p $(@D)
+	cp $< $@
 
 $(B)/libgfiber.so: $(patsubst ulib/%,$(B)/ulib/%.o,$(basename $(LIB_SRCS)))
 	$(CC) -shared -o $@ $^ $(LDLIBS)
@@ -147,7 +154,9 @@ examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS))
 tools: $(patsubst tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 
 # ---------------------------------------------------------------- module
-KCHECK = @test -f $(KDIR)/Makefile || { echo "no kernel tree at KDIR=$(KDIR): make deps, or set KDIR" >&2; exit 1; }
+no_kernel = $(if $(KREL),,; no Debian $(VMK) kernel with its headers is installed)
+need_kdir = $(if $(wildcard $(KDIR)/Makefile),,$(error no kernel tree at KDIR=$(KDIR)$(no_kernel): run `make deps` (as root), or set KDIR))
+need_kernel = $(if $(wildcard $(KERNEL)),,$(error no kernel image KERNEL=$(KERNEL)$(no_kernel): run `make deps` (as root), or set KERNEL and KDIR))
 
 # A copy per kernel (the VM runs use the one of the kernel they boot).
 KCOPY := $(B)/kmod/$(KTAG)
@@ -157,8 +166,7 @@ module: $(KCOPY)/kmod/gfibers.ko
 	cp $< $(B)/gfibers.ko
 
 $(KCOPY)/kmod/gfibers.ko: FORCE
-	$(KCHECK)
-	@mkdir -p $(KCOPY)
+	$(need_kdir)@mkdir -p $(KCOPY)
 	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' \
 		--exclude='.*.cmd' --exclude='*.order' --exclude=Module.symvers \
 		Kbuild kmod include $(KCOPY)/
@@ -174,16 +182,19 @@ VMOUT := $(B)/vm/$(KTAG)
 VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers
 
 vmtest: selftests $(KCOPY)/kmod/gfibers.ko
-	@mkdir -p $(VMOUT) && ln -sfn $(KTAG)/console.log $(B)/vm/console.log
+	$(need_kernel)@mkdir -p $(VMOUT) && ln -sfn $(KTAG)/console.log $(B)/vm/console.log
 	selftests/vm/run.sh test $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(VMOUT) $(VM_FILES)
 
+# deps first, then a make that sees the kernels deps installed.
 demo: deps
-	@$(MAKE) --no-print-directory examples tools $(KCOPY)/kmod/gfibers.ko
-	selftests/vm/run.sh demo $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(B)/vm/demo-$(KTAG) \
-		$(B)/examples:/examples $(B)/tools:/tools
+	@$(MAKE) --no-print-directory demo-vm
+
+demo-vm: examples tools $(KCOPY)/kmod/gfibers.ko
+	$(need_kernel)selftests/vm/run.sh demo $(KERNEL) $(KCOPY)/kmod/gfibers.ko \
+		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools:/tools
 
 check: deps
-	@scripts/check.sh host chaos vm:6.1 vm:6.12
+	@scripts/check.sh tree host chaos vm:6.1 vm:6.12
 
 check-debug: deps
 	@scripts/check.sh vm:debug

@@ -6,6 +6,8 @@
 # VM that never started included.
 #
 #   check.sh STAGE...
+#     tree      first-run guards: nothing needed is ignored by git, kernel
+#               paths resolve or say what is missing (check-tree.sh)
 #     host      the library's host tests: plain, ASan+UBSan, TSan
 #     chaos     the race-prone host tests under delay injection, ASan and
 #               TSan, CHAOS_SEEDS random seeds each (default 2)
@@ -66,6 +68,10 @@ if ! $MAKE --no-print-directory $jobs all; then
 fi
 for stage in "$@"; do
 	case $stage in
+	tree)
+		echo "check: first-run guards"
+		scripts/check-tree.sh | tee "$out/tree.tap"
+		;;
 	host)
 		host_tests
 		;;

@@ -8,7 +8,8 @@
 #   run_tests.sh SUITE DIR [PROGRAM ...]
 #
 # DIR/settings may hold `timeout=N` (seconds per program, default 45), as in
-# kselftest; TIMEOUT_SCALE=N multiplies it (slow debug kernels).  A program
+# kselftest, and `timeout.PROGRAM=N` for one program that needs longer (a
+# capacity test); TIMEOUT_SCALE=N multiplies them (slow debug kernels).  A program
 # that exits 4 (KSFT_SKIP) is reported as skipped; one that outlives its
 # timeout is killed and reported "not ok ... # TIMEOUT".
 # Exit status: 0 when nothing failed, 1 otherwise.
@@ -39,8 +40,13 @@ failed=0
 for t in "$@"; do
 	n=$((n + 1))
 	echo "# selftests: $suite: $t"
+	ptmo=$tmo
+	if [ -f "$dir/settings" ]; then
+		t2=$(sed -n "s/^timeout\.$t=\([0-9][0-9]*\)\$/\1/p" "$dir/settings")
+		[ -n "$t2" ] && ptmo=$((t2 * ${TIMEOUT_SCALE:-1}))
+	fi
 	start=$(date +%s)
-	{ (cd "$dir" && timeout -k 5 "$tmo" "./$t" 2>&1); echo $? > "$rcfile"; } |
+	{ (cd "$dir" && timeout -k 5 "$ptmo" "./$t" 2>&1); echo $? > "$rcfile"; } |
 		sed 's/^/# /'
 	rc=$(cat "$rcfile")
 	took=$(($(date +%s) - start))
@@ -48,8 +54,8 @@ for t in "$@"; do
 		echo "ok $n selftests: $suite: $t"
 	elif [ "$rc" = 4 ]; then
 		echo "ok $n selftests: $suite: $t # SKIP"
-	elif [ "$took" -ge "$tmo" ]; then
-		echo "not ok $n selftests: $suite: $t # TIMEOUT $tmo seconds"
+	elif [ "$took" -ge "$ptmo" ]; then
+		echo "not ok $n selftests: $suite: $t # TIMEOUT $ptmo seconds"
 		failed=1
 	else
 		echo "not ok $n selftests: $suite: $t # exit=$rc"

@@ -1,0 +1,3 @@
+module gfibers/bench
+
+go 1.19
