@@ -123,7 +123,13 @@ static const struct vm_operations_struct gfibers_vm_ops = {
 /*
  * Map the header (offset 0) or one chunk, each with its exact length.
  * The pages are inserted now, so the mapping never faults into the
- * module. VM_DONTCOPY: a fork child does not inherit the table;
+ * module. VM_DONTCOPY: a fork child does not inherit the table, and
+ * VM_IO keeps it so: madvise(MADV_DOFORK) fails with -EINVAL on a VM_IO
+ * mapping (6.1 and 6.12 alike), which would otherwise give the child the
+ * parent's slots to write under the parent's pid. VM_IO also keeps
+ * get_user_pages() off the pages (no pinning, no core dump of them;
+ * /proc/PID/mem and process_vm_readv() on them fail with EIO/EFAULT):
+ * the process reads and writes them directly, nothing else needs to.
  * VM_DONTEXPAND: no mremap() growth; never executable.
  */
 static int gfibers_mmap(struct file *file, struct vm_area_struct *vma)
@@ -161,7 +167,7 @@ static int gfibers_mmap(struct file *file, struct vm_area_struct *vma)
 		npages = GFIBERS_CHUNK_PAGES;
 	}
 
-	gfibers_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND);
+	gfibers_vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTEXPAND);
 	gfibers_vm_flags_clear(vma, VM_MAYEXEC);
 	for (i = 0; i < npages; i++) {
 		page = off ? gfibers_table_page(t, first + i) : header;

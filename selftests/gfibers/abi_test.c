@@ -2,7 +2,7 @@
 /*
  * The ABI of /dev/gfibers: every field rendered exactly as written,
  * growth, 100,000 slots, many processes, the limits and their errnos, bad
- * ioctls and mmaps, fork.
+ * ioctls and mmaps, fork (MADV_DOFORK included).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -541,6 +541,49 @@ TEST(fork_child_does_not_share)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+	gfc_close(&c);
+}
+
+/*
+ * MADV_DOFORK must not undo VM_DONTCOPY: a child that got the parent's
+ * chunk could write fibers into the parent's table, listed under the
+ * parent's pid.
+ */
+TEST(madv_dofork_refused)
+{
+	struct gfibers_slot v;
+	struct gfc c;
+	char *dump;
+	int status;
+	pid_t pid;
+
+	SKIP_IF_ABSENT();
+	ASSERT_EQ(0, gfc_open(&c));
+	ASSERT_EQ(0, gfc_grow(&c));
+	EXPECT_EQ(-1, madvise(c.chunks[0], GFIBERS_CHUNK_SIZE, MADV_DOFORK));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, madvise(c.hdr, GFIBERS_HEADER_SIZE, MADV_DOFORK));
+	EXPECT_EQ(EINVAL, errno);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* Write fiber 4242 if the parent's chunk came along. */
+		if (msync(c.chunks[0], GFIBERS_CHUNK_SIZE, MS_ASYNC) == 0) {
+			gfc_sample(&v, 4242);
+			gfc_write(gfc_slot(&c, 1), &v);
+			_exit(1);
+		}
+		_exit(errno == ENOMEM ? 0 : 2);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("the fork child had the parent's chunk mapped");
+	dump = gfc_slurp(GFC_PROC, NULL);
+	ASSERT_NE(NULL, dump);
+	EXPECT_EQ(0, gfc_count_col(dump, getpid(), GFC_FIBER, "4242"))
+		TH_LOG("the child's fiber 4242 is listed under the parent");
+	free(dump);
 	gfc_close(&c);
 }
 

@@ -6,8 +6,8 @@
  * operations a process can aim at the module: open, close and dup of
  * /dev/gfibers; GFIBERS_IOC_SETUP and GROW with good and bad arguments;
  * ioctls with random numbers; mmap of any offset, length, protection and
- * flags, munmap, mremap, mprotect, madvise (MADV_DOFORK included, so
- * that fork children share mappings); garbage and well-formed slots
+ * flags, munmap, mremap, mprotect, madvise (MADV_DOFORK included: it
+ * must fail, a fork child never shares a mapping); garbage and well-formed slots
  * written into every mapped page, directly and through /proc/self/mem; a
  * sequence counter left odd or flipped continuously; comm renamed with
  * control bytes; fork (children use inherited descriptors), exec (a child
@@ -226,7 +226,6 @@ struct ment {
 	size_t len;
 	int prot;
 	bool hdr;		/* maps the header (else a chunk) */
-	bool dofork;		/* MADV_DOFORK done: a fork child has it */
 };
 
 enum role { ROLE_WORKER, ROLE_FORK_CHILD, ROLE_EXEC_CHILD };
@@ -801,8 +800,7 @@ static void op_mmap(struct ctx *c)
 		     len, prot, flags, off);
 	len = (len + page_size() - 1) & ~(page_size() - 1);
 	if (c->nmaps < MAX_MAPS) {
-		c->maps[c->nmaps++] = (struct ment){ p, len, prot, off == 0,
-						     false };
+		c->maps[c->nmaps++] = (struct ment){ p, len, prot, off == 0 };
 	} else if (release(c, p, len)) {
 		fail(c, "unmapping a fresh mapping: %m");
 	}
@@ -961,10 +959,9 @@ static void op_madvise(struct ctx *c)
 			    E(EACCES) | E(ENODEV) | E(EOPNOTSUPP) | E(EBUSY));
 		return;
 	}
+	/* VM_IO: a fork child must never get the parent's slots. */
 	if (adv == MADV_DOFORK)
-		m->dofork = true;
-	else if (adv == MADV_DONTFORK)
-		m->dofork = false;
+		fail(c, "madvise(MADV_DOFORK) of a gfibers mapping succeeded");
 }
 
 /* Garbage into a mapping; a fault (read-only, zapped, gone) is caught. */
@@ -1291,10 +1288,9 @@ static void become_child(struct ctx *c, pid_t parent, enum role role)
 	c->nkids = 0;
 	for (i = 0; i < MAX_TABS; i++)
 		c->tabs[i].owned = false;
-	/* Only MADV_DOFORK'd mappings came along. */
+	/* No mapping came along (VM_DONTCOPY, and MADV_DOFORK fails). */
 	for (i = c->nmaps - 1; i >= 0; i--)
-		if (!c->maps[i].dofork)
-			drop_map(c, i);
+		drop_map(c, i);
 	if (c->memfd >= 0)
 		close(c->memfd);
 	c->memfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
