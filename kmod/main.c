@@ -31,14 +31,33 @@
 
 /*
  * Limits on the kernel memory that fiber tables pin (GFIBERS_SLOT_SIZE
- * bytes a slot): per table, taken when the table is set up, and over all
- * tables, checked at each GROW. Root may change them at run time.
+ * bytes a slot, a page a table): per table, taken when the table is set
+ * up; per user (the real uid of the opener), as inotify's
+ * max_user_watches, so that one user cannot take what the others need;
+ * and over all tables, a last bound for the machine. Root may change them
+ * at run time; lowering one never frees what is allocated.
+ *
+ * max_slots_per_process keeps its name: libgfiber sets up one table per
+ * process, but nothing stops a process from opening the device more than
+ * once, each table with this limit; the per-user limits bound them all.
  */
 unsigned int gfibers_max_slots_per_process = 1U << 20;
 module_param_named(max_slots_per_process, gfibers_max_slots_per_process,
 		   uint, 0644);
 MODULE_PARM_DESC(max_slots_per_process,
 		 "Slots one table may grow to, fixed at its setup (default 1048576: 128 MiB)");
+
+unsigned int gfibers_max_slots_per_user = 1U << 20;
+module_param_named(max_slots_per_user, gfibers_max_slots_per_user, uint,
+		   0644);
+MODULE_PARM_DESC(max_slots_per_user,
+		 "Slots in all tables of one user (default 1048576: 128 MiB)");
+
+unsigned int gfibers_max_tables_per_user = 1024;
+module_param_named(max_tables_per_user, gfibers_max_tables_per_user, uint,
+		   0644);
+MODULE_PARM_DESC(max_tables_per_user,
+		 "Tables set up by one user's processes (default 1024)");
 
 unsigned int gfibers_max_slots_total = 1U << 22;
 module_param_named(max_slots_total, gfibers_max_slots_total, uint, 0644);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The ABI of /dev/gfibers: every field rendered exactly as written,
- * growth, 100,000 slots, many processes, the limits and their errnos, bad
- * ioctls and mmaps, fork (MADV_DOFORK included).
+ * growth, 100,000 slots, many processes, the limits and their errnos (per
+ * table, per user, in all), bad ioctls and mmaps, fork (MADV_DOFORK
+ * included).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -585,6 +586,132 @@ TEST(madv_dofork_refused)
 		TH_LOG("the child's fiber 4242 is listed under the parent");
 	free(dump);
 	gfc_close(&c);
+}
+
+/*
+ * Per-user limits: two uids nobody else in the VM uses. The tables are
+ * charged to the real uid of the process at open(); the test switches
+ * its real and effective uid around each open and keeps 0 as its saved
+ * uid to come back (it sets parameters as root).
+ */
+#define UID_A	61001
+#define UID_B	61002
+
+static int open_as(struct gfc *c, uid_t uid)
+{
+	int err;
+
+	if (setresuid(uid, uid, 0))
+		return -errno;
+	err = gfc_open(c);
+	if (setresuid(0, 0, 0))
+		return -errno;
+	return err;
+}
+
+struct saved_params {
+	char per_user[32], tables[32], total[32];
+};
+
+static int save_params(struct saved_params *p)
+{
+	return gfc_param_get("max_slots_per_user", p->per_user,
+			     sizeof(p->per_user)) ?:
+	       gfc_param_get("max_tables_per_user", p->tables,
+			     sizeof(p->tables)) ?:
+	       gfc_param_get("max_slots_total", p->total, sizeof(p->total));
+}
+
+static void restore_params(const struct saved_params *p)
+{
+	gfc_param_set("max_slots_per_user", p->per_user);
+	gfc_param_set("max_tables_per_user", p->tables);
+	gfc_param_set("max_slots_total", p->total);
+}
+
+/*
+ * One user cannot take the whole max_slots_total: its own tables stop at
+ * max_slots_per_user (EDQUOT, over all of its tables), another user's
+ * still grow.
+ */
+TEST(limit_per_user_slots)
+{
+	struct saved_params saved;
+	struct gfc a1, a2, b;
+	char val[32];
+	int k;
+
+	SKIP_IF_ABSENT();
+	if (geteuid())
+		SKIP(return, "needs root: sets parameters, changes uid");
+	ASSERT_EQ(0, save_params(&saved))
+		TH_LOG("no max_slots_per_user/max_tables_per_user parameter");
+	ASSERT_EQ(0, open_as(&a1, UID_A));
+	ASSERT_EQ(0, open_as(&a2, UID_A));
+	ASSERT_EQ(0, open_as(&b, UID_B));
+	/* Room for 4 more chunks in all, 2 per user. */
+	snprintf(val, sizeof(val), "%ld",
+		 gfc_stat("slots") + 4 * GFIBERS_CHUNK_SLOTS);
+	ASSERT_EQ(0, gfc_param_set("max_slots_total", val));
+	snprintf(val, sizeof(val), "%d", 2 * GFIBERS_CHUNK_SLOTS);
+	ASSERT_EQ(0, gfc_param_set("max_slots_per_user", val));
+
+	/* User A takes what it may, over two tables, and no more. */
+	EXPECT_EQ(0, gfc_grow(&a1));
+	EXPECT_EQ(0, gfc_grow(&a2));
+	k = gfc_grow(&a1);
+	EXPECT_EQ(-EDQUOT, k);
+	EXPECT_EQ(-EDQUOT, gfc_grow(&a2));
+	/* User B is not shut out. */
+	EXPECT_EQ(0, gfc_grow(&b));
+	EXPECT_EQ(1, gfc_grow(&b));
+	EXPECT_EQ(-EDQUOT, gfc_grow(&b));
+	/* A's freed slots are A's again. */
+	gfc_close(&a2);
+	EXPECT_EQ(1, gfc_grow(&a1));
+	EXPECT_EQ(-EDQUOT, gfc_grow(&a1));
+	restore_params(&saved);
+	gfc_close(&a1);
+	gfc_close(&b);
+}
+
+/*
+ * A table set up but never grown costs a page and a line of every read:
+ * each counts against max_tables_per_user (EDQUOT at SETUP); an opened
+ * descriptor not set up does not.
+ */
+TEST(limit_per_user_tables)
+{
+	struct gfibers_setup setup = { .abi_version = GFIBERS_ABI_VERSION };
+	struct saved_params saved;
+	struct gfc a[3], b;
+	int i, fd;
+
+	SKIP_IF_ABSENT();
+	if (geteuid())
+		SKIP(return, "needs root: sets parameters, changes uid");
+	ASSERT_EQ(0, save_params(&saved))
+		TH_LOG("no max_slots_per_user/max_tables_per_user parameter");
+	ASSERT_EQ(0, gfc_param_set("max_tables_per_user", "3"));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, open_as(&a[i], UID_A));
+	/* The fourth is refused at SETUP; open() itself is not. */
+	ASSERT_EQ(0, setresuid(UID_A, UID_A, 0));
+	fd = open(GFC_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_EQ(0, setresuid(0, 0, 0));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, ioctl(fd, GFIBERS_IOC_SETUP, &setup));
+	EXPECT_EQ(EDQUOT, errno);
+	/* Another user is not limited by A's tables. */
+	EXPECT_EQ(0, open_as(&b, UID_B));
+	/* A table gone is room again, for the same descriptor too. */
+	gfc_close(&a[0]);
+	EXPECT_EQ(0, ioctl(fd, GFIBERS_IOC_SETUP, &setup));
+	restore_params(&saved);
+	close(fd);
+	gfc_close(&a[1]);
+	gfc_close(&a[2]);
+	gfc_close(&b);
 }
 
 TEST_HARNESS_MAIN
