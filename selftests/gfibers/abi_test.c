@@ -259,6 +259,77 @@ TEST(small_reads_resume_exactly)
 	gfc_close(&c);
 }
 
+/*
+ * Many tables, found through the kernel's index of tables by id: a reader
+ * with small buffers resumes at the right table after each read() while
+ * every other table is freed under it. Each table that stays is listed
+ * exactly once, each freed one at most once.
+ */
+TEST(many_tables_read_while_freed)
+{
+	const unsigned int n = 300;
+	unsigned int i, seen_kept = 0, dup = 0;
+	char buf[200], *dump, *line, cols[GFC_NCOLS][64];
+	struct gfibers_slot v;
+	unsigned char *count;
+	struct gfc *c;
+	size_t len = 0, cap = 1 << 20;
+	uint64_t id;
+	ssize_t r;
+	int fd;
+
+	SKIP_IF_ABSENT();
+	c = calloc(n, sizeof(*c));
+	count = calloc(n, 1);
+	dump = malloc(cap);
+	ASSERT_TRUE(c && count && dump);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, gfc_open(&c[i])) TH_LOG("table %u", i);
+		ASSERT_EQ(0, gfc_grow(&c[i]));
+		gfc_sample(&v, 5550000 + i);
+		gfc_write(gfc_slot(&c[i], 0), &v);
+	}
+	fd = open(GFC_PROC, O_RDONLY);
+	ASSERT_LE(0, fd);
+	for (i = 0;; i++) {
+		ASSERT_GT(cap - 1, len + sizeof(buf));
+		r = read(fd, dump + len, sizeof(buf));
+		ASSERT_LE(0, r);
+		if (!r)
+			break;
+		len += r;
+		/* Free the odd tables, a few per read. */
+		if (2 * i + 1 < n)
+			gfc_close(&c[2 * i + 1]);
+	}
+	close(fd);
+	dump[len] = '\0';
+	for (line = dump; line && *line; line = strchr(line, '\n'),
+	     line = line ? line + 1 : NULL) {
+		if (*line == '#' || gfc_split(line, cols) != GFC_NCOLS ||
+		    atoi(cols[GFC_PID]) != getpid())
+			continue;
+		id = strtoull(cols[GFC_FIBER], NULL, 10);
+		if (id < 5550000 || id >= 5550000 + n)
+			continue;
+		if (count[id - 5550000]++)
+			dup++;
+	}
+	EXPECT_EQ(0, dup) TH_LOG("a table listed twice");
+	for (i = 0; i < n; i += 2)
+		seen_kept += count[i] == 1;
+	EXPECT_EQ((n + 1) / 2, seen_kept)
+		TH_LOG("a table alive all along is missing");
+	for (i = 1; i < n; i += 2)
+		if (c[i].fd >= 0)
+			gfc_close(&c[i]);
+	for (i = 0; i < n; i += 2)
+		gfc_close(&c[i]);
+	free(dump);
+	free(count);
+	free(c);
+}
+
 TEST(many_processes)
 {
 	const int nproc = 16, per = 100;
