@@ -24,7 +24,10 @@
  *         the xarray's xa_lock (inside xa_*())
  *       gfibers_users_lock (open: user lookup; last put: removal)
  * The last put of a table takes the xa_lock (xa_erase()) and
- * gfibers_users_lock, each alone.
+ * gfibers_users_lock, each alone; it may run under mmap_lock (munmap,
+ * exit) or under a /proc/gfibers reader's seq_file mutex, neither of
+ * which is ever taken under a lock of ours. Readers take no lock of ours
+ * at all.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
