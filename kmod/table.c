@@ -18,12 +18,12 @@
  * survives any churn.
  *
  * Locks, outermost first (no other nesting):
- *   mmap_lock (vm_ops->close puts a table)
- *     gfibers_table.lock (SETUP, GROW)
- *       gfibers_tables_lock (SETUP: ids and the index)
- *         the xarray's xa_lock (inside xa_*())
- *       gfibers_users_lock (open: user lookup; last put: removal)
- * The last put of a table takes the xa_lock (xa_erase()) and
+ *   gfibers_table.lock (SETUP, GROW; allocates under it)
+ *     gfibers_tables_lock (SETUP: ids and the index; allocates under it)
+ *       the xarray's xa_lock (inside xa_*())
+ *   gfibers_users_lock (open: user lookup; a user's last put: removal),
+ *     a leaf: only a kzalloc() under it.
+ * The last put of a table takes the xa_lock (xa_erase()) and then
  * gfibers_users_lock, each alone; it may run under mmap_lock (munmap,
  * exit) or under a /proc/gfibers reader's seq_file mutex, neither of
  * which is ever taken under a lock of ours. Readers take no lock of ours
