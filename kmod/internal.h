@@ -4,7 +4,8 @@
  * is include/uapi/gfibers.h; this header is internal to the module.
  *
  *   main.c      module parameters, /dev/gfibers (open, ioctl, mmap)
- *   table.c     the tables: life cycle, growth, the global list
+ *   table.c     the tables: life cycle, growth, the index of tables,
+ *               the per-user accounting
  *   proc.c      stable slot copies, /proc/gfibers, /proc/gfibers_stats
  *   watchdog.c  the hung-fiber watchdog
  */
@@ -16,8 +17,12 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/ratelimit.h>
+#include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 #include <linux/xarray.h>
 
 #include <uapi/gfibers.h>
@@ -38,34 +43,76 @@
 			 __GFP_RETRY_MAYFAIL | __GFP_NOWARN)
 
 /*
+ * struct gfibers_user - what the tables of one user (the real uid of the
+ * process that opened the device) hold, and that user's share of the
+ * watchdog's messages. Limits are per user, as inotify's
+ * max_user_watches: one user cannot take what another one needs, and the
+ * watchdog's budget, fed by slots the user writes, cannot be spent by
+ * someone else's forged slots.
+ *
+ * One per uid with a table (open or set up); on gfibers_users under
+ * gfibers_users_lock, freed with the last table of the user.
+ */
+struct gfibers_user {
+	struct hlist_node node;
+	refcount_t ref;
+	kuid_t uid;
+	/* Slots of all tables of the user, against max_slots_per_user. */
+	atomic_long_t slots;
+	/* Set-up tables of the user, against max_tables_per_user. */
+	atomic_t tables;
+	/*
+	 * Watchdog messages printed about the user's tables, against
+	 * hung_warnings, and their rate. Only the watchdog's work (never
+	 * two at once) touches them.
+	 */
+	int warnings;
+	struct ratelimit_state rs;
+};
+
+/*
  * struct gfibers_table - the fiber table of one process.
  *
  * Life cycle:
  *   open(/dev/gfibers)   allocated, one reference held by the file; owned
  *                        by the opener's thread group (@owner); not yet
  *                        on the global list, not visible.
- *   GFIBERS_IOC_SETUP    header page allocated, an @id assigned, added to
- *                        gfibers_tables: visible to /proc/gfibers and to
- *                        the watchdog from now on.
- *   GFIBERS_IOC_GROW     one more chunk of slot pages.
+ *   GFIBERS_IOC_SETUP    counted against the user's max_tables_per_user,
+ *                        header page allocated, an @id assigned, stored
+ *                        in gfibers_tables at @id: visible to
+ *                        /proc/gfibers and to the watchdog from now on.
+ *   GFIBERS_IOC_GROW     one more chunk of slot pages, counted against
+ *                        the user's max_slots_per_user and against
+ *                        max_slots_total.
  *   mmap()               each VMA holds a reference (vm_ops open/close).
- *   readers              /proc/gfibers and the watchdog take a reference
- *                        for as long as they look at the table.
+ *   readers              /proc/gfibers and the watchdog find the table
+ *                        under RCU and take a reference (unless it is
+ *                        already zero) for as long as they look at it.
  *   last reference gone  (close and the last munmap, in any order; exit
- *                        and SIGKILL do both) removed from the list under
- *                        gfibers_tables_lock, then the pages are freed.
+ *                        and SIGKILL do both) erased from gfibers_tables,
+ *                        the pages freed and uncharged, the struct freed
+ *                        after an RCU grace period.
  *
  * Nothing in the table's pages is trusted: user space writes them at any
  * time. The fields of this struct are kernel-only.
  */
 struct gfibers_table {
 	struct kref ref;
-	/* On gfibers_tables, in @id order; under gfibers_tables_lock. */
-	struct list_head node;
-	/* Unique, increasing, never reused: the readers' cursor. */
-	u64 id;
-	/* The thread group that opened the device; the only one served. */
+	/*
+	 * Unique, increasing, never reused: the table's index in
+	 * gfibers_tables and the readers' cursor. 0 until SETUP.
+	 */
+	unsigned long id;
+	/*
+	 * The thread group that opened the device; the only one served.
+	 * A reference on the struct pid, not a number: after the owner's
+	 * death its number may name another process.
+	 */
 	struct pid *owner;
+	/* The real uid of the opener, charged for the table. */
+	struct gfibers_user *user;
+	/* Frees the struct after the readers under RCU are done with it. */
+	struct rcu_head rcu;
 	/*
 	 * Serialises SETUP and GROW, the only writers of @header, @pages
 	 * and @nr_chunks. Readers take no lock: see @header, @nr_chunks.
@@ -74,8 +121,8 @@ struct gfibers_table {
 	/*
 	 * The header page; NULL until SETUP. Published with
 	 * smp_store_release() after the page is filled in, read with
-	 * smp_load_acquire() (mmap) or after finding the table on the list
-	 * (readers: the list lock orders it).
+	 * smp_load_acquire() (mmap) or after finding the table in
+	 * gfibers_tables (readers: the xarray's store and load order it).
 	 */
 	struct page *header;
 	/*
@@ -108,6 +155,8 @@ extern struct gfibers_stats gfibers_stats;
 
 /* Module parameters (main.c, watchdog.c). */
 extern unsigned int gfibers_max_slots_per_process;
+extern unsigned int gfibers_max_slots_per_user;
+extern unsigned int gfibers_max_tables_per_user;
 extern unsigned int gfibers_max_slots_total;
 
 /* table.c */

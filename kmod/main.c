@@ -31,14 +31,33 @@
 
 /*
  * Limits on the kernel memory that fiber tables pin (GFIBERS_SLOT_SIZE
- * bytes a slot): per table, taken when the table is set up, and over all
- * tables, checked at each GROW. Root may change them at run time.
+ * bytes a slot, a page a table): per table, taken when the table is set
+ * up; per user (the real uid of the opener), as inotify's
+ * max_user_watches, so that one user cannot take what the others need;
+ * and over all tables, a last bound for the machine. Root may change them
+ * at run time; lowering one never frees what is allocated.
+ *
+ * max_slots_per_process keeps its name: libgfiber sets up one table per
+ * process, but nothing stops a process from opening the device more than
+ * once, each table with this limit; the per-user limits bound them all.
  */
 unsigned int gfibers_max_slots_per_process = 1U << 20;
 module_param_named(max_slots_per_process, gfibers_max_slots_per_process,
 		   uint, 0644);
 MODULE_PARM_DESC(max_slots_per_process,
 		 "Slots one table may grow to, fixed at its setup (default 1048576: 128 MiB)");
+
+unsigned int gfibers_max_slots_per_user = 1U << 20;
+module_param_named(max_slots_per_user, gfibers_max_slots_per_user, uint,
+		   0644);
+MODULE_PARM_DESC(max_slots_per_user,
+		 "Slots in all tables of one user (default 1048576: 128 MiB)");
+
+unsigned int gfibers_max_tables_per_user = 1024;
+module_param_named(max_tables_per_user, gfibers_max_tables_per_user, uint,
+		   0644);
+MODULE_PARM_DESC(max_tables_per_user,
+		 "Tables set up by one user's processes (default 1024)");
 
 unsigned int gfibers_max_slots_total = 1U << 22;
 module_param_named(max_slots_total, gfibers_max_slots_total, uint, 0644);
@@ -123,7 +142,13 @@ static const struct vm_operations_struct gfibers_vm_ops = {
 /*
  * Map the header (offset 0) or one chunk, each with its exact length.
  * The pages are inserted now, so the mapping never faults into the
- * module. VM_DONTCOPY: a fork child does not inherit the table;
+ * module. VM_DONTCOPY: a fork child does not inherit the table, and
+ * VM_IO keeps it so: madvise(MADV_DOFORK) fails with -EINVAL on a VM_IO
+ * mapping (6.1 and 6.12 alike), which would otherwise give the child the
+ * parent's slots to write under the parent's pid. VM_IO also keeps
+ * get_user_pages() off the pages (no pinning, no core dump of them;
+ * /proc/PID/mem and process_vm_readv() on them fail with EIO/EFAULT):
+ * the process reads and writes them directly, nothing else needs to.
  * VM_DONTEXPAND: no mremap() growth; never executable.
  */
 static int gfibers_mmap(struct file *file, struct vm_area_struct *vma)
@@ -161,7 +186,7 @@ static int gfibers_mmap(struct file *file, struct vm_area_struct *vma)
 		npages = GFIBERS_CHUNK_PAGES;
 	}
 
-	gfibers_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND);
+	gfibers_vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTEXPAND);
 	gfibers_vm_flags_clear(vma, VM_MAYEXEC);
 	for (i = 0; i < npages; i++) {
 		page = off ? gfibers_table_page(t, first + i) : header;

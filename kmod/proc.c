@@ -5,8 +5,8 @@
  *
  * /proc/gfibers is a seq_file with one record per live fiber. The cursor
  * is (table id, slot index), kept in the iterator between read() calls:
- * a table is referenced only from ->start() to ->stop(), the table list
- * lock only while stepping to the next table, and no lock at all while a
+ * a table is referenced only from ->start() to ->stop(), the next table
+ * is found under RCU (table.c), and no lock at all is held while a
  * table is read, so a reader never blocks table creation or exit, and a
  * huge table streams one buffer at a time. See docs/proc-gfibers.md for
  * the format.

@@ -1,39 +1,109 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * table.c - the fiber tables: life cycle, growth, the global list.
+ * table.c - the fiber tables: life cycle, growth, the index of tables,
+ * the per-user accounting.
  *
  * A table is a header page and chunks of slot pages, allocated by the
  * kernel and mapped into the owning process (main.c). The process writes
  * them; the kernel reads them in place, never the process's memory, so a
  * reader never waits on the process (hung, stopped, in D state, dying).
  *
- * Every set-up table is on gfibers_tables, in id order. Readers
- * (/proc/gfibers, the watchdog) walk it one table at a time with
- * gfibers_table_next(): the list lock is held only to find the next table
- * and take a reference, never while a table is read. A referenced table
- * stays on the list, so stepping from it is O(1); between two read()
- * calls a reader keeps only the id: ids are never reused, so "the first
- * table with id >= cursor" is a cursor that survives any churn.
+ * Every set-up table is in gfibers_tables, an xarray indexed by the
+ * table's id. Readers (/proc/gfibers, the watchdog) step through it one
+ * table at a time with gfibers_table_next(): a lookup under RCU of the
+ * first id above the previous one, O(log tables), that takes a reference
+ * on the table found; no lock is shared by readers, writers and exits.
+ * Between two read() calls a reader keeps only the id: ids are never
+ * reused, so "the first table with id >= cursor" is a cursor that
+ * survives any churn.
+ *
+ * Locks, outermost first (no other nesting):
+ *   gfibers_table.lock (SETUP, GROW; allocates under it)
+ *     gfibers_tables_lock (SETUP: ids and the index; allocates under it)
+ *       the xarray's xa_lock (inside xa_*())
+ *   gfibers_users_lock (open: user lookup; a user's last put: removal),
+ *     a leaf: only a kzalloc() under it.
+ * The last put of a table takes the xa_lock (xa_erase()) and then
+ * gfibers_users_lock, each alone; it may run under mmap_lock (munmap,
+ * exit) or under a /proc/gfibers reader's seq_file mutex, neither of
+ * which is ever taken under a lock of ours. Readers take no lock of ours
+ * at all.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/gfp.h>
+#include <linux/hashtable.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 
 #include "internal.h"
 
 /*
- * Protects gfibers_tables (adding at SETUP, removing on the last put) and
- * gfibers_next_id. Held only for list operations: no allocation, no user
- * copy, no table reading under it.
+ * Set-up tables by id. Entries are stored at SETUP (under
+ * gfibers_tables_lock, which keeps ids in order of insertion) and erased
+ * by the table's last put; readers look them up under RCU.
+ */
+static DEFINE_XARRAY(gfibers_tables);
+
+/*
+ * Serialises SETUP's id assignment and insertion, so that every id below
+ * gfibers_next_id is in the index or gone. Never taken by readers.
  */
 static DEFINE_MUTEX(gfibers_tables_lock);
-static LIST_HEAD(gfibers_tables);
-static u64 gfibers_next_id = 1;
+/* The next id; written under gfibers_tables_lock, read by readers. */
+static unsigned long gfibers_next_id = 1;
 
 struct gfibers_stats gfibers_stats;
 
+/*
+ * The users with tables, by uid. Looked up at open() and, for removal,
+ * by the last put of a user's last table; nothing else nests inside.
+ */
+#define GFIBERS_USERS_BITS	6
+static DEFINE_HASHTABLE(gfibers_users, GFIBERS_USERS_BITS);
+static DEFINE_MUTEX(gfibers_users_lock);
+
+/* The accounting record of @uid, referenced; NULL without memory. */
+static struct gfibers_user *gfibers_user_get(kuid_t uid)
+{
+	struct gfibers_user *u;
+
+	mutex_lock(&gfibers_users_lock);
+	hash_for_each_possible(gfibers_users, u, node, __kuid_val(uid)) {
+		if (uid_eq(u->uid, uid)) {
+			refcount_inc(&u->ref);
+			goto out_unlock;
+		}
+	}
+	/* Shared by all of the user's tables: charged to no one cgroup. */
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		goto out_unlock;
+	refcount_set(&u->ref, 1);
+	u->uid = uid;
+	/* The watchdog's bursts: 10 messages per 5 s, per user. */
+	ratelimit_state_init(&u->rs, 5 * HZ, 10);
+	hash_add(gfibers_users, &u->node, __kuid_val(uid));
+out_unlock:
+	mutex_unlock(&gfibers_users_lock);
+	return u;
+}
+
+static void gfibers_user_put(struct gfibers_user *u)
+{
+	if (!refcount_dec_and_mutex_lock(&u->ref, &gfibers_users_lock))
+		return;
+	hash_del(&u->node);
+	mutex_unlock(&gfibers_users_lock);
+	kfree(u);
+}
+
+/*
+ * The table of a new open(): owned by the opener's thread group, charged
+ * to the opener's real uid (as RLIMIT_NPROC: a set-user-ID program that
+ * registers is counted for the user who ran it).
+ */
 struct gfibers_table *gfibers_table_alloc(void)
 {
 	struct gfibers_table *t;
@@ -41,23 +111,31 @@ struct gfibers_table *gfibers_table_alloc(void)
 	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return NULL;
+	t->user = gfibers_user_get(current_uid());
+	if (!t->user) {
+		kfree(t);
+		return NULL;
+	}
 	kref_init(&t->ref);
-	INIT_LIST_HEAD(&t->node);
 	t->owner = get_pid(task_tgid(current));
 	mutex_init(&t->lock);
 	xa_init(&t->pages);
 	return t;
 }
 
-/* Called by kref_put_mutex() with gfibers_tables_lock held; drops it. */
 static void gfibers_table_release(struct kref *ref)
 {
 	struct gfibers_table *t = container_of(ref, struct gfibers_table, ref);
+	long slots = (long)t->nr_chunks * GFIBERS_CHUNK_SLOTS;
 	unsigned long npages = 0, idx;
 	struct page *page;
 
-	list_del_init(&t->node);
-	mutex_unlock(&gfibers_tables_lock);
+	/*
+	 * From now on a reader may still find the table until the erase,
+	 * but cannot take a reference (kref_get_unless_zero()).
+	 */
+	if (t->header)
+		xa_erase(&gfibers_tables, t->id);
 
 	xa_for_each(&t->pages, idx, page) {
 		__free_page(page);
@@ -68,13 +146,16 @@ static void gfibers_table_release(struct kref *ref)
 		__free_page(t->header);
 		npages++;
 		atomic_long_dec(&gfibers_stats.tables);
+		atomic_dec(&t->user->tables);
 	}
-	atomic_long_sub(t->nr_chunks * GFIBERS_CHUNK_SLOTS,
-			&gfibers_stats.slots);
+	atomic_long_sub(slots, &gfibers_stats.slots);
+	atomic_long_sub(slots, &t->user->slots);
 	atomic_long_sub(npages * PAGE_SIZE, &gfibers_stats.bytes);
+	gfibers_user_put(t->user);
 	put_pid(t->owner);
 	mutex_destroy(&t->lock);
-	kfree(t);
+	/* A reader under RCU may still be looking at t->ref. */
+	kfree_rcu(t, rcu);
 }
 
 void gfibers_table_get(struct gfibers_table *t)
@@ -83,15 +164,12 @@ void gfibers_table_get(struct gfibers_table *t)
 }
 
 /*
- * The last put removes the table from the list with gfibers_tables_lock
- * held, so a reader that finds a table on the list under that lock may
- * take a reference: the count is not zero. Called from file release and
- * from vm_ops->close (mmap_lock held: the lock order is mmap_lock, then
- * gfibers_tables_lock; no reader takes mmap_lock).
+ * Called from file release and from vm_ops->close (mmap_lock held; see
+ * the lock order at the top).
  */
 void gfibers_table_put(struct gfibers_table *t)
 {
-	kref_put_mutex(&t->ref, gfibers_table_release, &gfibers_tables_lock);
+	kref_put(&t->ref, gfibers_table_release);
 }
 
 /* Only the thread group that opened the device may use its table. */
@@ -103,12 +181,14 @@ bool gfibers_table_owned(const struct gfibers_table *t)
 /*
  * gfibers_table_setup - GFIBERS_IOC_SETUP: allocate the header page and
  * make the table visible. Returns 0 and the table's limit in *max_slots,
- * -EBUSY if already set up, -ENOMEM.
+ * -EBUSY if already set up, -EDQUOT (the user's max_tables_per_user),
+ * -ENOMEM.
  */
 int gfibers_table_setup(struct gfibers_table *t, u32 *max_slots)
 {
 	struct gfibers_header *h;
 	struct page *page;
+	unsigned long id;
 	int err = 0;
 
 	mutex_lock(&t->lock);
@@ -116,48 +196,90 @@ int gfibers_table_setup(struct gfibers_table *t, u32 *max_slots)
 		err = -EBUSY;
 		goto out_unlock;
 	}
+	if (atomic_inc_return(&t->user->tables) >
+	    READ_ONCE(gfibers_max_tables_per_user)) {
+		err = -EDQUOT;
+		goto err_uncharge;
+	}
 	page = alloc_page(GFIBERS_GFP);
 	if (!page) {
 		err = -ENOMEM;
-		goto out_unlock;
+		goto err_uncharge;
 	}
 	h = page_address(page);
 	h->magic = GFIBERS_MAGIC;
 	h->abi_version = GFIBERS_ABI_VERSION;
 	h->slot_size = GFIBERS_SLOT_SIZE;
 	h->chunk_slots = GFIBERS_CHUNK_SLOTS;
+
+	mutex_lock(&gfibers_tables_lock);
+	id = gfibers_next_id;
+	/*
+	 * Room for the entry first: the header must not be published (an
+	 * mmap() may map it at once) before nothing can fail any more.
+	 */
+	err = xa_reserve(&gfibers_tables, id, GFP_KERNEL | __GFP_NOWARN);
+	if (err) {
+		mutex_unlock(&gfibers_tables_lock);
+		__free_page(page);
+		goto err_uncharge;
+	}
+	t->id = id;
 	t->max_chunks = READ_ONCE(gfibers_max_slots_per_process) /
 			GFIBERS_CHUNK_SLOTS;
 	*max_slots = t->max_chunks * GFIBERS_CHUNK_SLOTS;
 	atomic_long_inc(&gfibers_stats.tables);
 	atomic_long_add(PAGE_SIZE, &gfibers_stats.bytes);
-
-	mutex_lock(&gfibers_tables_lock);
-	t->id = gfibers_next_id++;
 	/* Pairs with smp_load_acquire() in gfibers_mmap(). */
 	smp_store_release(&t->header, page);
-	list_add_tail(&t->node, &gfibers_tables);
+	/* Into the reserved entry: no allocation, cannot fail. */
+	xa_store(&gfibers_tables, id, t, GFP_KERNEL);
+	/* Pairs with smp_load_acquire() in gfibers_table_end_id(). */
+	smp_store_release(&gfibers_next_id, id + 1);
 	mutex_unlock(&gfibers_tables_lock);
+	goto out_unlock;
+
+err_uncharge:
+	atomic_dec(&t->user->tables);
 out_unlock:
 	mutex_unlock(&t->lock);
 	return err;
 }
 
-/* Reserve @n slots against the max_slots_total parameter. */
-static bool gfibers_reserve_slots(long n)
+/*
+ * Reserve @n slots against the user's max_slots_per_user, then against
+ * max_slots_total. Two tables growing at once may both be refused near a
+ * limit (each sees the other's reservation): never both admitted over it.
+ */
+static bool gfibers_reserve_slots(struct gfibers_user *u, long n)
 {
+	long user_limit = READ_ONCE(gfibers_max_slots_per_user);
 	long limit = READ_ONCE(gfibers_max_slots_total);
 
-	if (atomic_long_add_return(n, &gfibers_stats.slots) <= limit)
-		return true;
+	if (atomic_long_add_return(n, &u->slots) > user_limit)
+		goto err_user;
+	if (atomic_long_add_return(n, &gfibers_stats.slots) > limit)
+		goto err_total;
+	return true;
+
+err_total:
 	atomic_long_sub(n, &gfibers_stats.slots);
+err_user:
+	atomic_long_sub(n, &u->slots);
 	return false;
+}
+
+static void gfibers_unreserve_slots(struct gfibers_user *u, long n)
+{
+	atomic_long_sub(n, &gfibers_stats.slots);
+	atomic_long_sub(n, &u->slots);
 }
 
 /*
  * gfibers_table_grow - GFIBERS_IOC_GROW: add one chunk of zeroed slot
  * pages. Returns the new chunk's index, or -EINVAL (not set up), -ENOSPC
- * (the table's limit), -EDQUOT (max_slots_total), -ENOMEM.
+ * (the table's limit), -EDQUOT (the user's max_slots_per_user, or
+ * max_slots_total), -ENOMEM.
  */
 int gfibers_table_grow(struct gfibers_table *t)
 {
@@ -174,7 +296,7 @@ int gfibers_table_grow(struct gfibers_table *t)
 		err = -ENOSPC;
 		goto out_unlock;
 	}
-	if (!gfibers_reserve_slots(GFIBERS_CHUNK_SLOTS)) {
+	if (!gfibers_reserve_slots(t->user, GFIBERS_CHUNK_SLOTS)) {
 		err = -EDQUOT;
 		goto out_unlock;
 	}
@@ -201,7 +323,7 @@ int gfibers_table_grow(struct gfibers_table *t)
 err_free_pages:
 	while (i--)
 		__free_page(xa_erase(&t->pages, first + i));
-	atomic_long_sub(GFIBERS_CHUNK_SLOTS, &gfibers_stats.slots);
+	gfibers_unreserve_slots(t->user, GFIBERS_CHUNK_SLOTS);
 out_unlock:
 	mutex_unlock(&t->lock);
 	return err;
@@ -210,55 +332,52 @@ out_unlock:
 /*
  * gfibers_table_end_id - the id the next table set up will get. A reader
  * that starts now stops before it, so that a read ends however fast new
- * tables come.
+ * tables come. Every table with a smaller id is in the index or gone.
  */
 u64 gfibers_table_end_id(void)
 {
-	u64 id;
-
-	mutex_lock(&gfibers_tables_lock);
-	id = gfibers_next_id;
-	mutex_unlock(&gfibers_tables_lock);
-	return id;
+	/* Pairs with smp_store_release() in gfibers_table_setup(). */
+	return smp_load_acquire(&gfibers_next_id);
 }
 
 /*
  * gfibers_table_first - the set-up table with the smallest id >= @min_id,
  * with a reference the caller drops with gfibers_table_put() or passes to
- * gfibers_table_next(); NULL when there is none. O(tables): readers call
- * it once per read() call, to resume at their cursor.
+ * gfibers_table_next(); NULL when there is none. O(log tables), under
+ * RCU only: a table whose last reference is gone is skipped.
  */
 struct gfibers_table *gfibers_table_first(u64 min_id)
 {
-	struct gfibers_table *t, *found = NULL;
+	unsigned long idx = min_id;
+	struct gfibers_table *t;
 
-	mutex_lock(&gfibers_tables_lock);
-	list_for_each_entry(t, &gfibers_tables, node) {
-		if (t->id >= min_id) {
-			gfibers_table_get(t);
-			found = t;
+	/* Beyond any id this kernel can hand out. */
+	if (idx != min_id)
+		return NULL;
+	rcu_read_lock();
+	for (;;) {
+		t = xa_find(&gfibers_tables, &idx, ULONG_MAX, XA_PRESENT);
+		if (!t || kref_get_unless_zero(&t->ref))
+			break;
+		/* Being freed: kfree_rcu() keeps it readable until unlock. */
+		if (idx == ULONG_MAX) {
+			t = NULL;
 			break;
 		}
+		idx++;
 	}
-	mutex_unlock(&gfibers_tables_lock);
-	return found;
+	rcu_read_unlock();
+	return t;
 }
 
 /*
  * gfibers_table_next - the table after @prev, referenced, or NULL; drops
- * the caller's reference on @prev, which may free it. O(1): a referenced
- * table is still on the list (only the last put removes it).
+ * the caller's reference on @prev, which may free it.
  */
 struct gfibers_table *gfibers_table_next(struct gfibers_table *prev)
 {
-	struct gfibers_table *t = NULL;
+	struct gfibers_table *t = gfibers_table_first((u64)prev->id + 1);
 
-	mutex_lock(&gfibers_tables_lock);
-	if (!list_is_last(&prev->node, &gfibers_tables)) {
-		t = list_next_entry(prev, node);
-		gfibers_table_get(t);
-	}
-	mutex_unlock(&gfibers_tables_lock);
 	gfibers_table_put(prev);
 	return t;
 }

@@ -3,23 +3,38 @@
  * watchdog.c - the hung-fiber watchdog, after kernel/hung_task.c.
  *
  * A delayed work scans every table every GFIBERS_WATCHDOG_PERIOD(timeout)
- * and warns about each fiber that has been waiting for more than
- * hung_timeout_secs:
+ * and warns about each fiber that has been waiting, or was judged leaked
+ * by its runtime, for more than hung_timeout_secs:
  *
  *   gfibers: pid P (comm) fiber N blocked in 'chan receive' for more than
  *   T seconds at 0xPC
+ *   gfibers: pid P (comm) fiber N leaked in 'chan receive' (can never
+ *   wake) for more than T seconds at 0xPC
  *
  * Once per park episode, without per-fiber state: a scan at time now
- * reports the waiting fibers whose wait_since_ns lies in (cutoff of the
- * previous scan, now - timeout], so each episode (fiber id, wait_since_ns)
- * crosses the threshold in exactly one scan. A slot that is torn during
- * that one scan is not reported. At most hung_warnings messages in all
- * (like hung_task_warnings), and rate limited.
+ * reports the waiting or leaked fibers whose wait_since_ns lies in
+ * (cutoff of the previous scan, now - timeout], so each episode (fiber
+ * id, wait_since_ns) crosses the threshold in exactly one scan. A slot
+ * that is torn during that one scan is not reported. A leaked fiber can
+ * never wake, but it is reported on the same schedule as a waiting one:
+ * the runtime marks it leaked some time after it parked, so only its
+ * park time is in the slot, and a leak judged before the timeout is then
+ * never missed.
+ *
+ * Everything in a slot is written by its process, so nothing in a
+ * message is the process's text: the reason is the kernel's name of a
+ * built-in one, or "user(i)" for one the program named; comm is
+ * sanitised; a table whose owner has died (its pid number may be
+ * another process's by now) is not reported at all. The budget is per
+ * user (struct gfibers_user): at most hung_warnings messages and 10 per
+ * 5 s about one user's tables, so slots forged by one user cannot use up
+ * the messages about another user's hung fibers.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/moduleparam.h>
 #include <linux/ratelimit.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
@@ -32,11 +47,14 @@
  */
 static unsigned int gfibers_hung_timeout_secs = 120;
 
-/* Messages left; -1: unlimited. Decremented by each message. */
+/*
+ * Messages per user, counted while the user has tables; -1: unlimited.
+ * Read at each message: a change applies at once.
+ */
 static int gfibers_hung_warnings = 10;
 module_param_named(hung_warnings, gfibers_hung_warnings, int, 0644);
 MODULE_PARM_DESC(hung_warnings,
-		 "Hung-fiber messages left to print (-1: unlimited, default 10)");
+		 "Hung-fiber messages per user (-1: unlimited, default 10)");
 
 /*
  * Scan period: half the timeout, so a fiber is reported between T and
@@ -47,9 +65,6 @@ MODULE_PARM_DESC(hung_warnings,
 
 /* Slots scanned between two cond_resched() calls. */
 #define GFIBERS_WATCHDOG_BATCH		1024
-
-/* Bursts of at most 10 messages per 5 s, as printk_ratelimit(). */
-static DEFINE_RATELIMIT_STATE(gfibers_watchdog_rs, 5 * HZ, 10);
 
 static void gfibers_watchdog_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(gfibers_watchdog_work, gfibers_watchdog_fn);
@@ -64,15 +79,33 @@ static bool gfibers_watchdog_on;
 /* The cutoff of the previous scan; only the work touches it. */
 static u64 gfibers_watchdog_cutoff;
 
-static bool gfibers_watchdog_budget(void)
+/* Whether one more message about @u's tables may be printed; takes it. */
+static bool gfibers_watchdog_budget(struct gfibers_user *u)
 {
-	int left = READ_ONCE(gfibers_hung_warnings);
+	int max = READ_ONCE(gfibers_hung_warnings);
 
-	if (!left)
+	if (max >= 0 && u->warnings >= max)
 		return false;
-	if (left > 0)
-		WRITE_ONCE(gfibers_hung_warnings, left - 1);
+	if (!__ratelimit(&u->rs))
+		return false;
+	if (u->warnings < INT_MAX)
+		u->warnings++;
 	return true;
+}
+
+/*
+ * The reason as the kernel names it: Go's or this ABI's string, or
+ * "invalid(N)"; a program-named one as "user(i)", never its text.
+ */
+static void gfibers_watchdog_reason(struct gfibers_table *t, u32 reason,
+				    char *buf, size_t len)
+{
+	u32 user = reason - GFIBERS_WAIT_USER_BASE;
+
+	if (reason >= GFIBERS_WAIT_USER_BASE && user < GFIBERS_USER_REASONS)
+		snprintf(buf, len, "user(%u)", user);
+	else
+		gfibers_reason_name(t, reason, buf, len);
 }
 
 static void gfibers_watchdog_report(struct gfibers_table *t,
@@ -80,24 +113,41 @@ static void gfibers_watchdog_report(struct gfibers_table *t,
 				    unsigned int timeout)
 {
 	char reason[GFIBERS_REASON_NAME_LEN];
-	char comm[TASK_COMM_LEN] = "?";
+	char comm[TASK_COMM_LEN];
 	struct task_struct *task;
+	bool alive;
 
-	if (!__ratelimit(&gfibers_watchdog_rs) || !gfibers_watchdog_budget())
-		return;
+	/*
+	 * The owner must still be alive: once its last thread has exited
+	 * its pid number may be freed and reused, and a table outlives its
+	 * owner when another process holds the descriptor. Checked right
+	 * before the message: a number is reused only after its process
+	 * has exited and been reaped, not within these few instructions.
+	 */
 	task = get_pid_task(t->owner, PIDTYPE_TGID);
-	if (task) {
+	if (!task)
+		return;
+	alive = atomic_read(&task->signal->live) > 0;
+	if (alive) {
 		get_task_comm(comm, task);
 		/* user-controlled: no newline or control byte in the log */
 		gfibers_sanitize(comm);
-		put_task_struct(task);
 	}
-	gfibers_reason_name(t, c->wait_reason, reason, sizeof(reason));
+	if (!alive || !gfibers_watchdog_budget(t->user))
+		goto out;
+	gfibers_watchdog_reason(t, c->wait_reason, reason, sizeof(reason));
 	atomic_long_inc(&gfibers_stats.warnings);
-	pr_warn("pid %d (%s) fiber %llu blocked in '%s' for more than %u seconds at 0x%llx\n",
-		pid_nr(t->owner), comm, c->fiber_id, reason, timeout,
-		c->wait_pc);
+	if (c->status == GFIBERS_GLEAKED)
+		pr_warn("pid %d (%s) fiber %llu leaked in '%s' (can never wake) for more than %u seconds at 0x%llx\n",
+			pid_nr(t->owner), comm, c->fiber_id, reason, timeout,
+			c->wait_pc);
+	else
+		pr_warn("pid %d (%s) fiber %llu blocked in '%s' for more than %u seconds at 0x%llx\n",
+			pid_nr(t->owner), comm, c->fiber_id, reason, timeout,
+			c->wait_pc);
 	pr_warn("\"echo 0 > /sys/module/gfibers/parameters/hung_timeout_secs\" disables this message.\n");
+out:
+	put_task_struct(task);
 }
 
 static void gfibers_watchdog_scan(unsigned int timeout)
@@ -124,7 +174,9 @@ static void gfibers_watchdog_scan(unsigned int timeout)
 			s = gfibers_table_slot(t, i);
 			if (!s || !gfibers_slot_read(s, &c))
 				continue;
-			if (c.fiber_id && c.status == GFIBERS_GWAITING &&
+			if (c.fiber_id &&
+			    (c.status == GFIBERS_GWAITING ||
+			     c.status == GFIBERS_GLEAKED) &&
 			    c.wait_since_ns > prev && c.wait_since_ns <= cutoff)
 				gfibers_watchdog_report(t, &c, timeout);
 		}

@@ -44,7 +44,8 @@
  * Where the chunks land in the address space is the library's choice
  * (e.g. reserve a range and MAP_FIXED each chunk after the previous one
  * to index slots linearly). Mappings are not inherited across fork()
- * (VM_DONTCOPY), cannot be grown with mremap() and never executable.
+ * (VM_DONTCOPY; VM_IO, so madvise(MADV_DOFORK) fails with -EINVAL),
+ * cannot be grown with mremap() and never executable.
  *
  * Lifetime and ownership: the table belongs to the process (thread
  * group) that opened the device. ioctl() and mmap() from any other
@@ -275,6 +276,8 @@ struct gfibers_setup {
  *	0 on success, then mmap() offset 0 for the header.
  *	-EINVAL  abi_version mismatch, flags or reserved not 0
  *	-EBUSY   the table is already set up
+ *	-EDQUOT  the user (real uid of the opener) has max_tables_per_user
+ *	         tables set up
  *	-EPERM   caller is not the process that opened the device
  *	-EFAULT  bad argument pointer
  *	-ENOMEM  no memory (or memory cgroup limit)
@@ -285,7 +288,9 @@ struct gfibers_setup {
  *	GFIBERS_CHUNK_OFFSET(k). Chunks are numbered 0, 1, 2, ...
  *	-EINVAL  table not set up
  *	-ENOSPC  the table's own limit (max_slots) is reached
- *	-EDQUOT  the system-wide limit (max_slots_total) is reached
+ *	-EDQUOT  the user's limit (max_slots_per_user, over all tables of
+ *	         the opener's real uid) or the system-wide one
+ *	         (max_slots_total) is reached
  *	-EPERM   caller is not the process that opened the device
  *	-ENOMEM  no memory (or memory cgroup limit)
  *

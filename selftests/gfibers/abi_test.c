@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The ABI of /dev/gfibers: every field rendered exactly as written,
- * growth, 100,000 slots, many processes, the limits and their errnos, bad
- * ioctls and mmaps, fork.
+ * growth, 100,000 slots, many processes, the limits and their errnos (per
+ * table, per user, in all), bad ioctls and mmaps, fork (MADV_DOFORK
+ * included).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -256,6 +257,77 @@ TEST(small_reads_resume_exactly)
 	free(part);
 	free(whole);
 	gfc_close(&c);
+}
+
+/*
+ * Many tables, found through the kernel's index of tables by id: a reader
+ * with small buffers resumes at the right table after each read() while
+ * every other table is freed under it. Each table that stays is listed
+ * exactly once, each freed one at most once.
+ */
+TEST(many_tables_read_while_freed)
+{
+	const unsigned int n = 300;
+	unsigned int i, seen_kept = 0, dup = 0;
+	char buf[200], *dump, *line, cols[GFC_NCOLS][64];
+	struct gfibers_slot v;
+	unsigned char *count;
+	struct gfc *c;
+	size_t len = 0, cap = 1 << 20;
+	uint64_t id;
+	ssize_t r;
+	int fd;
+
+	SKIP_IF_ABSENT();
+	c = calloc(n, sizeof(*c));
+	count = calloc(n, 1);
+	dump = malloc(cap);
+	ASSERT_TRUE(c && count && dump);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, gfc_open(&c[i])) TH_LOG("table %u", i);
+		ASSERT_EQ(0, gfc_grow(&c[i]));
+		gfc_sample(&v, 5550000 + i);
+		gfc_write(gfc_slot(&c[i], 0), &v);
+	}
+	fd = open(GFC_PROC, O_RDONLY);
+	ASSERT_LE(0, fd);
+	for (i = 0;; i++) {
+		ASSERT_GT(cap - 1, len + sizeof(buf));
+		r = read(fd, dump + len, sizeof(buf));
+		ASSERT_LE(0, r);
+		if (!r)
+			break;
+		len += r;
+		/* Free the odd tables, a few per read. */
+		if (2 * i + 1 < n)
+			gfc_close(&c[2 * i + 1]);
+	}
+	close(fd);
+	dump[len] = '\0';
+	for (line = dump; line && *line; line = strchr(line, '\n'),
+	     line = line ? line + 1 : NULL) {
+		if (*line == '#' || gfc_split(line, cols) != GFC_NCOLS ||
+		    atoi(cols[GFC_PID]) != getpid())
+			continue;
+		id = strtoull(cols[GFC_FIBER], NULL, 10);
+		if (id < 5550000 || id >= 5550000 + n)
+			continue;
+		if (count[id - 5550000]++)
+			dup++;
+	}
+	EXPECT_EQ(0, dup) TH_LOG("a table listed twice");
+	for (i = 0; i < n; i += 2)
+		seen_kept += count[i] == 1;
+	EXPECT_EQ((n + 1) / 2, seen_kept)
+		TH_LOG("a table alive all along is missing");
+	for (i = 1; i < n; i += 2)
+		if (c[i].fd >= 0)
+			gfc_close(&c[i]);
+	for (i = 0; i < n; i += 2)
+		gfc_close(&c[i]);
+	free(dump);
+	free(count);
+	free(c);
 }
 
 TEST(many_processes)
@@ -542,6 +614,175 @@ TEST(fork_child_does_not_share)
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	gfc_close(&c);
+}
+
+/*
+ * MADV_DOFORK must not undo VM_DONTCOPY: a child that got the parent's
+ * chunk could write fibers into the parent's table, listed under the
+ * parent's pid.
+ */
+TEST(madv_dofork_refused)
+{
+	struct gfibers_slot v;
+	struct gfc c;
+	char *dump;
+	int status;
+	pid_t pid;
+
+	SKIP_IF_ABSENT();
+	ASSERT_EQ(0, gfc_open(&c));
+	ASSERT_EQ(0, gfc_grow(&c));
+	EXPECT_EQ(-1, madvise(c.chunks[0], GFIBERS_CHUNK_SIZE, MADV_DOFORK));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, madvise(c.hdr, GFIBERS_HEADER_SIZE, MADV_DOFORK));
+	EXPECT_EQ(EINVAL, errno);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* Write fiber 4242 if the parent's chunk came along. */
+		if (msync(c.chunks[0], GFIBERS_CHUNK_SIZE, MS_ASYNC) == 0) {
+			gfc_sample(&v, 4242);
+			gfc_write(gfc_slot(&c, 1), &v);
+			_exit(1);
+		}
+		_exit(errno == ENOMEM ? 0 : 2);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("the fork child had the parent's chunk mapped");
+	dump = gfc_slurp(GFC_PROC, NULL);
+	ASSERT_NE(NULL, dump);
+	EXPECT_EQ(0, gfc_count_col(dump, getpid(), GFC_FIBER, "4242"))
+		TH_LOG("the child's fiber 4242 is listed under the parent");
+	free(dump);
+	gfc_close(&c);
+}
+
+/*
+ * Per-user limits: two uids nobody else in the VM uses. The tables are
+ * charged to the real uid of the process at open(); the test switches
+ * its real and effective uid around each open and keeps 0 as its saved
+ * uid to come back (it sets parameters as root).
+ */
+#define UID_A	61001
+#define UID_B	61002
+
+static int open_as(struct gfc *c, uid_t uid)
+{
+	int err;
+
+	if (setresuid(uid, uid, 0))
+		return -errno;
+	err = gfc_open(c);
+	if (setresuid(0, 0, 0))
+		return -errno;
+	return err;
+}
+
+struct saved_params {
+	char per_user[32], tables[32], total[32];
+};
+
+static int save_params(struct saved_params *p)
+{
+	return gfc_param_get("max_slots_per_user", p->per_user,
+			     sizeof(p->per_user)) ?:
+	       gfc_param_get("max_tables_per_user", p->tables,
+			     sizeof(p->tables)) ?:
+	       gfc_param_get("max_slots_total", p->total, sizeof(p->total));
+}
+
+static void restore_params(const struct saved_params *p)
+{
+	gfc_param_set("max_slots_per_user", p->per_user);
+	gfc_param_set("max_tables_per_user", p->tables);
+	gfc_param_set("max_slots_total", p->total);
+}
+
+/*
+ * One user cannot take the whole max_slots_total: its own tables stop at
+ * max_slots_per_user (EDQUOT, over all of its tables), another user's
+ * still grow.
+ */
+TEST(limit_per_user_slots)
+{
+	struct saved_params saved;
+	struct gfc a1, a2, b;
+	char val[32];
+	int k;
+
+	SKIP_IF_ABSENT();
+	if (geteuid())
+		SKIP(return, "needs root: sets parameters, changes uid");
+	ASSERT_EQ(0, save_params(&saved))
+		TH_LOG("no max_slots_per_user/max_tables_per_user parameter");
+	ASSERT_EQ(0, open_as(&a1, UID_A));
+	ASSERT_EQ(0, open_as(&a2, UID_A));
+	ASSERT_EQ(0, open_as(&b, UID_B));
+	/* Room for 4 more chunks in all, 2 per user. */
+	snprintf(val, sizeof(val), "%ld",
+		 gfc_stat("slots") + 4 * GFIBERS_CHUNK_SLOTS);
+	ASSERT_EQ(0, gfc_param_set("max_slots_total", val));
+	snprintf(val, sizeof(val), "%d", 2 * GFIBERS_CHUNK_SLOTS);
+	ASSERT_EQ(0, gfc_param_set("max_slots_per_user", val));
+
+	/* User A takes what it may, over two tables, and no more. */
+	EXPECT_EQ(0, gfc_grow(&a1));
+	EXPECT_EQ(0, gfc_grow(&a2));
+	k = gfc_grow(&a1);
+	EXPECT_EQ(-EDQUOT, k);
+	EXPECT_EQ(-EDQUOT, gfc_grow(&a2));
+	/* User B is not shut out. */
+	EXPECT_EQ(0, gfc_grow(&b));
+	EXPECT_EQ(1, gfc_grow(&b));
+	EXPECT_EQ(-EDQUOT, gfc_grow(&b));
+	/* A's freed slots are A's again. */
+	gfc_close(&a2);
+	EXPECT_EQ(1, gfc_grow(&a1));
+	EXPECT_EQ(-EDQUOT, gfc_grow(&a1));
+	restore_params(&saved);
+	gfc_close(&a1);
+	gfc_close(&b);
+}
+
+/*
+ * A table set up but never grown costs a page and a line of every read:
+ * each counts against max_tables_per_user (EDQUOT at SETUP); an opened
+ * descriptor not set up does not.
+ */
+TEST(limit_per_user_tables)
+{
+	struct gfibers_setup setup = { .abi_version = GFIBERS_ABI_VERSION };
+	struct saved_params saved;
+	struct gfc a[3], b;
+	int i, fd;
+
+	SKIP_IF_ABSENT();
+	if (geteuid())
+		SKIP(return, "needs root: sets parameters, changes uid");
+	ASSERT_EQ(0, save_params(&saved))
+		TH_LOG("no max_slots_per_user/max_tables_per_user parameter");
+	ASSERT_EQ(0, gfc_param_set("max_tables_per_user", "3"));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, open_as(&a[i], UID_A));
+	/* The fourth is refused at SETUP; open() itself is not. */
+	ASSERT_EQ(0, setresuid(UID_A, UID_A, 0));
+	fd = open(GFC_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_EQ(0, setresuid(0, 0, 0));
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, ioctl(fd, GFIBERS_IOC_SETUP, &setup));
+	EXPECT_EQ(EDQUOT, errno);
+	/* Another user is not limited by A's tables. */
+	EXPECT_EQ(0, open_as(&b, UID_B));
+	/* A table gone is room again, for the same descriptor too. */
+	gfc_close(&a[0]);
+	EXPECT_EQ(0, ioctl(fd, GFIBERS_IOC_SETUP, &setup));
+	restore_params(&saved);
+	close(fd);
+	gfc_close(&a[1]);
+	gfc_close(&a[2]);
+	gfc_close(&b);
 }
 
 TEST_HARNESS_MAIN

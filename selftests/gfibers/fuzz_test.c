@@ -6,8 +6,8 @@
  * operations a process can aim at the module: open, close and dup of
  * /dev/gfibers; GFIBERS_IOC_SETUP and GROW with good and bad arguments;
  * ioctls with random numbers; mmap of any offset, length, protection and
- * flags, munmap, mremap, mprotect, madvise (MADV_DOFORK included, so
- * that fork children share mappings); garbage and well-formed slots
+ * flags, munmap, mremap, mprotect, madvise (MADV_DOFORK included: it
+ * must fail, a fork child never shares a mapping); garbage and well-formed slots
  * written into every mapped page, directly and through /proc/self/mem; a
  * sequence counter left odd or flipped continuously; comm renamed with
  * control bytes; fork (children use inherited descriptors), exec (a child
@@ -226,7 +226,6 @@ struct ment {
 	size_t len;
 	int prot;
 	bool hdr;		/* maps the header (else a chunk) */
-	bool dofork;		/* MADV_DOFORK done: a fork child has it */
 };
 
 enum role { ROLE_WORKER, ROLE_FORK_CHILD, ROLE_EXEC_CHILD };
@@ -507,7 +506,8 @@ static void op_dup(struct ctx *c)
 
 /*
  * GFIBERS_IOC_SETUP. Documented: EINVAL (version, flags, reserved),
- * EBUSY (twice), EPERM (not the opener), EFAULT (pointer), ENOMEM.
+ * EBUSY (twice), EPERM (not the opener), EFAULT (pointer), EDQUOT (the
+ * user's max_tables_per_user), ENOMEM.
  */
 static void op_setup(struct ctx *c)
 {
@@ -571,13 +571,13 @@ static void op_setup(struct ctx *c)
 	else if (kind == BADFIELD)
 		want = E(EINVAL);
 	else if (!t->known)
-		want = E(0) | E(EBUSY) | E(EFAULT) | E(ENOMEM);
+		want = E(0) | E(EBUSY) | E(EFAULT) | E(ENOMEM) | E(EDQUOT);
 	else if (t->setup)
 		want = E(EBUSY);
 	else if (kind == RO)	/* set up, then the result cannot be written */
-		want = E(EFAULT) | E(ENOMEM);
+		want = E(EFAULT) | E(ENOMEM) | E(EDQUOT);
 	else
-		want = E(0) | E(ENOMEM);
+		want = E(0) | E(ENOMEM) | E(EDQUOT);
 	check_errno(c, "ioctl(SETUP)", err, want);
 	if (t->owned && (err == 0 || (kind == RO && err == EFAULT)))
 		t->setup = true;
@@ -588,7 +588,8 @@ static void op_setup(struct ctx *c)
 /*
  * GFIBERS_IOC_GROW, with any argument and garbage in the upper half of
  * the command (the syscall takes an unsigned int). Documented: the chunk
- * index, EINVAL (not set up), ENOSPC, EDQUOT, EPERM, ENOMEM.
+ * index, EINVAL (not set up), ENOSPC, EDQUOT (max_slots_per_user or
+ * max_slots_total), EPERM, ENOMEM.
  */
 static void op_grow(struct ctx *c)
 {
@@ -801,8 +802,7 @@ static void op_mmap(struct ctx *c)
 		     len, prot, flags, off);
 	len = (len + page_size() - 1) & ~(page_size() - 1);
 	if (c->nmaps < MAX_MAPS) {
-		c->maps[c->nmaps++] = (struct ment){ p, len, prot, off == 0,
-						     false };
+		c->maps[c->nmaps++] = (struct ment){ p, len, prot, off == 0 };
 	} else if (release(c, p, len)) {
 		fail(c, "unmapping a fresh mapping: %m");
 	}
@@ -961,10 +961,9 @@ static void op_madvise(struct ctx *c)
 			    E(EACCES) | E(ENODEV) | E(EOPNOTSUPP) | E(EBUSY));
 		return;
 	}
+	/* VM_IO: a fork child must never get the parent's slots. */
 	if (adv == MADV_DOFORK)
-		m->dofork = true;
-	else if (adv == MADV_DONTFORK)
-		m->dofork = false;
+		fail(c, "madvise(MADV_DOFORK) of a gfibers mapping succeeded");
 }
 
 /* Garbage into a mapping; a fault (read-only, zapped, gone) is caught. */
@@ -1291,10 +1290,9 @@ static void become_child(struct ctx *c, pid_t parent, enum role role)
 	c->nkids = 0;
 	for (i = 0; i < MAX_TABS; i++)
 		c->tabs[i].owned = false;
-	/* Only MADV_DOFORK'd mappings came along. */
+	/* No mapping came along (VM_DONTCOPY, and MADV_DOFORK fails). */
 	for (i = c->nmaps - 1; i >= 0; i--)
-		if (!c->maps[i].dofork)
-			drop_map(c, i);
+		drop_map(c, i);
 	if (c->memfd >= 0)
 		close(c->memfd);
 	c->memfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
@@ -1676,11 +1674,12 @@ static void reader_main(int r)
 
 struct params {
 	char per_process[32], total[32], timeout[32], warnings[32];
+	char per_user[32], tables[32];
 };
 
 static const char * const param_names[] = {
 	"max_slots_per_process", "max_slots_total", "hung_timeout_secs",
-	"hung_warnings",
+	"hung_warnings", "max_slots_per_user", "max_tables_per_user",
 };
 
 static void params_save(struct params *p)
@@ -1689,6 +1688,8 @@ static void params_save(struct params *p)
 	gfc_param_get(param_names[1], p->total, sizeof(p->total));
 	gfc_param_get(param_names[2], p->timeout, sizeof(p->timeout));
 	gfc_param_get(param_names[3], p->warnings, sizeof(p->warnings));
+	gfc_param_get(param_names[4], p->per_user, sizeof(p->per_user));
+	gfc_param_get(param_names[5], p->tables, sizeof(p->tables));
 }
 
 static void params_restore(const struct params *p)
@@ -1697,6 +1698,8 @@ static void params_restore(const struct params *p)
 	gfc_param_set(param_names[1], p->total);
 	gfc_param_set(param_names[2], p->timeout);
 	gfc_param_set(param_names[3], p->warnings);
+	gfc_param_set(param_names[4], p->per_user);
+	gfc_param_set(param_names[5], p->tables);
 }
 
 static void param_setu(const char *name, unsigned long v)
@@ -1713,8 +1716,10 @@ static void twiddle_params(struct rng *r)
 	static const unsigned long per[] = { 0, 100, 512, 2048, 8192, 8192 };
 	static const unsigned long tot[] = { 1024, 8192, 32768, 32768 };
 	static const unsigned long tmo[] = { 0, 1, 1, 2, 3 };
+	static const unsigned long usr[] = { 1024, 8192, 32768, 32768 };
+	static const unsigned long tabs[] = { 2, 16, 1024, 1024 };
 
-	switch (below(r, 4)) {
+	switch (below(r, 6)) {
 	case 0:
 		param_setu(param_names[0], per[below(r, 6)]);
 		break;
@@ -1723,6 +1728,12 @@ static void twiddle_params(struct rng *r)
 		break;
 	case 2:
 		param_setu(param_names[2], tmo[below(r, 5)]);
+		break;
+	case 3:
+		param_setu(param_names[4], usr[below(r, 4)]);
+		break;
+	case 4:
+		param_setu(param_names[5], tabs[below(r, 4)]);
 		break;
 	default:
 		param_setu(param_names[3], 20);
@@ -1872,6 +1883,8 @@ static int fuzz(const struct opts *o)
 	param_setu(param_names[1], 32768);
 	param_setu(param_names[2], 1);
 	param_setu(param_names[3], 20);
+	param_setu(param_names[4], 32768);
+	param_setu(param_names[5], 1024);
 
 	for (i = 0; i < o->readers; i++)
 		shm->w[MAX_WORKERS + i].pid = spawn(reader_entry, i, 0);
