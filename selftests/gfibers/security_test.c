@@ -479,8 +479,26 @@ TEST(landlock_domain_hides_addresses)
 	reap(writer);
 }
 
+/* The addresses= parameter, put back to its default whatever happens. */
+FIXTURE(addresses_parameter) {
+	pid_t writer;
+};
+
+FIXTURE_SETUP(addresses_parameter)
+{
+	self->writer = -1;
+}
+
+FIXTURE_TEARDOWN(addresses_parameter)
+{
+	if (self->writer > 0)
+		reap(self->writer);
+	if (gfc_present())
+		gfc_param_set("addresses", "ptrace");
+}
+
 /* addresses=self shows only a process's own, addresses=none nothing. */
-TEST(addresses_parameter)
+TEST_F(addresses_parameter, self_and_none)
 {
 	static const struct {
 		const char *value;
@@ -491,7 +509,6 @@ TEST(addresses_parameter)
 	unsigned int i;
 	struct gfc c;
 	char *dump;
-	pid_t writer;
 
 	SKIP_IF_ABSENT();
 	if (geteuid())
@@ -499,8 +516,8 @@ TEST(addresses_parameter)
 	ASSERT_EQ(0, gfc_param_get("addresses", val, sizeof(val)));
 	ASSERT_STREQ("ptrace", val);
 	EXPECT_EQ(-EINVAL, gfc_param_set("addresses", "cap_sys_admin"));
-	writer = gfc_spawn_writer(3, 0, 0);
-	ASSERT_LT(0, writer);
+	self->writer = gfc_spawn_writer(3, 0, 0);
+	ASSERT_LT(0, self->writer);
 	ASSERT_EQ(0, gfc_open(&c));
 	ASSERT_EQ(0, gfc_reserve(&c, 1));
 	gfc_sample(&v, 9);
@@ -511,7 +528,7 @@ TEST(addresses_parameter)
 		EXPECT_STREQ(cases[i].value, val);
 		dump = gfc_slurp(GFC_PROC, NULL);
 		ASSERT_NE(NULL, dump);
-		EXPECT_EQ(1, gfc_find(dump, writer, 2, cols));
+		EXPECT_EQ(1, gfc_find(dump, self->writer, 2, cols));
 		/* Root may ptrace-read the writer: only "ptrace" shows it. */
 		EXPECT_EQ(i != 2, addrs_zero(cols)) TH_LOG("%s", cases[i].value);
 		EXPECT_EQ(1, gfc_find(dump, getpid(), 9, cols));
@@ -520,7 +537,6 @@ TEST(addresses_parameter)
 		free(dump);
 	}
 	gfc_close(&c);
-	reap(writer);
 }
 
 TEST_HARNESS_MAIN
