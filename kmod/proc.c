@@ -14,6 +14,10 @@
  * Every value comes from user space: statuses and reasons are checked
  * against their tables before use as an index, names are sanitised,
  * nothing is dereferenced.
+ *
+ * Which processes a reader sees, and whose addresses, is decided by
+ * procfs itself, in the mount the file was opened through and with the
+ * opener's credentials: see gfibers_view().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
