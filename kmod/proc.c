@@ -14,18 +14,25 @@
  * Every value comes from user space: statuses and reasons are checked
  * against their tables before use as an index, names are sanitised,
  * nothing is dereferenced.
+ *
+ * Which processes a reader sees, and whose addresses, is decided by
+ * procfs itself, in the mount the file was opened through and with the
+ * opener's credentials: see gfibers_view().
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/moduleparam.h>
+#include <linux/mount.h>
 #include <linux/nospec.h>
 #include <linux/pid_namespace.h>
 #include <linux/proc_fs.h>
-#include <linux/sched/coredump.h>
 #include <linux/sched/task.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 #include <linux/timekeeping.h>
 
 #include "gfibers_names.h"
@@ -178,6 +185,7 @@ void gfibers_reason_name(struct gfibers_table *t, u32 reason, char *buf,
  * only.
  */
 struct gfibers_iter {
+	const struct file *file;	/* the open /proc/gfibers */
 	struct pid_namespace *ns;	/* the opener's; pids shown in it */
 	loff_t pos;
 	u64 table_id;
@@ -194,65 +202,159 @@ struct gfibers_iter {
 };
 
 /*
- * Whether the reader may see the addresses of @task's fibers: what
- * ptrace_may_access(task, PTRACE_MODE_READ_FSCREDS) decides, which
- * modules cannot call (not exported), without its LSM hook. Same thread
- * group; or the reader's fs ids match all of the target's ids and the
- * target is dumpable; or CAP_SYS_PTRACE over the target's user namespace
- * (over the initial one, if the target is not dumpable). Never wider
- * than ptrace_may_access() without an LSM.
+ * Who sees the addresses of a process's fibers (the addresses= parameter):
+ * readers that may ptrace-read it, as for /proc/PID/wchan (the default);
+ * only the process itself; or nobody.
  */
-static bool gfibers_may_see_addrs(struct task_struct *task)
+enum gfibers_addrs_policy {
+	GFIBERS_ADDRS_PTRACE,
+	GFIBERS_ADDRS_SELF,
+	GFIBERS_ADDRS_NONE,
+};
+
+static const char * const gfibers_addrs_names[] = {
+	[GFIBERS_ADDRS_PTRACE]	= "ptrace",
+	[GFIBERS_ADDRS_SELF]	= "self",
+	[GFIBERS_ADDRS_NONE]	= "none",
+};
+
+static int gfibers_addrs = GFIBERS_ADDRS_PTRACE;
+
+static int gfibers_addrs_set(const char *val, const struct kernel_param *kp)
 {
-	const struct cred *cred = current_cred(), *tcred;
-	struct mm_struct *mm;
-	bool ids, dumpable, ok;
+	int i = sysfs_match_string(gfibers_addrs_names, val);
 
-	if (same_thread_group(task, current))
-		return true;
+	if (i < 0)
+		return -EINVAL;
+	WRITE_ONCE(gfibers_addrs, i);
+	return 0;
+}
 
-	task_lock(task);
-	mm = task->mm;
-	dumpable = !mm || get_dumpable(mm) == SUID_DUMP_USER;
-	task_unlock(task);
+static int gfibers_addrs_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n",
+			  gfibers_addrs_names[READ_ONCE(gfibers_addrs)]);
+}
 
-	tcred = get_task_cred(task);
-	ids = uid_eq(cred->fsuid, tcred->euid) &&
-	      uid_eq(cred->fsuid, tcred->suid) &&
-	      uid_eq(cred->fsuid, tcred->uid) &&
-	      gid_eq(cred->fsgid, tcred->egid) &&
-	      gid_eq(cred->fsgid, tcred->sgid) &&
-	      gid_eq(cred->fsgid, tcred->gid);
-	if (!ids)
-		ids = ns_capable_noaudit(tcred->user_ns, CAP_SYS_PTRACE);
-	put_cred(tcred);
+static const struct kernel_param_ops gfibers_addrs_ops = {
+	.set	= gfibers_addrs_set,
+	.get	= gfibers_addrs_get,
+};
 
-	ok = ids && dumpable;
-	if (ids && !dumpable)
-		ok = ns_capable_noaudit(&init_user_ns, CAP_SYS_PTRACE);
-	return ok;
+module_param_cb(addresses, &gfibers_addrs_ops, NULL, 0644);
+MODULE_PARM_DESC(addresses,
+		 "Who sees fiber addresses in /proc/gfibers: ptrace (readers that may ptrace-read the process), self (the process itself), none");
+
+/*
+ * Look @name up in the procfs mount that @file was opened in, with the
+ * credentials of whoever opened @file, following a trailing link if
+ * @follow. 0 if the walk succeeds.
+ *
+ * Modules cannot call ptrace_may_access() or has_pid_permissions() (not
+ * exported), so the mount's own /proc/PID is asked: walking into PID
+ * applies the mount's hidepid= and gid= (proc_pid_lookup() and
+ * proc_pid_permission()), and following the PID/exe link calls
+ * ptrace_may_access(task, PTRACE_MODE_READ_FSCREDS), LSM hook included
+ * (proc_pid_get_link()). The walk starts at the mount's root, so it sees
+ * the mount's pid namespace and options whatever the caller's root is.
+ * An O_PATH open is the walk alone: no ->open(), no file access checks;
+ * its struct file is freed when the reader returns to user space.
+ *
+ * Returns 0, -ENOMEM or -ENFILE if the walk could not be made (the caller
+ * fails the read rather than hide a process for it), or another error if
+ * the walk was refused.
+ */
+static int gfibers_proc_walk(const struct file *file, const char *name,
+			     bool follow)
+{
+	const struct cred *old;
+	struct file *f;
+
+	old = override_creds(file->f_cred);
+	f = file_open_root_mnt(file->f_path.mnt, name,
+			       O_PATH | (follow ? 0 : O_NOFOLLOW), 0);
+	revert_creds(old);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	fput(f);
+	return 0;
+}
+
+/* Whether gfibers_proc_walk() could not walk, rather than was refused. */
+static bool gfibers_walk_failed(int err)
+{
+	return err == -ENOMEM || err == -ENFILE;
 }
 
 /*
- * Look up who owns @t, as this reader sees it. Returns false if the owner
- * is gone or outside the reader's pid namespace: its fibers are skipped.
+ * gfibers_view - what the opener of @file sees of the process that owns
+ * @t: its pid in @ns (the opener's pid namespace) in @pid, and, if @addrs
+ * is not NULL, whether its addresses are shown in @addrs.
+ *
+ * A process is shown if it is alive, has a pid in @ns and in the pid
+ * namespace of the procfs mount of @file, and the opener may look into
+ * its /proc/PID in that mount (hidepid=). Returns 1 if shown, 0 if not,
+ * -ENOMEM or -ENFILE if it could not be decided.
  */
-static bool gfibers_iter_enter(struct gfibers_iter *it,
-			       struct gfibers_table *t)
+static int gfibers_view(const struct file *file, struct pid_namespace *ns,
+			struct gfibers_table *t, pid_t *pid, bool *addrs)
+{
+	struct proc_fs_info *fs_info = proc_sb_info(file_inode(file)->i_sb);
+	int policy = READ_ONCE(gfibers_addrs);
+	char name[32];
+	pid_t mpid;
+	int err;
+
+	if (addrs)
+		*addrs = false;
+	*pid = pid_nr_ns(t->owner, ns);
+	mpid = pid_nr_ns(t->owner, fs_info->pid_ns);
+	if (!*pid || !mpid || !pid_has_task(t->owner, PIDTYPE_TGID))
+		return 0;
+	snprintf(name, sizeof(name), "%d/exe", mpid);
+
+	err = -EACCES;
+	if (addrs && policy == GFIBERS_ADDRS_PTRACE) {
+		err = gfibers_proc_walk(file, name, true);
+		if (!err)
+			*addrs = true;
+	}
+	/* Without the link: is PID itself visible to the opener? */
+	if (err && !gfibers_walk_failed(err))
+		err = gfibers_proc_walk(file, name, false);
+	if (err)
+		return gfibers_walk_failed(err) ? err : 0;
+	if (addrs && policy == GFIBERS_ADDRS_SELF)
+		*addrs = t->owner == task_tgid(current);
+	/*
+	 * The walks looked at whoever had number mpid. The owner still alive
+	 * now was alive throughout (a pid never gets its task back), so that
+	 * was the owner, not a process that got its number after it died.
+	 */
+	if (!pid_has_task(t->owner, PIDTYPE_TGID)) {
+		if (addrs)
+			*addrs = false;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Look up who owns @t, as this reader sees it. Returns 1, 0 if the owner
+ * is gone or hidden from the reader (its fibers are skipped), or an error
+ * (gfibers_view()).
+ */
+static int gfibers_iter_enter(struct gfibers_iter *it, struct gfibers_table *t)
 {
 	struct task_struct *task;
 
-	it->pid = pid_nr_ns(t->owner, it->ns);
-	if (!it->pid)
-		return false;
 	task = get_pid_task(t->owner, PIDTYPE_TGID);
 	if (!task)
-		return false;
+		return 0;
 	get_task_comm(it->comm, task);
-	gfibers_sanitize(it->comm);
-	it->addrs = gfibers_may_see_addrs(task);
 	put_task_struct(task);
-	return true;
+	gfibers_sanitize(it->comm);
+	return gfibers_view(it->file, it->ns, t, &it->pid, &it->addrs);
 }
 
 static bool gfibers_slot_live(const struct gfibers_slot *c)
@@ -271,6 +373,7 @@ static void *gfibers_iter_find(struct gfibers_iter *it)
 	const struct gfibers_slot *s;
 	bool entered = !!t;
 	unsigned int batch = 0;
+	int shown;
 	u32 nr;
 
 	if (!t) {
@@ -285,7 +388,14 @@ static void *gfibers_iter_find(struct gfibers_iter *it)
 	while (t) {
 		it->table = t;
 		it->table_id = t->id;
-		if (entered || gfibers_iter_enter(it, t)) {
+		shown = entered ? 1 : gfibers_iter_enter(it, t);
+		if (shown < 0) {
+			/* The cursor stays: the next read() tries again. */
+			gfibers_table_put(t);
+			it->table = NULL;
+			return ERR_PTR(shown);
+		}
+		if (shown) {
 			nr = gfibers_table_nr_slots(t);
 			for (; it->slot < nr; it->slot++) {
 				if (++batch % GFIBERS_RESCHED_BATCH == 0)
@@ -413,6 +523,7 @@ static int gfibers_proc_open(struct inode *inode, struct file *file)
 	it = __seq_open_private(file, &gfibers_seq_ops, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
+	it->file = file;
 	it->ns = get_pid_ns(task_active_pid_ns(current));
 	return 0;
 }
@@ -433,8 +544,63 @@ static const struct proc_ops gfibers_proc_ops = {
 	.proc_release	= gfibers_proc_release,
 };
 
+/*
+ * Whether the opener of @file, in pid namespace @ns, sees every process
+ * in /proc/gfibers: in the initial pid namespace, through a procfs mount
+ * of it without hidepid=.
+ */
+static bool gfibers_sees_all(const struct file *file, struct pid_namespace *ns)
+{
+	struct proc_fs_info *fs_info = proc_sb_info(file_inode(file)->i_sb);
+
+	return ns == &init_pid_ns && fs_info->pid_ns == &init_pid_ns &&
+	       fs_info->hide_pid == HIDEPID_OFF;
+}
+
+/*
+ * /proc/gfibers_stats for a reader who does not see every process: the
+ * tables, slots and bytes of the processes it sees in /proc/gfibers. The
+ * event counters are of the whole module and not shown.
+ */
+static int gfibers_stats_show_view(struct seq_file *m, struct pid_namespace *ns)
+{
+	long tables = 0, slots = 0, bytes = 0;
+	struct gfibers_table *t;
+	u64 end_id = gfibers_table_end_id();
+	int shown;
+	pid_t pid;
+	u32 nr;
+
+	for (t = gfibers_table_first(0); t && t->id < end_id;
+	     t = gfibers_table_next(t)) {
+		shown = gfibers_view(m->file, ns, t, &pid, NULL);
+		if (shown < 0) {
+			gfibers_table_put(t);
+			return shown;
+		}
+		if (shown) {
+			nr = gfibers_table_nr_slots(t);
+			tables++;
+			slots += nr;
+			bytes += PAGE_SIZE +
+				 nr / GFIBERS_CHUNK_SLOTS * GFIBERS_CHUNK_SIZE;
+		}
+		cond_resched();
+	}
+	if (t)
+		gfibers_table_put(t);
+	seq_printf(m, "tables %ld\n", tables);
+	seq_printf(m, "slots %ld\n", slots);
+	seq_printf(m, "bytes %ld\n", bytes);
+	return 0;
+}
+
 static int gfibers_stats_show(struct seq_file *m, void *v)
 {
+	struct pid_namespace *ns = m->private;
+
+	if (!gfibers_sees_all(m->file, ns))
+		return gfibers_stats_show_view(m, ns);
 	seq_printf(m, "tables %ld\n", atomic_long_read(&gfibers_stats.tables));
 	seq_printf(m, "slots %ld\n", atomic_long_read(&gfibers_stats.slots));
 	seq_printf(m, "bytes %ld\n", atomic_long_read(&gfibers_stats.bytes));
@@ -447,12 +613,38 @@ static int gfibers_stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+static int gfibers_stats_open(struct inode *inode, struct file *file)
+{
+	struct pid_namespace *ns = get_pid_ns(task_active_pid_ns(current));
+	int err;
+
+	err = single_open(file, gfibers_stats_show, ns);
+	if (err)
+		put_pid_ns(ns);
+	return err;
+}
+
+static int gfibers_stats_release(struct inode *inode, struct file *file)
+{
+	struct seq_file *m = file->private_data;
+
+	put_pid_ns(m->private);
+	return single_release(inode, file);
+}
+
+static const struct proc_ops gfibers_stats_proc_ops = {
+	.proc_open	= gfibers_stats_open,
+	.proc_read_iter	= seq_read_iter,
+	.proc_lseek	= seq_lseek,
+	.proc_release	= gfibers_stats_release,
+};
+
 int gfibers_proc_init(void)
 {
 	if (!proc_create("gfibers", 0444, NULL, &gfibers_proc_ops))
 		return -ENOMEM;
-	if (!proc_create_single("gfibers_stats", 0444, NULL,
-				gfibers_stats_show)) {
+	if (!proc_create("gfibers_stats", 0444, NULL,
+			 &gfibers_stats_proc_ops)) {
 		remove_proc_entry("gfibers", NULL);
 		return -ENOMEM;
 	}
