@@ -153,7 +153,7 @@ struct gfibers_stats {
 
 extern struct gfibers_stats gfibers_stats;
 
-/* Module parameters (main.c, watchdog.c). */
+/* Module parameters (main.c, watchdog.c; proc.c has addresses=). */
 extern unsigned int gfibers_max_slots_per_process;
 extern unsigned int gfibers_max_slots_per_user;
 extern unsigned int gfibers_max_tables_per_user;
