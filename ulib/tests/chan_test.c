@@ -331,4 +331,48 @@ TEST(pingpong_stress_many_procs)
 	GFT_RUN(stress_pp_main, NULL);
 }
 
+/* ------------------------------------------------------------ references */
+
+static gf_chan_t *gate;
+
+static void ref_dropper(void *arg)
+{
+	gf_chan_recv(gate, NULL);	/* all let go at once */
+	gf_chan_unref(arg);
+	gf_waitgroup_done(&wg);
+}
+
+/*
+ * Fibers on several Ps drop their references to one channel at the same
+ * moment: whichever drops the last frees it, and none of the others may
+ * touch it after its own drop (ASan: heap-use-after-free otherwise; the
+ * chaos build widens the window after each drop).
+ */
+static int unref_race_main(void *arg)
+{
+	enum { N = 8 };
+	int round, i;
+
+	(void)arg;
+	for (round = 0; round < 2000 / GFT_SCALE; round++) {
+		gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+
+		gate = gf_chan_make(0, 0);
+		gf_waitgroup_add(&wg, N);
+		for (i = 0; i < N; i++)
+			gf_go(ref_dropper, gf_chan_ref(c));
+		gf_chan_unref(c);	/* the fibers hold the rest */
+		gf_chan_close(gate);
+		gf_waitgroup_wait(&wg);
+		gf_chan_unref(gate);
+	}
+	return 0;
+}
+
+TEST(concurrent_unrefs_free_once)
+{
+	setenv("GF_PROCS", "4", 1);
+	GFT_RUN(unref_race_main, NULL);
+}
+
 TEST_HARNESS_MAIN

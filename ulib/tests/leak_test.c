@@ -276,6 +276,7 @@ static int nil_main(void *arg)
 	gf_go(empty_select, NULL);
 	gf_go(nil_recv, (void *)1);
 	EXPECT_EQ(3, settle("(leaked)", 3));
+	settle("[chan receive (nil chan)]", 1);	/* the deadline one */
 	EXPECT_EQ(1, count_in_dump("[chan receive (nil chan) (leaked)"));
 	EXPECT_EQ(1, count_in_dump("[chan send (nil chan) (leaked)"));
 	EXPECT_EQ(1, count_in_dump("[select (no cases) (leaked)"));
