@@ -181,7 +181,9 @@ static void check_leak_locked(gf_chan_t *c)
 
 	if (c->ntimers > 0)
 		return;		/* a timer will send: not provable */
-	plain = c->nplain > 0 && refs <= c->nplain;
+	/* uncounted (handles shared, not referenced): only refs == 0 */
+	plain = c->nplain > 0 && (refs == 0 || (c->counted &&
+						 refs <= c->nplain));
 	sel = c->nsel > 0 && (refs == 0 || c->counted) &&
 	      refs <= c->nplain + c->nsel;
 	if (!plain && !sel)

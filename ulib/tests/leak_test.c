@@ -244,6 +244,77 @@ TEST(select_no_false_leaks)
 	GFT_RUN(select_no_false_main, NULL);
 }
 
+/* ------------------------------------------------------------ timers */
+
+static gf_chan_t *tc, *td;
+
+static void timer_waiter(void *arg)
+{
+	(void)arg;
+	gf_chan_recv(tc, NULL);		/* borrows main's handle */
+	gf_waitgroup_done(&wg);
+}
+
+static void timer_selector(void *arg)
+{
+	gf_select_case_t cs[2] = {
+		{ .chan = tc, .dir = GF_SELECT_RECV },
+		{ .chan = td, .dir = GF_SELECT_RECV },
+	};
+
+	(void)arg;
+	gf_select(cs, 2, GF_FOREVER);
+	gf_chan_unref(td);
+	gf_waitgroup_done(&wg);
+}
+
+/*
+ * An armed timer will send: fibers waiting on its channel (plainly, or
+ * in a select without deadline) are never marked leaked while it is -
+ * a mark must never be followed by a wake-up. Once it fired, its
+ * channel is judged as any other.
+ */
+static int waiting(void)
+{
+	return count_in_dump("[chan receive]") + count_in_dump("[select]");
+}
+
+static int timer_chan_main(void *arg)
+{
+	GFT_FIBER;
+	int round, i;
+
+	(void)arg;
+	for (round = 0; round < 2; round++) {
+		tc = gf_after(300000000);	/* 300 ms */
+		td = gf_chan_make(0, 0);
+		gf_waitgroup_add(&wg, 2);
+		gf_go(timer_waiter, NULL);
+		if (round == 0)
+			gf_go(timer_waiter, NULL);
+		else
+			gf_go(timer_selector, gf_chan_ref(td));
+		settle(round ? "[select]" : "[chan receive]", 1);
+		settle("[chan receive]", round ? 1 : 2);
+		gf_chan_unref(td);	/* the selector's is the last */
+		EXPECT_EQ(0, count_in_dump("(leaked)"));
+		/* the timer wakes one; main still holds tc for the other */
+		for (i = 0; i < 5000 && waiting() != 1; i++)
+			gf_sleep(1000000);
+		EXPECT_EQ(1, waiting());
+		EXPECT_EQ(0, count_in_dump("(leaked)"));
+		gf_chan_close(tc);
+		gf_waitgroup_wait(&wg);
+		gf_chan_unref(tc);
+	}
+	return 0;
+}
+
+TEST(timer_channel_waiters_not_leaked)
+{
+	GFT_RUN(timer_chan_main, NULL);
+}
+
 /* ------------------------------------------------------------ nil */
 
 static void nil_recv(void *arg)
