@@ -244,6 +244,74 @@ TEST(select_no_false_leaks)
 	GFT_RUN(select_no_false_main, NULL);
 }
 
+/* ------------------------------------------------------------ fresh fibers */
+
+static gf_chan_t *fc;
+static atomic_int marks_seen;
+
+/* The natural way: the new fiber takes its own reference, first thing. */
+static void natural_worker(void *arg)
+{
+	gf_chan_t *c = gf_chan_ref(arg);
+	long v = 1;
+
+	gf_chan_send(c, &v);
+	gf_chan_unref(c);
+}
+
+/* The same with a bug: it lets go without sending. */
+static void forgetful_sender(void *arg)
+{
+	gf_chan_t *c = gf_chan_ref(arg);
+
+	gf_chan_unref(c);
+}
+
+/* Runs (GF_PROCS=1) while main is parked and before the worker. */
+static void mark_watcher(void *arg)
+{
+	atomic_store(&marks_seen, count_in_dump("(leaked)"));
+	if (arg) {		/* a true leak: wait for the mark, unstick */
+		atomic_store(&marks_seen, settle("(leaked)", 1));
+		gf_chan_send(fc, &(long){ 2 });
+	}
+}
+
+/*
+ * A creator hands a channel to a new fiber, which takes its reference
+ * itself, and parks on it before that fiber ran: no mark (it will be
+ * woken). The worker that drops its reference without sending leaves
+ * main truly stuck: marked, once no fiber is fresh.
+ */
+static int fresh_main(void *arg)
+{
+	GFT_FIBER;
+	long v = 0;
+
+	(void)arg;
+	fc = gf_chan_make(sizeof(long), 0);
+	gf_chan_unref(gf_chan_ref(fc));	/* an earlier user: counted */
+	gf_go(natural_worker, fc);
+	gf_go(mark_watcher, NULL);
+	EXPECT_EQ(1, gf_chan_recv(fc, &v));
+	EXPECT_EQ(1, v);
+	EXPECT_EQ(0, atomic_load(&marks_seen));
+
+	gf_go(forgetful_sender, fc);
+	gf_go(mark_watcher, fc);
+	EXPECT_EQ(1, gf_chan_recv(fc, &v));
+	EXPECT_EQ(2, v);
+	EXPECT_EQ(1, atomic_load(&marks_seen));
+	gf_chan_unref(fc);
+	return 0;
+}
+
+TEST(no_false_mark_before_a_new_fiber_runs)
+{
+	setenv("GF_PROCS", "1", 1);	/* watcher runs before the worker */
+	GFT_RUN(fresh_main, NULL);
+}
+
 /* ------------------------------------------------------------ timers */
 
 static gf_chan_t *tc, *td;
