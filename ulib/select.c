@@ -195,13 +195,15 @@ void gfi_select_judge(struct gfi_selstate *s, gf_chan_t *held)
  *
  * s lives on gp's stack, its arrays on the heap with more than SMALL
  * cases; both are gone once gfi_select returns. The park callback must
- * not touch them once gp is wakeable (Go's rule for selparkcommit): the
- * timer may fire on another thread and gp return. A waker on a channel
- * can get to gp's sudog once that channel is unlocked, but gp's pass 3
- * takes lockorder's first channel first, so gp cannot return while that
- * one lock is held. Hence: every other lock dropped, that one (or none,
- * with every case nil) kept in a local, the timer armed, and the lock
- * dropped last - after the timer is armed, only locals are read.
+ * not touch them once gp can get past its park (Go's rule for
+ * selparkcommit). The timer is armed first, every lock still held: a
+ * waker that readies gp later finds it armed, and gp's gfi_timer_stop,
+ * made before pass 3, removes it. Once armed, the timer (or, after an
+ * unlock, a waker on that channel) may ready gp on another thread, but
+ * gp's pass 3 takes lockorder's first channel first, so gp cannot
+ * return while that one lock is held: every other lock is dropped, that
+ * one kept in a local and dropped last. With every case nil nothing is
+ * locked and arming the timer is the last thing done.
  */
 static bool selpark_unlock(gf_fiber_t *gp, void *arg)
 {
@@ -215,14 +217,19 @@ static bool selpark_unlock(gf_fiber_t *gp, void *arg)
 		gfi_select_judge(s, NULL);
 	else if (s->deadline < 0)
 		gfi_mark_g_leaked(s->gp);	/* select {}: never wakes */
-	first = selunlock_but_first(s);
-	/* No read of s from here on: gp may be woken and return. */
+	if (s->allnil) {
+		/* No read of s from here on: gp may run and return. */
+		if (t)
+			gfi_timer_start(t, deadline);
+		return true;
+	}
 	if (t) {
 		gfi_timer_start(t, deadline);
 		gfi_chaos(GFI_CHAOS_TIMER);
 	}
-	if (first)
-		gfi_unlock(first);
+	first = selunlock_but_first(s);
+	/* No read of s from here on: gp may get past this lock and return. */
+	gfi_unlock(first);
 	return true;
 }
 
