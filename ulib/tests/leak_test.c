@@ -112,9 +112,11 @@ static gf_chan_t *sa, *sb;
  * two fibers dropping their references to one channel at the same
  * moment on two threads make GCC 12's TSan report a race between the
  * two gf_chan_unref calls (the read of the counts, or the free, against
- * the other's), although each runs under the channel's lock: about one
- * run of this file in ten. Not explained yet; ASan runs see no
- * use-after-free there. The order changes nothing that is asserted.
+ * the other's): about one run of this file in ten. That was
+ * gf_chan_unref dropping its reference before taking the lock (the
+ * other could free the channel in between; chan_test
+ * concurrent_unrefs_free_once now catches it). The order stays: it
+ * changes nothing that is asserted.
  */
 static gf_sem_t selector_out = GF_SEM_INIT(0);
 
