@@ -353,7 +353,9 @@ GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline);
 /*
  * Timers and tickers deliver the firing time (int64_t gf_now() value) on
  * a channel of capacity 1 (Go's time.Timer, time.Ticker), from a heap per
- * processor: starting, stopping and resetting cost O(log n).
+ * processor: starting, stopping and resetting cost O(log n). Durations
+ * (ns) are relative; one that would pass INT64_MAX nanoseconds of the
+ * clock saturates there: never, in practice.
  */
 typedef struct gf_timer gf_timer_t;
 

@@ -246,6 +246,15 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 
 /* ---------------------------------------------------------- sleep */
 
+/* now + ns, saturated: a duration near INT64_MAX is "never", not a
+ * signed overflow into the past (which fired at once). */
+static int64_t when_after(int64_t ns)
+{
+	int64_t now = gfi_nanotime();
+
+	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 GF_API int gf_sleep_until(int64_t deadline)
 {
 	gfi_g *gp = gfi_getg();
@@ -284,7 +293,7 @@ GF_API int gf_sleep(int64_t ns)
 	atomic_store(&gp->selectdone, 0);
 	gfi_park_deadline(NULL, NULL, GF_WAIT_SLEEP,
 			  (uintptr_t)__builtin_return_address(0), NULL,
-			  gfi_nanotime() + ns);
+			  when_after(ns));
 	return 0;
 }
 
@@ -373,7 +382,7 @@ static struct gf_timer *timer_new(int64_t ns, int64_t period)
 	gt->t.f = sendtime;
 	gt->t.arg = gt;
 	gt->t.period = period;
-	timer_arm(gt, gfi_nanotime() + ns);
+	timer_arm(gt, when_after(ns));
 	return gt;
 }
 
@@ -443,7 +452,7 @@ GF_API bool gf_timer_reset(gf_timer_t *t, int64_t ns)
 	was = gfi_timer_stop(&t->t);
 	if (t->t.period > 0)
 		t->t.period = ns;
-	timer_arm(t, gfi_nanotime() + ns);
+	timer_arm(t, when_after(ns));
 	gfi_unlock(&t->lock);
 	return was;
 }
@@ -484,6 +493,6 @@ GF_API gf_chan_t *gf_after(int64_t ns)
 	gt->t.done = after_done;
 	gt->t.f = sendtime;
 	gt->t.arg = gt;
-	timer_arm(gt, gfi_nanotime() + ns);
+	timer_arm(gt, when_after(ns));
 	return c;
 }

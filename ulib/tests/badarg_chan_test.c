@@ -155,6 +155,36 @@ TEST(ticker_reset_needs_a_period)
 	GFT_RUN(ticker_reset_main, NULL);
 }
 
+/* A duration near INT64_MAX is "never": now + ns overflowed into the
+ * past and fired at once. */
+static int huge_duration_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *a = gf_after(INT64_MAX);
+	gf_timer_t *t = gf_timer_new(INT64_MAX - 1);
+	gf_timer_t *k = gf_ticker_new(INT64_MAX);
+
+	(void)arg;
+	gf_sleep(20000000);
+	EXPECT_EQ(0, gf_chan_len(a));
+	EXPECT_EQ(0, gf_chan_len(gf_timer_chan(t)));
+	EXPECT_EQ(0, gf_chan_len(gf_timer_chan(k)));
+	EXPECT_TRUE(gf_timer_reset(t, INT64_MAX));	/* still pending */
+	gf_sleep(10000000);
+	EXPECT_EQ(0, gf_chan_len(gf_timer_chan(t)));
+	EXPECT_TRUE(gf_timer_stop(t));
+	EXPECT_TRUE(gf_timer_stop(k));
+	gf_timer_free(t);
+	gf_timer_free(k);
+	gf_chan_unref(a);
+	return 0;
+}
+
+TEST(huge_durations_never_fire)
+{
+	GFT_RUN(huge_duration_main, NULL);
+}
+
 static int double_free_main(void *arg)
 {
 	gf_timer_t *t = gf_timer_new(1000000000);
