@@ -8,7 +8,9 @@
  * held by fibers parked on the object - when the last other reference is
  * dropped, or when the last of them parks; a leaked fiber woken after
  * all (the convention broken) runs on, no longer leaked. A select is
- * judged over all its channels.
+ * judged over all its channels. Never a mark that a wake-up follows: not
+ * while a new fiber has yet to take the reference it was handed, not
+ * while an armed timer will send on the channel.
  */
 #define _GNU_SOURCE
 #include <stdatomic.h>
