@@ -15,7 +15,8 @@
  *  - Deadlines are absolute CLOCK_MONOTONIC nanoseconds (gf_now() +
  *    timeout): GF_FOREVER (-1) blocks without limit, GF_NOWAIT (0) never
  *    blocks (fails with EAGAIN where it would), any other value fails
- *    with ETIMEDOUT once passed.
+ *    with ETIMEDOUT once passed; any other negative value counts as
+ *    long passed (ETIMEDOUT unless the call can complete at once).
  *  - Blocking calls may only be made from a fiber (inside gf_main()).
  *    A plain thread may call the non-blocking ones (GF_NOWAIT, close,
  *    gf_ready). A fiber must not block its thread in the kernel for long
@@ -212,8 +213,10 @@ GF_API int64_t gf_now(void);
 
 /*
  * gf_sleep - park for at least ns nanoseconds ("sleep"); ns <= 0 yields.
- * gf_sleep_until - park until the absolute deadline.
- * Return 0; -1 with EPERM outside a fiber.
+ * gf_sleep_until - park until the absolute deadline; one already passed
+ * (any negative value but GF_FOREVER too) yields.
+ * Return 0; -1 with EPERM outside a fiber, EINVAL for
+ * gf_sleep_until(GF_FOREVER) (a sleep without end: park instead).
  */
 GF_API int gf_sleep(int64_t ns);
 GF_API int gf_sleep_until(int64_t deadline);
@@ -242,6 +245,23 @@ GF_API int gf_sleep_until(int64_t deadline);
  * (not in a select) and by this select; selects sharing a channel are
  * not judged. A leaked fiber woken after all (the convention broken)
  * simply runs again.
+ *
+ * The rule for new fibers: a fiber handed a channel takes its reference
+ * before it first blocks, yields or returns - best in the creator,
+ * gf_go(worker, gf_chan_ref(c)), or as the worker's first statement.
+ * While a fiber exists that was created and has not yet parked, yielded
+ * or exited, no fiber is marked leaked: the judgment waits until none
+ * is, then is made again (a true leak is marked then, a little later).
+ * A fiber that runs long without ever blocking delays marks so.
+ * An armed timer's channel (gf_timer_*, gf_after) is never judged: the
+ * timer will send; once it fired or was stopped, it is judged as any.
+ * A leaked mark so always means "can never wake" for programs that
+ * follow the convention.
+ *
+ * Lifetime: the channel is freed when its last reference is dropped and
+ * no fiber waits on it; with fibers still waiting it lives on until the
+ * last of them leaves (a deadline waiter times out). A handle must not
+ * be used after its holder's last gf_chan_unref, as after free(3).
  */
 typedef struct gf_chan gf_chan_t;
 
@@ -253,7 +273,7 @@ typedef struct gf_chan gf_chan_t;
  */
 GF_API gf_chan_t *gf_chan_make(size_t elemsize, size_t cap);
 
-/* gf_chan_ref - take one more reference; returns c. */
+/* gf_chan_ref - take one more reference; returns c (NULL: NULL). */
 GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c);
 
 /*
@@ -261,15 +281,17 @@ GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c);
  * unless fibers are parked on it: they keep it (they are then leaked,
  * and marked so). If the references left are all held by fibers parked
  * on the channel, they are marked leaked. Dropping more references than
- * were taken is a fatal error.
+ * were taken is a fatal error. NULL: nothing.
  */
 GF_API void gf_chan_unref(gf_chan_t *c);
 
 /*
  * gf_chan_send - send the elemsize bytes at elem (Go's c <- v): FIFO
  * among senders; blocks ("chan send") until a receiver takes it or
- * buffer space frees. Returns 0; -1 with errno EPIPE if the channel is
- * or becomes closed (Go panics). The _deadline variant: EAGAIN
+ * buffer space frees. elem may be NULL only when elemsize is 0.
+ * Returns 0; -1 with errno EPIPE if the channel is or becomes closed
+ * (Go panics), EINVAL (elem NULL, elemsize > 0: nothing is sent), EPERM
+ * (it would block outside a fiber). The _deadline variant: EAGAIN
  * (GF_NOWAIT and no room), ETIMEDOUT.
  */
 GF_API int gf_chan_send(gf_chan_t *c, const void *elem);
@@ -280,8 +302,8 @@ GF_API int gf_chan_send_deadline(gf_chan_t *c, const void *elem,
  * gf_chan_recv - receive into elem (may be NULL to discard) (Go's
  * v, ok := <-c): FIFO; blocks ("chan receive"). Returns 1 with a value,
  * 0 when the channel is closed and drained (elem zeroed, ok == false in
- * Go). The _deadline variant: -1 with EAGAIN (GF_NOWAIT, nothing to
- * receive), ETIMEDOUT.
+ * Go); -1 with EPERM (it would block outside a fiber). The _deadline
+ * variant: -1 with EAGAIN (GF_NOWAIT, nothing to receive), ETIMEDOUT.
  */
 GF_API int gf_chan_recv(gf_chan_t *c, void *elem);
 GF_API int gf_chan_recv_deadline(gf_chan_t *c, void *elem, int64_t deadline);
@@ -306,7 +328,8 @@ enum gf_select_dir { GF_SELECT_RECV = 1, GF_SELECT_SEND = 2 };
 typedef struct gf_select_case {
 	gf_chan_t *chan;
 	int dir;		/* GF_SELECT_RECV or GF_SELECT_SEND */
-	void *elem;		/* value to send / where to receive (or NULL) */
+	void *elem;		/* value to send (NULL only for elemsize 0) /
+				 * where to receive (or NULL: discard) */
 	bool ok;		/* out: received a value (recv), sent (send) */
 } gf_select_case_t;
 
@@ -318,8 +341,10 @@ typedef struct gf_select_case {
  * Go's default clause. A receive on a closed channel is ready (ok false);
  * a send on a closed channel is ready and fails (ok false; Go panics).
  * Returns the chosen index; -1 with errno EAGAIN (GF_NOWAIT, none
- * ready), ETIMEDOUT, EINVAL (n < 0, n > 65536, bad dir), ENOMEM (more
- * than 8 cases need memory), EPERM (it would block outside a fiber).
+ * ready), ETIMEDOUT, EINVAL (n < 0, n > 65536, cases NULL with n > 0,
+ * bad dir, a send case on a channel with elemsize > 0 and elem NULL),
+ * ENOMEM (more than 8 cases need memory), EPERM (it would block outside
+ * a fiber). cases may be NULL when n is 0 (an empty select).
  */
 GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline);
 
@@ -328,32 +353,47 @@ GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline);
 /*
  * Timers and tickers deliver the firing time (int64_t gf_now() value) on
  * a channel of capacity 1 (Go's time.Timer, time.Ticker), from a heap per
- * processor: starting, stopping and resetting cost O(log n).
+ * processor: starting, stopping and resetting cost O(log n). Durations
+ * (ns) are relative; one that would pass INT64_MAX nanoseconds of the
+ * clock saturates there: never, in practice.
  */
 typedef struct gf_timer gf_timer_t;
 
-/* gf_timer_new - fire once after ns. NULL with ENOMEM. */
+/* gf_timer_new - fire once after ns (<= 0: at once). NULL with ENOMEM. */
 GF_API gf_timer_t *gf_timer_new(int64_t ns);
 /* gf_ticker_new - fire every period ns (> 0, else EINVAL); a slow reader
  * drops ticks, as Go. */
 GF_API gf_timer_t *gf_ticker_new(int64_t period);
-/* gf_timer_chan - the channel (owned by the timer, valid until free). */
+/* gf_timer_chan - the channel (owned by the timer, valid until free);
+ * NULL with EINVAL for t NULL. */
 GF_API gf_chan_t *gf_timer_chan(gf_timer_t *t);
 /*
  * gf_timer_stop - stop it. Returns true if that prevented a firing,
  * false if it had already fired (its value may sit in the channel, as
- * in Go before 1.23) or been stopped.
+ * in Go before 1.23) or been stopped; false with errno EINVAL for t
+ * NULL (clear errno first to tell the two falses apart).
  */
 GF_API bool gf_timer_stop(gf_timer_t *t);
-/* gf_timer_reset - restart with a new duration (period for tickers).
- * Returns true if the timer was active. */
+/*
+ * gf_timer_reset - restart with a new duration (period for tickers; a
+ * timer's ns <= 0 fires at once). Returns true if the timer was active;
+ * false with errno EINVAL for t NULL or a ticker with ns <= 0 (a period
+ * must be > 0; the ticker is left as it was).
+ */
 GF_API bool gf_timer_reset(gf_timer_t *t, int64_t ns);
-/* gf_timer_free - stop and free it, and its channel reference. */
+/*
+ * gf_timer_free - stop and free it, and its channel reference; NULL:
+ * nothing. As with free(3), t is gone after: a second gf_timer_free or
+ * any other call on it is undefined; the runtime catches it (fatal
+ * error "not a live timer (already freed)") while the memory was not
+ * reused.
+ */
 GF_API void gf_timer_free(gf_timer_t *t);
 /*
  * gf_after - Go's time.After: a new channel receiving the time once,
- * after ns. The caller owns one reference (gf_chan_unref it); the timer
- * holds another until it fired. NULL with ENOMEM.
+ * after ns (<= 0: at once). The caller owns one reference (gf_chan_unref
+ * it); the timer holds another until it fired, which does not count as
+ * gf_chan_ref having been called. NULL with ENOMEM.
  */
 GF_API gf_chan_t *gf_after(int64_t ns);
 
@@ -375,6 +415,32 @@ GF_API gf_chan_t *gf_after(int64_t ns);
  * Objects on which ref was never called are never judged. References
  * are counts, not ownership: an object stays the caller's memory.
  * Dropping more references than were taken is a fatal error.
+ *
+ * Where a referenced object may live: every gf_*_unref touches the
+ * object, so it must outlive the last one. A wait returns as soon as
+ * its condition holds - gf_waitgroup_wait once the count is 0 - while
+ * the fiber whose Done made it so has still to drop its reference: a
+ * wait group on the waiter's stack is then written after the waiter
+ * returned (use-after-return: crashes, hangs). Put referenced objects
+ * in static storage or in memory that outlives every holder, e.g.:
+ *
+ *	static gf_waitgroup_t wg;	// or in a struct living as long
+ *
+ *	static void worker(void *arg)
+ *	{
+ *		do_work(arg);
+ *		gf_waitgroup_done(&wg);
+ *		gf_waitgroup_unref(&wg);	// wg is static: still there
+ *	}
+ *
+ *	gf_waitgroup_add(&wg, n);
+ *	for (i = 0; i < n; i++)
+ *		gf_go(worker, gf_waitgroup_ref(&wg));
+ *	gf_waitgroup_wait(&wg);
+ *
+ * An object on a fiber's stack is fine without references (it is then
+ * never judged), or when the waiter also waits for the references to be
+ * dropped by other means (a channel closed by each worker's last act).
  */
 struct gf__waitq { void *head, *tail; };
 

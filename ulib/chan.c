@@ -32,6 +32,23 @@
  * all its channels; nsel counts such selects' sudogs, so that the same
  * two moments here (a reference dropped, a fiber parking) look at them
  * only when the counts say it could be true.
+ *
+ * A leaked mark means "can never wake", so two kinds of holders that the
+ * counts cannot see stop a judgment:
+ *  - an armed timer that delivers on c (c->ntimers, timer.c): it will
+ *    send, whoever else holds c;
+ *  - a fiber created and not yet settled (gfi_nfresh, fiber.c): it may
+ *    be about to take the reference its creator handed it. The judgment
+ *    is deferred (c on the deferred list, pinned) and made again once
+ *    no fiber is fresh (chan_settled), so a true leak is still marked.
+ *
+ * Lifetime: c is freed when nothing can reach it any more - no
+ * reference, no waiter queued, not on the deferred list - by whoever
+ * makes that true under c->lock: the last gf_chan_unref, a select
+ * taking its last sudog off (select.c: the deadline waiters of a
+ * channel whose references are all gone), or the deferred judgment.
+ * refs changes under c->lock only when it drops (a reference is only
+ * added by a holder, so it cannot race with the free).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,10 +67,17 @@ struct gf_chan {
 	struct gfi_waitq recvq, sendq;
 	atomic_long refs;
 	bool counted;			/* gf_chan_ref used: convention on */
+	bool deferred;			/* on the deferred list: pinned */
 	long nplain;			/* plain waiters, for leak proofs */
 	long nsel;			/* judged select sudogs (select.c) */
+	long ntimers;			/* armed timers delivering on c */
+	gf_chan_t *defer_next;		/* the deferred list's link */
 	char *buf;
 };
+
+/* Channels whose leak judgment waits for fresh fibers to settle. */
+static int defer_lock;
+static gf_chan_t *defer_list;
 
 GF_HIDDEN int gfi_chan_lock_addr_cmp(const gf_chan_t *a, const gf_chan_t *b);
 GF_HIDDEN void gfi_chan_mark_leaked(gf_chan_t *c);
@@ -88,6 +112,57 @@ GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c)
 	return c;
 }
 
+/* A reference of the runtime's own (gf_after's timer): it keeps c alive
+ * but does not turn the convention on for the user's channel. */
+GF_HIDDEN gf_chan_t *gfi_chan_ref_quiet(gf_chan_t *c);
+gf_chan_t *gfi_chan_ref_quiet(gf_chan_t *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+/* Nothing can reach c any more (c locked): the caller frees it once it
+ * dropped the lock. */
+static bool chan_dead_locked(gf_chan_t *c)
+{
+	return atomic_load(&c->refs) == 0 && !c->recvq.first &&
+	       !c->sendq.first && !c->deferred;
+}
+
+GF_HIDDEN bool gfi_chan_dead_locked(gf_chan_t *c);
+bool gfi_chan_dead_locked(gf_chan_t *c)
+{
+	return chan_dead_locked(c);
+}
+
+static void chan_settled(void);
+
+/*
+ * While some fiber is fresh, put c on the deferred list (c locked) and
+ * say so: the judgment is made again once none is. Pushed, then the
+ * count read again under the list lock: a settling fiber that empties
+ * the list before our push has already dropped the count, so we see 0
+ * and judge now ourselves (the list lock orders the two).
+ */
+static bool defer_judgment_locked(gf_chan_t *c)
+{
+	bool still;
+
+	if (!atomic_load(&gfi_nfresh))
+		return false;
+	if (c->deferred)
+		return true;
+	gfi_lock(&defer_lock);
+	c->deferred = true;
+	c->defer_next = defer_list;
+	defer_list = c;
+	if (!atomic_load(&gfi_settled_hook))
+		atomic_store(&gfi_settled_hook, chan_settled);
+	still = atomic_load(&gfi_nfresh) != 0;
+	gfi_unlock(&defer_lock);
+	return still;
+}
+
 /* Judge the selects parked on c (c locked; they stay parked: each must
  * take c's lock to leave its select). */
 static void judge_selects(struct gfi_waitq *q, gf_chan_t *c)
@@ -102,14 +177,64 @@ static void judge_selects(struct gfi_waitq *q, gf_chan_t *c)
 static void check_leak_locked(gf_chan_t *c)
 {
 	long refs = atomic_load(&c->refs);
+	bool plain, sel;
 
-	if (c->nplain > 0 && refs <= c->nplain)
+	if (c->ntimers > 0)
+		return;		/* a timer will send: not provable */
+	/* uncounted (handles shared, not referenced): only refs == 0 */
+	plain = c->nplain > 0 && (refs == 0 || (c->counted &&
+						 refs <= c->nplain));
+	sel = c->nsel > 0 && (refs == 0 || c->counted) &&
+	      refs <= c->nplain + c->nsel;
+	if (!plain && !sel)
+		return;
+	if (defer_judgment_locked(c))
+		return;
+	if (plain)
 		gfi_chan_mark_leaked(c);
-	if (c->nsel > 0 && (refs == 0 || c->counted) &&
-	    refs <= c->nplain + c->nsel) {
+	if (sel) {
 		judge_selects(&c->recvq, c);
 		judge_selects(&c->sendq, c);
 	}
+}
+
+/*
+ * gfi_settled_hook: the last fresh fiber settled (a scheduler context,
+ * no lock held). Judge every deferred channel again; one still
+ * provable is marked now (or deferred again if a new fiber is fresh).
+ */
+static void chan_settled(void)
+{
+	gf_chan_t *c, *next;
+	bool dead;
+
+	gfi_lock(&defer_lock);
+	c = defer_list;
+	defer_list = NULL;
+	gfi_unlock(&defer_lock);
+	for (; c; c = next) {
+		gfi_lock(&c->lock);
+		next = c->defer_next;
+		c->deferred = false;
+		check_leak_locked(c);
+		dead = chan_dead_locked(c);
+		gfi_unlock(&c->lock);
+		if (dead)
+			free(c);
+	}
+}
+
+/* The count of armed timers delivering on c (timer.c): +1 armed, -1
+ * stopped or fired for good; the last one gone may prove a leak. */
+GF_HIDDEN void gfi_chan_timers_add(gf_chan_t *c, long d);
+void gfi_chan_timers_add(gf_chan_t *c, long d)
+{
+	gfi_lock(&c->lock);
+	c->ntimers += d;
+	gfi_assert(c->ntimers >= 0);
+	if (!c->ntimers)
+		check_leak_locked(c);
+	gfi_unlock(&c->lock);
 }
 
 /*
@@ -121,7 +246,17 @@ bool gfi_chan_held_by_parked(gf_chan_t *c)
 {
 	long refs = atomic_load(&c->refs);
 
+	if (c->ntimers > 0)
+		return false;	/* a timer will send on it */
 	return refs == 0 || (c->counted && refs <= c->nplain + 1);
+}
+
+/* For select.c: a select about to judge itself at its park, while some
+ * fiber is fresh, defers through c instead (c locked): true if so. */
+GF_HIDDEN bool gfi_chan_defer_judgment_locked(gf_chan_t *c);
+bool gfi_chan_defer_judgment_locked(gf_chan_t *c)
+{
+	return defer_judgment_locked(c);
 }
 
 void gfi_chan_mark_leaked(gf_chan_t *c)
@@ -138,22 +273,25 @@ void gfi_chan_nsel_add(gf_chan_t *c, long d)
 
 GF_API void gf_chan_unref(gf_chan_t *c)
 {
-	long left;
+	bool dead;
 
 	if (!c)
 		return;
-	left = atomic_fetch_sub(&c->refs, 1) - 1;
-	if (left < 0)
-		gfi_fatal("gf_chan_unref: reference count below zero");
+	/*
+	 * The drop under the lock: once another holder's drop may reach
+	 * zero and free c, this one must be done with c. A drop before the
+	 * lock would let that holder free c between our drop and our lock.
+	 */
 	gfi_lock(&c->lock);
-	if (left == 0 && !c->recvq.first && !c->sendq.first) {
-		gfi_unlock(&c->lock);
-		free(c);
-		return;
-	}
+	if (atomic_fetch_sub(&c->refs, 1) < 1)
+		gfi_fatal("gf_chan_unref: reference count below zero");
+	gfi_chaos(GFI_CHAOS_REF);
 	/* Parked fibers keep the channel alive (Go's GC would too). */
 	check_leak_locked(c);
+	dead = chan_dead_locked(c);
 	gfi_unlock(&c->lock);
+	if (dead)
+		free(c);
 }
 
 /* memcpy of one element; 0-byte elements may come with NULL pointers */
@@ -182,20 +320,28 @@ static bool chan_unlock(gf_fiber_t *gp, void *lock)
 	return true;
 }
 
-/* Hand ep to the waiting receiver sg (c locked; unlocks, readies). */
-static void send_direct(gf_chan_t *c, struct gfi_sudog *sg, const void *ep)
+/*
+ * The partner of a completed operation is readied only after every lock
+ * of the operation is dropped - c's, and in a select all its other
+ * channels' (Go passes selunlock as the unlock of send/recv): readying
+ * may wake an M, and the partner's first act is often to take one of
+ * those locks. So the functions below leave c locked and hand the G to
+ * ready back through *wake.
+ */
+
+/* Hand ep to the waiting receiver sg (c locked). */
+static gfi_g *send_direct(gf_chan_t *c, struct gfi_sudog *sg, const void *ep)
 {
 	if (sg->elem)
 		elemcpy(sg->elem, ep, c->elemsize);
 	sg->success = true;
 	if (!sg->is_select)
 		c->nplain--;
-	gfi_unlock(&c->lock);
-	gfi_ready(sg->g, true);
+	return sg->g;
 }
 
-/* Take from the waiting sender sg (c locked; unlocks, readies). */
-static void recv_direct(gf_chan_t *c, struct gfi_sudog *sg, void *ep)
+/* Take from the waiting sender sg (c locked). */
+static gfi_g *recv_direct(gf_chan_t *c, struct gfi_sudog *sg, void *ep)
 {
 	if (c->dataqsiz == 0) {
 		if (ep)
@@ -215,25 +361,24 @@ static void recv_direct(gf_chan_t *c, struct gfi_sudog *sg, void *ep)
 	sg->success = true;
 	if (!sg->is_select)
 		c->nplain--;
-	gfi_unlock(&c->lock);
-	gfi_ready(sg->g, true);
+	return sg->g;
 }
 
 /*
- * Try to complete a send without blocking, c locked. Returns 1 done
- * (unlocked), 0 would block (still locked), -1 closed (unlocked).
+ * Try to complete a send without blocking, c locked (and left locked).
+ * Returns 1 done, 0 would block, -1 closed; *wake: the receiver to ready
+ * once every lock is dropped, or NULL.
  */
-static inline int trysend_locked(gf_chan_t *c, const void *ep)
+static inline int trysend_locked(gf_chan_t *c, const void *ep, gfi_g **wake)
 {
 	struct gfi_sudog *sg;
 
-	if (c->closed) {
-		gfi_unlock(&c->lock);
+	*wake = NULL;
+	if (c->closed)
 		return -1;
-	}
 	sg = gfi_waitq_dequeue(&c->recvq);
 	if (sg) {
-		send_direct(c, sg, ep);
+		*wake = send_direct(c, sg, ep);
 		return 1;
 	}
 	if (c->qcount < c->dataqsiz) {
@@ -241,27 +386,26 @@ static inline int trysend_locked(gf_chan_t *c, const void *ep)
 		if (++c->sendx == c->dataqsiz)
 			c->sendx = 0;
 		c->qcount++;
-		gfi_unlock(&c->lock);
 		return 1;
 	}
 	return 0;
 }
 
-/* As trysend: 1 value (unlocked), 2 closed and drained (unlocked, *ep
- * zeroed), 0 would block (locked). */
-static inline int tryrecv_locked(gf_chan_t *c, void *ep)
+/* As trysend: 1 value, 2 closed and drained (*ep zeroed), 0 would
+ * block; c stays locked. */
+static inline int tryrecv_locked(gf_chan_t *c, void *ep, gfi_g **wake)
 {
 	struct gfi_sudog *sg;
 
+	*wake = NULL;
 	if (c->closed && c->qcount == 0) {
-		gfi_unlock(&c->lock);
 		if (ep && c->elemsize)
 			memset(ep, 0, c->elemsize);
 		return 2;
 	}
 	sg = gfi_waitq_dequeue(&c->sendq);
 	if (sg) {
-		recv_direct(c, sg, ep);
+		*wake = recv_direct(c, sg, ep);
 		return 1;
 	}
 	if (c->qcount > 0) {
@@ -272,7 +416,6 @@ static inline int tryrecv_locked(gf_chan_t *c, void *ep)
 		if (++c->recvx == c->dataqsiz)
 			c->recvx = 0;
 		c->qcount--;
-		gfi_unlock(&c->lock);
 		return 1;
 	}
 	return 0;
@@ -300,6 +443,10 @@ static int nil_block(int64_t deadline, uint32_t reason, uintptr_t pc)
 		errno = EAGAIN;
 		return -1;
 	}
+	if (deadline > 0 && deadline <= gfi_nanotime()) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	if (!gp) {
 		errno = EPERM;
 		return -1;
@@ -311,18 +458,37 @@ static int nil_block(int64_t deadline, uint32_t reason, uintptr_t pc)
 	return -1;
 }
 
+/*
+ * The deadline convention (gfiber.h): GF_FOREVER blocks, GF_NOWAIT never
+ * does, any other negative value is a time long passed (1 ns: before
+ * every real clock reading), so it fails with ETIMEDOUT instead of
+ * blocking for good.
+ */
+static inline int64_t deadline_norm(int64_t deadline)
+{
+	return deadline < 0 && deadline != GF_FOREVER ? 1 : deadline;
+}
+
 static int chansend(gf_chan_t *c, const void *ep, int64_t deadline,
 		    uintptr_t pc)
 {
 	struct gfi_sudog mysg;
-	gfi_g *gp;
+	gfi_g *gp, *wake;
 	int r;
 
+	deadline = deadline_norm(deadline);
 	if (!c)
 		return nil_block(deadline, GF_WAIT_CHAN_SEND_NIL, pc);
+	if (!ep && c->elemsize) {
+		errno = EINVAL;		/* no value to send */
+		return -1;
+	}
 	gfi_lock(&c->lock);
-	r = trysend_locked(c, ep);
+	r = trysend_locked(c, ep, &wake);
 	if (r) {
+		gfi_unlock(&c->lock);
+		if (wake)
+			gfi_ready(wake, true);
 		if (r < 0)
 			errno = EPIPE;
 		return r < 0 ? -1 : 0;
@@ -364,15 +530,20 @@ static int chansend(gf_chan_t *c, const void *ep, int64_t deadline,
 static int chanrecv(gf_chan_t *c, void *ep, int64_t deadline, uintptr_t pc)
 {
 	struct gfi_sudog mysg;
-	gfi_g *gp;
+	gfi_g *gp, *wake;
 	int r;
 
+	deadline = deadline_norm(deadline);
 	if (!c)
 		return nil_block(deadline, GF_WAIT_CHAN_RECV_NIL, pc);
 	gfi_lock(&c->lock);
-	r = tryrecv_locked(c, ep);
-	if (r)
+	r = tryrecv_locked(c, ep, &wake);
+	if (r) {
+		gfi_unlock(&c->lock);
+		if (wake)
+			gfi_ready(wake, true);
 		return r == 1 ? 1 : 0;
+	}
 	if (deadline == 0) {
 		gfi_unlock(&c->lock);
 		errno = EAGAIN;
@@ -486,16 +657,23 @@ GF_API size_t gf_chan_cap(gf_chan_t *c)
 
 /* ---------------------------------------------------------- for select */
 
-GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep);
-int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep)
+GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep,
+				      gfi_g **wake);
+int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep, gfi_g **wake)
 {
-	return trysend_locked(c, ep);
+	return trysend_locked(c, ep, wake);
 }
 
-GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep);
-int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep)
+GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep, gfi_g **wake);
+int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep, gfi_g **wake)
 {
-	return tryrecv_locked(c, ep);
+	return tryrecv_locked(c, ep, wake);
+}
+
+GF_HIDDEN size_t gfi_chan_elemsize(gf_chan_t *c);
+size_t gfi_chan_elemsize(gf_chan_t *c)
+{
+	return c->elemsize;
 }
 
 GF_HIDDEN int *gfi_chan_lockp(gf_chan_t *c);

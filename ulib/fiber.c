@@ -34,6 +34,9 @@
 
 GF_HIDDEN void gfi_main_exited(void);
 
+_Atomic long gfi_nfresh;
+void (*_Atomic gfi_settled_hook)(void);
+
 /* ---------------------------------------------------------- status */
 
 void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
@@ -341,6 +344,10 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	gp->tsan_fiber = __tsan_create_fiber(0);
 #endif
 	atomic_fetch_add(&gfi_sched.ngoroutines, 1);
+	/* main is handed nothing: never fresh */
+	gp->fresh = !is_main;
+	if (!is_main)
+		atomic_fetch_add(&gfi_nfresh, 1);
 	atomic_store_explicit(&gp->status, GFIBERS_GRUNNABLE,
 			      memory_order_relaxed);
 	gfi_registry_claim(gp);
@@ -399,10 +406,16 @@ GF_API void gf_exit(void)
 void gfi_after_switch(struct gfi_m *m)
 {
 	gfi_g *prev = m->prevg;
+	bool settled = false;
 
 	if (!prev)
 		return;
 	m->prevg = NULL;
+	/* Settled before a park's unlock runs: its own park is judged. */
+	if (prev->fresh && m->prev_action != PA_GLOBRUNQ) {
+		prev->fresh = 0;
+		settled = atomic_fetch_sub(&gfi_nfresh, 1) == 1;
+	}
 	switch (m->prev_action) {
 	case PA_PARK: {
 		gf_unlock_fn f = m->unlockf;
@@ -435,6 +448,8 @@ void gfi_after_switch(struct gfi_m *m)
 		gfi_assert(0);
 	}
 	m->prev_action = PA_NONE;
+	if (settled && atomic_load(&gfi_settled_hook))
+		atomic_load(&gfi_settled_hook)();
 }
 
 /* ---------------------------------------------------------- park, ready */

@@ -195,6 +195,7 @@ struct gf_fiber {
 	uint8_t stack_arena;		/* carved from an arena (never unmapped) */
 	uint8_t is_main;		/* the fiber gf_main runs */
 	uint8_t timedout;		/* park ended by its deadline */
+	uint8_t fresh;			/* created, not parked/yielded yet */
 
 	/* Wait state, written by the parking G, read by dumps. */
 	uintptr_t waitpc;		/* user's call site of the blocking API */
@@ -502,6 +503,15 @@ GF_HIDDEN int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 			 uintptr_t pc, bool is_main);
 GF_HIDDEN void gfi_fiber_main(void *transfer, void *arg);
 GF_HIDDEN void gfi_main_trampoline(void *arg);
+/*
+ * Fibers created and not yet settled (parked, yielded or exited once):
+ * they may still take the references their creator handed them, so a
+ * leak judgment made while one exists would be premature (chan.c defers
+ * it). gfi_settled_hook, once set, runs each time the count drops to
+ * zero, on the context that resumed after the switch, no lock held.
+ */
+GF_HIDDEN extern _Atomic long gfi_nfresh;
+GF_HIDDEN extern void (*_Atomic gfi_settled_hook)(void);
 /* Mark every G parked on obj (plain waits) leaked. */
 GF_HIDDEN void gfi_mark_leaked(struct gfi_waitq *q);
 /* Mark one parked G leaked (no-op unless it is waiting). */

@@ -22,8 +22,12 @@
 
 GF_HIDDEN int *gfi_chan_lockp(gf_chan_t *c);
 GF_HIDDEN struct gfi_waitq *gfi_chan_q(gf_chan_t *c, bool send);
-GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep);
-GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep);
+GF_HIDDEN int gfi_chan_trysend_locked(gf_chan_t *c, const void *ep,
+				      gfi_g **wake);
+GF_HIDDEN int gfi_chan_tryrecv_locked(gf_chan_t *c, void *ep, gfi_g **wake);
+GF_HIDDEN size_t gfi_chan_elemsize(gf_chan_t *c);
+GF_HIDDEN bool gfi_chan_dead_locked(gf_chan_t *c);
+GF_HIDDEN bool gfi_chan_defer_judgment_locked(gf_chan_t *c);
 /* gf_select; reason: the wait reason while parked on channels (a channel
  * call with a deadline is a one-case select, but waits as itself). */
 GF_HIDDEN int gfi_select(gf_select_case_t *cases, int n, int64_t deadline,
@@ -79,9 +83,34 @@ static void selunlock(struct gfi_selstate *s)
 	}
 }
 
-/* Unlock all but the channel of case `keep` (it is unlocked by the
- * trysend/tryrecv that completed). */
-static void selunlock_except(struct gfi_selstate *s, gf_chan_t *keep)
+/*
+ * Unlock every channel but the lowest (lockorder's first non-nil one,
+ * which pass 3 takes first); returns that one's lock, or NULL when
+ * every case is nil. For the park: see selpark_unlock.
+ */
+static int *selunlock_but_first(struct gfi_selstate *s)
+{
+	gf_chan_t *first = NULL, *last = NULL;
+	int i, f;
+
+	for (f = 0; f < s->n && !first; f++)
+		first = s->cases[s->lockorder[f]].chan;
+	for (i = s->n - 1; i >= f; i--) {
+		gf_chan_t *c = s->cases[s->lockorder[i]].chan;
+
+		if (c != last && c != first)
+			gfi_unlock(gfi_chan_lockp(c));
+		last = c;
+	}
+	return first ? gfi_chan_lockp(first) : NULL;
+}
+
+/*
+ * Pass 3's unlock: a channel whose references are all gone and whose
+ * last waiter was this select (its deadline waiters leave here) is
+ * freed once unlocked - nothing else can reach it.
+ */
+static void selunlock_free(struct gfi_selstate *s)
 {
 	gf_chan_t *last = NULL;
 	int i;
@@ -89,8 +118,13 @@ static void selunlock_except(struct gfi_selstate *s, gf_chan_t *keep)
 	for (i = s->n - 1; i >= 0; i--) {
 		gf_chan_t *c = s->cases[s->lockorder[i]].chan;
 
-		if (c && c != last && c != keep)
+		if (c && c != last) {
+			bool dead = gfi_chan_dead_locked(c);
+
 			gfi_unlock(gfi_chan_lockp(c));
+			if (dead)
+				free(c);
+		}
 		last = c;
 	}
 }
@@ -122,11 +156,19 @@ void gfi_select_judge(struct gfi_selstate *s, gf_chan_t *held)
 		nlocked = i + 1;
 	}
 	if (ok && !atomic_load(&s->gp->selectdone)) {
+		gf_chan_t *anchor = held;
+
 		for (i = 0; ok && i < s->n; i++) {
 			gf_chan_t *c = s->cases[i].chan;
 
 			ok = !c || gfi_chan_held_by_parked(c);
+			if (c && !anchor)
+				anchor = c;
 		}
+		/* A fresh fiber may still take a reference: judged again
+		 * through anchor (all ours are locked) once none is. */
+		if (ok && anchor && gfi_chan_defer_judgment_locked(anchor))
+			ok = false;
 		if (ok) {
 			/*
 			 * The fibers parked on the channels first: a dump that
@@ -147,23 +189,47 @@ void gfi_select_judge(struct gfi_selstate *s, gf_chan_t *held)
 	}
 }
 
+/*
+ * Commit the park (gp suspended, status waiting): judge it, arm its
+ * deadline, drop the channel locks.
+ *
+ * s lives on gp's stack, its arrays on the heap with more than SMALL
+ * cases; both are gone once gfi_select returns. The park callback must
+ * not touch them once gp can get past its park (Go's rule for
+ * selparkcommit). The timer is armed first, every lock still held: a
+ * waker that readies gp later finds it armed, and gp's gfi_timer_stop,
+ * made before pass 3, removes it. Once armed, the timer (or, after an
+ * unlock, a waker on that channel) may ready gp on another thread, but
+ * gp's pass 3 takes lockorder's first channel first, so gp cannot
+ * return while that one lock is held: every other lock is dropped, that
+ * one kept in a local and dropped last. With every case nil nothing is
+ * locked and arming the timer is the last thing done.
+ */
 static bool selpark_unlock(gf_fiber_t *gp, void *arg)
 {
 	struct gfi_selstate *s = arg;
+	struct gfi_timer *t = s->t;
+	int64_t deadline = s->deadline;
+	int *first;
 
 	(void)gp;
 	if (sel_judged(s))
 		gfi_select_judge(s, NULL);
 	else if (s->deadline < 0)
 		gfi_mark_g_leaked(s->gp);	/* select {}: never wakes */
-	/*
-	 * s lives on gp's stack. Once the timer is armed it may fire and
-	 * ready gp, but gp's pass 3 first takes lockorder[0]'s lock, which
-	 * selunlock drops last, after its final read of s.
-	 */
-	if (s->t)
-		gfi_timer_start(s->t, s->deadline);
-	selunlock(s);
+	if (s->allnil) {
+		/* No read of s from here on: gp may run and return. */
+		if (t)
+			gfi_timer_start(t, deadline);
+		return true;
+	}
+	if (t) {
+		gfi_timer_start(t, deadline);
+		gfi_chaos(GFI_CHAOS_TIMER);
+	}
+	first = selunlock_but_first(s);
+	/* No read of s from here on: gp may get past this lock and return. */
+	gfi_unlock(first);
 	return true;
 }
 
@@ -189,16 +255,19 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 	gfi_g *gp = gfi_getg();
 	struct gfi_m *m;
 	struct gfi_sudog *winner;
+	gfi_g *wake;
 	int i, j, allnil = 1, ret = -1;
 	uint64_t *rnd;
 
-	if (n < 0 || n > 65536) {
+	if (n < 0 || n > 65536 || (n > 0 && !cases)) {
 		errno = EINVAL;
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (cases[i].dir != GF_SELECT_RECV &&
-		    cases[i].dir != GF_SELECT_SEND) {
+		if ((cases[i].dir != GF_SELECT_RECV &&
+		     cases[i].dir != GF_SELECT_SEND) ||
+		    (cases[i].dir == GF_SELECT_SEND && cases[i].chan &&
+		     !cases[i].elem && gfi_chan_elemsize(cases[i].chan))) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -206,6 +275,10 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 		if (cases[i].chan)
 			allnil = 0;
 	}
+	/* Negative but not GF_FOREVER: long passed (chan.c's
+	 * deadline_norm). */
+	if (deadline < 0 && deadline != GF_FOREVER)
+		deadline = 1;
 	if (n > SMALL) {
 		order = malloc(sizeof(*order) * 2 * (size_t)n);
 		sgs = malloc(sizeof(*sgs) * (size_t)n);
@@ -254,18 +327,16 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 
 		if (!c)
 			continue;
-		if (cs->dir == GF_SELECT_RECV) {
-			r = gfi_chan_tryrecv_locked(c, cs->elem);
-			if (!r)
-				continue;
-			cs->ok = r == 1;
-		} else {
-			r = gfi_chan_trysend_locked(c, cs->elem);
-			if (!r)
-				continue;
-			cs->ok = r == 1;
-		}
-		selunlock_except(&s, c);
+		if (cs->dir == GF_SELECT_RECV)
+			r = gfi_chan_tryrecv_locked(c, cs->elem, &wake);
+		else
+			r = gfi_chan_trysend_locked(c, cs->elem, &wake);
+		if (!r)
+			continue;
+		cs->ok = r == 1;
+		selunlock(&s);
+		if (wake)		/* after every lock, as Go */
+			gfi_ready(wake, true);
 		ret = pollorder[i];
 		goto out;
 	}
@@ -327,7 +398,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 						    cs->dir == GF_SELECT_SEND),
 					 &sgs[i]);
 	}
-	selunlock(&s);
+	selunlock_free(&s);
 	if (!winner)
 		errno = ETIMEDOUT;
 out:

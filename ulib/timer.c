@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,6 +246,15 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 
 /* ---------------------------------------------------------- sleep */
 
+/* now + ns, saturated: a duration near INT64_MAX is "never", not a
+ * signed overflow into the past (which fired at once). */
+static int64_t when_after(int64_t ns)
+{
+	int64_t now = gfi_nanotime();
+
+	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 GF_API int gf_sleep_until(int64_t deadline)
 {
 	gfi_g *gp = gfi_getg();
@@ -253,7 +263,11 @@ GF_API int gf_sleep_until(int64_t deadline)
 		errno = EPERM;
 		return -1;
 	}
-	if (deadline <= gfi_nanotime()) {
+	if (deadline == GF_FOREVER) {
+		errno = EINVAL;		/* a sleep without end: a bug */
+		return -1;
+	}
+	if (deadline <= gfi_nanotime()) {	/* other negatives: passed */
 		gf_yield();
 		return 0;
 	}
@@ -279,18 +293,54 @@ GF_API int gf_sleep(int64_t ns)
 	atomic_store(&gp->selectdone, 0);
 	gfi_park_deadline(NULL, NULL, GF_WAIT_SLEEP,
 			  (uintptr_t)__builtin_return_address(0), NULL,
-			  gfi_nanotime() + ns);
+			  when_after(ns));
 	return 0;
 }
 
 /* ---------------------------------------------------------- gf_timer */
+
+/*
+ * A public timer delivers on a channel of its own. While it is armed it
+ * will send, so it counts on the channel as an armed timer (chan.c's
+ * ntimers): a fiber waiting there is never judged leaked while the
+ * timer may still wake it (its reference alone would not say so: a
+ * reference is a holder that may run, the timer is one that will).
+ * armed changes by exchange, so each arming is undone once: by the
+ * one-shot's firing (after its send), or by stop/reset/free.
+ */
+#define TIMER_LIVE	0x74696d72u	/* "timr" */
+#define TIMER_FREED	0x64656164u	/* "dead" */
 
 struct gf_timer {
 	int lock;			/* serialises stop/reset/free */
 	struct gfi_timer t;
 	gf_chan_t *c;			/* capacity 1, int64_t */
 	bool after;			/* gf_after: free itself after firing */
+	_Atomic bool armed;		/* counted in c's armed timers */
+	/*
+	 * TIMER_LIVE from creation to gf_timer_free, TIMER_FREED then:
+	 * last, past the bytes malloc reuses for its free lists, so that a
+	 * second free (or a use after it) is caught as long as the memory
+	 * was not handed out again - cheap detection, not a guarantee.
+	 */
+	uint32_t magic;
 };
+
+GF_HIDDEN void gfi_chan_timers_add(gf_chan_t *c, long d);
+GF_HIDDEN gf_chan_t *gfi_chan_ref_quiet(gf_chan_t *c);
+
+static void timer_arm(struct gf_timer *gt, int64_t when)
+{
+	if (!atomic_exchange(&gt->armed, true))
+		gfi_chan_timers_add(gt->c, 1);
+	gfi_timer_start(&gt->t, when);
+}
+
+static void timer_disarmed(struct gf_timer *gt)
+{
+	if (atomic_exchange(&gt->armed, false))
+		gfi_chan_timers_add(gt->c, -1);
+}
 
 static void sendtime(void *arg, int64_t now)
 {
@@ -298,6 +348,10 @@ static void sendtime(void *arg, int64_t now)
 
 	/* Non-blocking: a full channel drops the tick (Go's sendTime). */
 	gf_chan_send_deadline(gt->c, &now, GF_NOWAIT);
+	/* Sent: a one-shot will not send again (a waiter woken above is
+	 * runnable already, so the judgment this may make spares it). */
+	if (gt->t.period == 0)
+		timer_disarmed(gt);
 	if (gt->after)
 		gf_chan_unref(gt->c);
 }
@@ -324,11 +378,30 @@ static struct gf_timer *timer_new(int64_t ns, int64_t period)
 		free(gt);
 		return NULL;
 	}
+	gt->magic = TIMER_LIVE;
 	gt->t.f = sendtime;
 	gt->t.arg = gt;
 	gt->t.period = period;
-	gfi_timer_start(&gt->t, gfi_nanotime() + ns);
+	timer_arm(gt, when_after(ns));
 	return gt;
+}
+
+/* A live timer, or EINVAL for NULL; a freed one is a fatal error. */
+static bool timer_ok(const struct gf_timer *gt, const char *fn)
+{
+	if (!gt) {
+		errno = EINVAL;
+		return false;
+	}
+	if (gt->magic != TIMER_LIVE) {
+		static char msg[96];
+
+		snprintf(msg, sizeof(msg), "%s: not a live timer (%s)", fn,
+			 gt->magic == TIMER_FREED ? "already freed"
+						  : "never made, or freed");
+		gfi_fatal(msg);
+	}
+	return true;
 }
 
 GF_API gf_timer_t *gf_timer_new(int64_t ns)
@@ -347,6 +420,8 @@ GF_API gf_timer_t *gf_ticker_new(int64_t period)
 
 GF_API gf_chan_t *gf_timer_chan(gf_timer_t *t)
 {
+	if (!timer_ok(t, "gf_timer_chan"))
+		return NULL;
 	return t->c;
 }
 
@@ -354,8 +429,11 @@ GF_API bool gf_timer_stop(gf_timer_t *t)
 {
 	bool was;
 
+	if (!timer_ok(t, "gf_timer_stop"))
+		return false;
 	gfi_lock(&t->lock);
 	was = gfi_timer_stop(&t->t);
+	timer_disarmed(t);
 	gfi_unlock(&t->lock);
 	return was;
 }
@@ -364,11 +442,17 @@ GF_API bool gf_timer_reset(gf_timer_t *t, int64_t ns)
 {
 	bool was;
 
+	if (!timer_ok(t, "gf_timer_reset"))
+		return false;
+	if (t->t.period > 0 && ns <= 0) {
+		errno = EINVAL;		/* a ticker's period must be > 0 */
+		return false;
+	}
 	gfi_lock(&t->lock);
 	was = gfi_timer_stop(&t->t);
-	if (t->t.period > 0 && ns > 0)
+	if (t->t.period > 0)
 		t->t.period = ns;
-	gfi_timer_start(&t->t, gfi_nanotime() + ns);
+	timer_arm(t, when_after(ns));
 	gfi_unlock(&t->lock);
 	return was;
 }
@@ -377,7 +461,9 @@ GF_API void gf_timer_free(gf_timer_t *t)
 {
 	if (!t)
 		return;
+	timer_ok(t, "gf_timer_free");
 	gf_timer_stop(t);
+	t->magic = TIMER_FREED;
 	gf_chan_unref(t->c);
 	free(t);
 }
@@ -399,11 +485,14 @@ GF_API gf_chan_t *gf_after(int64_t ns)
 		free(gt);
 		return NULL;
 	}
-	gt->c = gf_chan_ref(c);		/* the timer's own reference */
+	/* The timer's own reference: keeps c alive until it fired, without
+	 * turning the reference convention on for the caller's channel. */
+	gt->c = gfi_chan_ref_quiet(c);
+	gt->magic = TIMER_LIVE;
 	gt->after = true;
 	gt->t.done = after_done;
 	gt->t.f = sendtime;
 	gt->t.arg = gt;
-	gfi_timer_start(&gt->t, gfi_nanotime() + ns);
+	timer_arm(gt, when_after(ns));
 	return c;
 }

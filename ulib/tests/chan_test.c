@@ -7,6 +7,8 @@
  */
 #include <stdatomic.h>
 
+#include <malloc.h>
+
 #include "gftest.h"
 
 static gf_waitgroup_t wg;
@@ -329,6 +331,111 @@ TEST(pingpong_stress_many_procs)
 {
 	setenv("GF_PROCS", "8", 1);	/* more Ps than CPUs: stealing */
 	GFT_RUN(stress_pp_main, NULL);
+}
+
+/* ------------------------------------------------------------ references */
+
+static gf_chan_t *gate;
+
+static void ref_dropper(void *arg)
+{
+	gf_chan_recv(gate, NULL);	/* all let go at once */
+	gf_chan_unref(arg);
+	gf_waitgroup_done(&wg);
+}
+
+/*
+ * Fibers on several Ps drop their references to one channel at the same
+ * moment: whichever drops the last frees it, and none of the others may
+ * touch it after its own drop (ASan: heap-use-after-free otherwise; the
+ * chaos build widens the window after each drop).
+ */
+static int unref_race_main(void *arg)
+{
+	enum { N = 8 };
+	int round, i;
+
+	(void)arg;
+	for (round = 0; round < 2000 / GFT_SCALE; round++) {
+		gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+
+		gate = gf_chan_make(0, 0);
+		gf_waitgroup_add(&wg, N);
+		for (i = 0; i < N; i++)
+			gf_go(ref_dropper, gf_chan_ref(c));
+		gf_chan_unref(c);	/* the fibers hold the rest */
+		gf_chan_close(gate);
+		gf_waitgroup_wait(&wg);
+		gf_chan_unref(gate);
+	}
+	return 0;
+}
+
+TEST(concurrent_unrefs_free_once)
+{
+	setenv("GF_PROCS", "4", 1);
+	GFT_RUN(unref_race_main, NULL);
+}
+
+static gf_chan_t *dropped;
+
+/* Bytes the allocator has handed out and not got back. */
+static size_t heap_in_use(void)
+{
+#if defined(GFT_ASAN) || defined(GFT_TSAN)
+	extern size_t __sanitizer_get_current_allocated_bytes(void);
+
+	return __sanitizer_get_current_allocated_bytes();
+#else
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+static void deadline_borrower(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	errno = 0;
+	EXPECT_EQ(-1, gf_chan_recv_deadline(dropped, NULL,
+					    gf_now() + 20000000));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	gf_waitgroup_done(&wg);
+}
+
+/*
+ * The last reference dropped while only a deadline waiter is queued:
+ * the channel lives on for it, and it frees the channel on its way out
+ * (nothing did: 1 MiB a round stayed allocated).
+ */
+static int dead_chan_main(void *arg)
+{
+	GFT_FIBER;
+	enum { ROUNDS = 20, BIG = 1 << 20 };
+	size_t before;
+	int i, round;
+
+	(void)arg;
+	before = heap_in_use();
+	for (round = 0; round < ROUNDS; round++) {
+		dropped = gf_chan_make(65536, BIG / 65536);
+		gf_waitgroup_add(&wg, 1);
+		gf_go(deadline_borrower, NULL);	/* the handle shared */
+		for (i = 0; i < 5000 && !strstr(gft_dump(), "[chan receive]");
+		     i++)
+			gf_sleep(100000);
+		gf_chan_unref(dropped);	/* it still waits: c stays */
+		gf_waitgroup_wait(&wg);
+	}
+	EXPECT_GT(4 * BIG, (long)(heap_in_use() - before));
+	return 0;
+}
+
+TEST(last_deadline_waiter_frees_a_dropped_channel)
+{
+	GFT_RUN(dead_chan_main, NULL);
 }
 
 TEST_HARNESS_MAIN

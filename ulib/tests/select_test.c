@@ -282,4 +282,57 @@ TEST(many_selects_many_procs)
 	GFT_RUN(many_main, NULL);
 }
 
+/* ------------------------------------------------------------ nil + deadline */
+
+/*
+ * A select whose park locks nothing (every case nil) or whose nil cases
+ * sort before its one channel: once the deadline timer is armed it may
+ * fire on another thread and the select return, its state gone (nine
+ * cases: its arrays on the heap, freed). Committing the park must not
+ * touch that state after arming the timer (ASan: use-after-free
+ * otherwise; the chaos build widens the window).
+ */
+static void __attribute__((noinline)) scribble_stack(void)
+{
+	volatile char junk[2048];
+	size_t i;
+
+	for (i = 0; i < sizeof(junk); i++)
+		junk[i] = 0x5a;
+}
+
+static int nil_deadline_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(sizeof(int), 0);
+	gf_select_case_t cs[9];
+	int round, i;
+	int64_t t0;
+
+	(void)arg;
+	for (round = 0; round < 3000 / GFT_SCALE; round++) {
+		for (i = 0; i < 9; i++)
+			cs[i] = (gf_select_case_t){ NULL, GF_SELECT_RECV,
+						    NULL, false };
+		if (round & 1)
+			cs[round % 9].chan = c;
+		errno = 0;
+		EXPECT_EQ(-1, gf_select(cs, 9, gf_now() + 20000));
+		EXPECT_EQ(ETIMEDOUT, errno);
+		/* the select's frame turns to garbage: a late reader sees it */
+		scribble_stack();
+		for (t0 = gf_now(); gf_now() < t0 + 50000;)
+			;
+	}
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(nil_cases_with_deadline)
+{
+	setenv("GF_PROCS", "2", 1);	/* the timer fires on the other M */
+	setenv("GF_CHAOS_RATE", "2", 0);	/* chaos build: often */
+	GFT_RUN(nil_deadline_main, NULL);
+}
+
 TEST_HARNESS_MAIN
