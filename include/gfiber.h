@@ -26,14 +26,22 @@
  *    The runtime carries errno across (it is saved and restored with the
  *    fiber), but glibc declares __errno_location() const, so a compiler
  *    may keep the address of the first thread's errno across a blocking
- *    call and read a stale value. In fiber code, read errno after a call
- *    that may block through gf_errno_location(): define GF_ERRNO_SAFE
- *    before including this header to make errno do so. The same holds
- *    for any thread-local variable of your own.
+ *    call and read another thread's errno after it (GCC -O2 does). So
+ *    this header redefines errno as (*gf_errno_location()), looked up
+ *    anew at each use, in every file that includes it: nothing to do.
+ *    It includes <errno.h> first itself, so that a later #include
+ *    <errno.h> (include-guarded) cannot restore glibc's definition. A
+ *    file that defines GF_ERRNO_UNSAFE before including this header keeps
+ *    glibc's errno (a little faster) and must not read errno after a
+ *    call that may block, in a fiber, except through gf_errno_location().
+ *    (GF_ERRNO_SAFE, the former opt-in, is accepted and changes nothing.)
+ *    The same trap holds for any thread-local variable of your own: read
+ *    it through a function that is not declared const.
  */
 #ifndef GFIBER_H
 #define GFIBER_H
 
+#include <errno.h>	/* first: errno is redefined below */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,8 +56,7 @@ extern "C" {
 /* The calling thread's errno, looked up anew at each call (never const):
  * see "errno and threads" above. */
 GF_API int *gf_errno_location(void);
-#ifdef GF_ERRNO_SAFE
-#include <errno.h>
+#ifndef GF_ERRNO_UNSAFE
 #undef errno
 #define errno (*gf_errno_location())
 #endif

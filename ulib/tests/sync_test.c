@@ -4,7 +4,14 @@
  * exclusion under many Ps, FIFO hand-off, deadlines, errors for misuse.
  */
 #include <stdatomic.h>
+#include <sys/syscall.h>
 
+/*
+ * gfiber.h first, with no macro defined (gftest.h defines the old
+ * GF_ERRNO_SAFE opt-in after it, too late): errno here is what a user
+ * gets by default (errno_default_safe below).
+ */
+#include "gfiber.h"
 #include "gftest.h"
 
 static gf_waitgroup_t wg;
@@ -409,6 +416,67 @@ TEST(semaphore)
 {
 	setenv("GF_PROCS", "2", 1);
 	GFT_RUN(sem_main, NULL);
+}
+
+/*
+ * errno after a blocking call, by default (no macro): a sender parked on
+ * a channel that another fiber closes resumes, possibly on the other
+ * thread, with EPIPE. glibc's __errno_location() is const, so GCC -O2
+ * reuses the address it computed for "errno = 0" before the call - the
+ * first thread's errno - unless gfiber.h redirects errno. The loop runs
+ * until enough migrations were seen (they come when the other thread
+ * steals the woken sender); before errno was redirected by default,
+ * most of them read a wrong errno.
+ */
+static atomic_int errno_bad, errno_moved;
+
+static void errno_closer(void *arg)
+{
+	gf_sleep(1000);	/* the sender parks; either thread may wake it */
+	gf_chan_close(arg);
+	errno = EDOM;	/* this thread's errno: not what a sender expects */
+}
+
+static void errno_sender(void *arg)
+{
+	int i, v = 0;
+
+	(void)arg;
+	for (i = 0; i < 40000 / GFT_SCALE &&
+		    atomic_load(&errno_moved) < 200 / GFT_SCALE + 5; i++) {
+		gf_chan_t *c = gf_chan_make(sizeof(int), 0);
+		long tid = syscall(SYS_gettid);
+
+		gf_go(errno_closer, c);
+		errno = 0;
+		if (gf_chan_send(c, &v) != -1 || errno != EPIPE)
+			atomic_fetch_add(&errno_bad, 1);
+		if (syscall(SYS_gettid) != tid)
+			atomic_fetch_add(&errno_moved, 1);
+		gf_chan_unref(c);
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static int errno_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 4);
+	for (i = 0; i < 4; i++)
+		gf_go(errno_sender, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_GT(atomic_load(&errno_moved), 0);	/* the premise */
+	EXPECT_EQ(0, atomic_load(&errno_bad));
+	return 0;
+}
+
+TEST(errno_default_safe)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(errno_main, NULL);
 }
 
 TEST_HARNESS_MAIN
