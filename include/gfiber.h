@@ -382,6 +382,18 @@ GF_API gf_chan_t *gf_after(int64_t ns);
  * Objects on which ref was never called are never judged. References
  * are counts, not ownership: an object stays the caller's memory.
  * Dropping more references than were taken is a fatal error.
+ *
+ * Errors common to every call below: a NULL object fails with EINVAL
+ * (gf_*_ref returns NULL; gf_*_unref(NULL) does nothing). A call that
+ * would block fails outside a fiber with EPERM (the uncontended ones -
+ * a free mutex, a positive semaphore, a zero wait group - succeed from
+ * any thread). Deadlines as everywhere: GF_NOWAIT fails with EAGAIN
+ * where the call would block; any other negative value but GF_FOREVER,
+ * or a deadline passed, with ETIMEDOUT. The calls Go declares without a
+ * result (Lock, Wait, Signal...) return 0 here, or -1 with these errnos.
+ * No call touches its object once its waiter can return from the wait:
+ * an object may live on the waiter's stack (see gf_waitgroup_done_unref
+ * for the reference of the fiber that wakes it).
  */
 struct gf__waitq { void *head, *tail; };
 
@@ -400,13 +412,16 @@ typedef struct gf_mutex {
 	struct gf__leak leak;
 } gf_mutex_t;
 #define GF_MUTEX_INIT { 0 }
-/* gf_mutex_lock - blocks until acquired. */
-GF_API void gf_mutex_lock(gf_mutex_t *m);
-/* gf_mutex_trylock - 0 when acquired, -1 with EBUSY. */
+/* gf_mutex_lock - blocks until acquired: 0; -1 with EINVAL (NULL),
+ * EPERM (locked, and the caller is not a fiber). */
+GF_API int gf_mutex_lock(gf_mutex_t *m);
+/* gf_mutex_trylock - 0 when acquired, -1 with EBUSY, EINVAL (NULL). */
 GF_API int gf_mutex_trylock(gf_mutex_t *m);
-/* gf_mutex_lock_deadline - 0; -1 with EAGAIN (GF_NOWAIT), ETIMEDOUT. */
+/* gf_mutex_lock_deadline - 0; -1 with EAGAIN (GF_NOWAIT), ETIMEDOUT,
+ * EINVAL (NULL), EPERM (it would block outside a fiber). */
 GF_API int gf_mutex_lock_deadline(gf_mutex_t *m, int64_t deadline);
-/* gf_mutex_unlock - 0; -1 with EPERM when not locked (Go: fatal). */
+/* gf_mutex_unlock - 0; -1 with EPERM when not locked (Go: fatal),
+ * EINVAL (NULL). Any fiber or thread may unlock (no owner, as Go's). */
 GF_API int gf_mutex_unlock(gf_mutex_t *m);
 /* gf_mutex_ref / gf_mutex_unref - leak-proof references (above). */
 GF_API gf_mutex_t *gf_mutex_ref(gf_mutex_t *m);
@@ -422,17 +437,19 @@ typedef struct gf_rwmutex {
 	struct gf__leak leak;
 } gf_rwmutex_t;
 #define GF_RWMUTEX_INIT { 0 }
-GF_API void gf_rwmutex_rlock(gf_rwmutex_t *rw);
-/* 0; -1 with EPERM when not read-locked. */
+/* rlock / lock - block until acquired: 0; -1 with EINVAL (NULL), EPERM
+ * (it would block outside a fiber). */
+GF_API int gf_rwmutex_rlock(gf_rwmutex_t *rw);
+/* 0; -1 with EPERM when not read-locked, EINVAL (NULL). */
 GF_API int gf_rwmutex_runlock(gf_rwmutex_t *rw);
-GF_API void gf_rwmutex_lock(gf_rwmutex_t *rw);
-/* 0; -1 with EPERM when not write-locked. */
+GF_API int gf_rwmutex_lock(gf_rwmutex_t *rw);
+/* 0; -1 with EPERM when not write-locked, EINVAL (NULL). */
 GF_API int gf_rwmutex_unlock(gf_rwmutex_t *rw);
 /*
  * gf_rwmutex_rlock_deadline / gf_rwmutex_lock_deadline - as rlock / lock
  * with a deadline: 0 when acquired; -1 with EAGAIN (GF_NOWAIT, not free
- * now: Go's TryRLock / TryLock), ETIMEDOUT. A writer that gives up lets
- * in the readers that queued behind it.
+ * now: Go's TryRLock / TryLock), ETIMEDOUT, EINVAL, EPERM. A writer that
+ * gives up lets in the readers that queued behind it.
  */
 GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline);
 GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline);
@@ -446,14 +463,21 @@ typedef struct gf_cond {
 	struct gf__leak leak;
 } gf_cond_t;
 #define GF_COND_INIT { 0 }
-/* gf_cond_wait - unlock m, wait for a signal, relock m. m must be held. */
-GF_API void gf_cond_wait(gf_cond_t *c, gf_mutex_t *m);
-/* gf_cond_wait_deadline - as wait; 0 or -1 with ETIMEDOUT/EAGAIN (m is
- * relocked in every case). */
+/*
+ * gf_cond_wait - unlock m, wait for a signal, relock m: 0. m must be
+ * locked (no owner is kept, as in Go: a mutex locked by another fiber
+ * is not told apart). -1 with errno, and m left as it was: EINVAL (c or
+ * m NULL), EPERM (m not locked, or the caller is not a fiber).
+ */
+GF_API int gf_cond_wait(gf_cond_t *c, gf_mutex_t *m);
+/* gf_cond_wait_deadline - as wait; -1 also with EAGAIN (GF_NOWAIT) or
+ * ETIMEDOUT, m locked again (a deadline passed at the call: m never
+ * unlocked). */
 GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
 				 int64_t deadline);
-GF_API void gf_cond_signal(gf_cond_t *c);	/* wake one, FIFO */
-GF_API void gf_cond_broadcast(gf_cond_t *c);	/* wake all */
+/* wake one waiter (FIFO) / all: 0; -1 with EINVAL (NULL). */
+GF_API int gf_cond_signal(gf_cond_t *c);
+GF_API int gf_cond_broadcast(gf_cond_t *c);
 GF_API gf_cond_t *gf_cond_ref(gf_cond_t *c);
 GF_API void gf_cond_unref(gf_cond_t *c);
 
@@ -466,13 +490,23 @@ typedef struct gf_waitgroup {
 } gf_waitgroup_t;
 #define GF_WAITGROUP_INIT { 0 }
 /* gf_waitgroup_add - add delta; 0, or -1 with EINVAL if the counter
- * would go negative (Go panics; the counter is left unchanged). When it
- * reaches 0 every waiter is woken. */
+ * would go negative (Go panics; the counter is left unchanged) or wg is
+ * NULL. When it reaches 0 every waiter is woken. */
 GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta);
 GF_API int gf_waitgroup_done(gf_waitgroup_t *wg);	/* add(-1) */
-GF_API void gf_waitgroup_wait(gf_waitgroup_t *wg);	/* until 0 */
+/*
+ * gf_waitgroup_done_unref - Done, dropping the caller's reference in the
+ * same step (errors as add; on error the reference is kept). A wait
+ * group on the waiter's stack ends when the wait returns, which may be
+ * at once after the last Done: a gf_waitgroup_unref after it would
+ * touch freed memory. Use this instead of done + unref.
+ */
+GF_API int gf_waitgroup_done_unref(gf_waitgroup_t *wg);
+/* gf_waitgroup_wait - until 0: 0; -1 with EINVAL (NULL), EPERM (not 0,
+ * outside a fiber). */
+GF_API int gf_waitgroup_wait(gf_waitgroup_t *wg);
 /* gf_waitgroup_wait_deadline - 0 once the counter is 0; -1 with EAGAIN
- * (GF_NOWAIT and not 0), ETIMEDOUT. */
+ * (GF_NOWAIT and not 0), ETIMEDOUT, EINVAL, EPERM. */
 GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline);
 GF_API gf_waitgroup_t *gf_waitgroup_ref(gf_waitgroup_t *wg);
 GF_API void gf_waitgroup_unref(gf_waitgroup_t *wg);
@@ -484,7 +518,10 @@ typedef struct gf_once {
 	gf_mutex_t m;
 } gf_once_t;
 #define GF_ONCE_INIT { 0 }
-GF_API void gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg);
+/* gf_once - 0 once fn has run (here or in a concurrent caller); -1 with
+ * EINVAL (o or fn NULL), EPERM (fn running elsewhere, and the caller is
+ * not a fiber: it cannot wait). */
+GF_API int gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg);
 
 /* Counting semaphore ("semacquire"), FIFO. */
 typedef struct gf_sem {
@@ -495,9 +532,11 @@ typedef struct gf_sem {
 } gf_sem_t;
 #define GF_SEM_INIT(n) { .count = (n) }
 /* gf_sem_acquire - take one unit, waiting until available: 0; -1 with
- * EAGAIN (GF_NOWAIT), ETIMEDOUT. */
+ * EAGAIN (GF_NOWAIT), ETIMEDOUT, EINVAL (NULL), EPERM (it would block
+ * outside a fiber). */
 GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline);
-GF_API void gf_sem_release(gf_sem_t *s);		/* give one back */
+/* gf_sem_release - give one back: 0; -1 with EINVAL (NULL). */
+GF_API int gf_sem_release(gf_sem_t *s);
 GF_API gf_sem_t *gf_sem_ref(gf_sem_t *s);
 GF_API void gf_sem_unref(gf_sem_t *s);
 
