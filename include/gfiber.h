@@ -613,25 +613,57 @@ GF_API void gf_syscall_exit(void);
 
 /*
  * gf_wait_fd - park ("IO wait") until fd is ready for events (EPOLLIN
- * and/or EPOLLOUT) or the deadline. fd should be non-blocking. Returns
- * the ready events (> 0); -1 with errno: ETIMEDOUT, EAGAIN (GF_NOWAIT),
- * EINVAL (no event asked), EBADF/EPERM from epoll_ctl (fd not pollable),
+ * and/or EPOLLOUT, no other bit) or the deadline. The fd may be blocking
+ * or not (its flags are not touched). Readiness is edge-triggered and
+ * remembered while nobody waits, so a wake-up may be stale (the data
+ * already taken): retry the IO, and wait again on EAGAIN. Returns the
+ * ready event (> 0); -1 with errno: ETIMEDOUT (a deadline passed, also
+ * any negative one but GF_FOREVER), EAGAIN (GF_NOWAIT), EINVAL (no
+ * event, or another bit), EBADF (fd negative or not open; or closed
+ * with gf_close while waiting; or closed with close(2) while waiting,
+ * reported once the number is waited on again), EPERM (fd not pollable,
+ * a regular file: from epoll_ctl; or it would block outside a fiber),
  * ENOSPC/ENOMEM from epoll_ctl, EMFILE/ENFILE/ENOMEM when the poller
  * cannot be made (the first wait makes it: an epoll instance and an
- * eventfd, two descriptors; on failure nothing is kept and the next call
- * tries again).
+ * eventfd, two descriptors; on failure nothing is kept and the next
+ * call tries again).
+ *
+ * One registration per fd number: waiting on a fd of a file that is
+ * later closed with close(2) leaves the waiter parked until someone
+ * waits on that number again (then EBADF; never the next file's
+ * readiness): close a fd that fibers may wait on with gf_close.
  */
 GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
 
 /*
- * gf_read / gf_write - read(2)/write(2) on a fd that the runtime makes
- * non-blocking: on EAGAIN the fiber parks in gf_wait_fd until ready.
- * Return as read(2)/write(2); when the fd would block, -1 with
- * gf_wait_fd's errors (EMFILE, ENFILE, ENOMEM if the poller cannot be
- * made).
+ * gf_read / gf_write - read(2)/write(2) that park the fiber ("IO wait")
+ * instead of blocking its thread while fd is not ready. The fd's
+ * O_NONBLOCK flag is never changed (it is shared by every fd of the
+ * open file, a shell's terminal for one). Sockets are tried with
+ * MSG_DONTWAIT; any other fd is polled (timeout 0) and, once ready,
+ * read or written as a syscall (gf_syscall_enter/exit): a blocking fd
+ * emptied meanwhile by another reader then blocks this thread only, its
+ * processor handed to other fibers; a regular file is always ready.
+ * Return as read(2)/write(2) (so a blocking fd's write may take several
+ * waits, as write(2) would block); -1 with read(2)/write(2)'s errno or
+ * gf_wait_fd's (EBADF also when gf_close closed fd during the call,
+ * EPERM when it would block outside a fiber, EMFILE, ENFILE, ENOMEM if
+ * the poller cannot be made).
  */
 GF_API ssize_t gf_read(int fd, void *buf, size_t n);
 GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
+
+/*
+ * gf_close - close(2) for a fd that fibers may wait on (Go's
+ * poll.FD.Close): first every fiber waiting on fd in gf_wait_fd,
+ * gf_read or gf_write is woken with EBADF and new waits on the number
+ * are held off, then fd leaves the poller and is closed; only then can
+ * the number be reused. A gf_read/gf_write that began before and had
+ * not parked yet fails with EBADF too. May be called from any thread.
+ * Returns close(2)'s result: 0; -1 with its errno (EBADF: fd not open,
+ * EINTR, EIO).
+ */
+GF_API int gf_close(int fd);
 
 /* ------------------------------------------------------------ registry */
 
