@@ -659,9 +659,12 @@ GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
  * gf_read or gf_write is woken with EBADF and new waits on the number
  * are held off, then fd leaves the poller and is closed; only then can
  * the number be reused. A gf_read/gf_write that began before and had
- * not parked yet fails with EBADF too. May be called from any thread.
- * Returns close(2)'s result: 0; -1 with its errno (EBADF: fd not open,
- * EINTR, EIO).
+ * not parked yet fails with EBADF too; one inside its read/write(2) on
+ * fd at that moment holds the number open, and the close(2) is done as
+ * it returns (as Go's last reference does): gf_close then returns 0 at
+ * once. Until the close(2) is done, waits on the number are held off.
+ * May be called from any thread. Returns close(2)'s result: 0; -1 with
+ * its errno (EBADF: fd negative or not open, EINTR, EIO).
  */
 GF_API int gf_close(int fd);
 

@@ -22,7 +22,9 @@
  *    returned: no waiter is ever left on a number that can be reused.
  *    It bumps seq, which gf_read/gf_write sampled before their attempt:
  *    one that meets a close between attempt and wait fails with EBADF
- *    instead of waiting on the number's next file.
+ *    instead of waiting on the number's next file. A read or write in
+ *    flight (users) holds the number open: the last one closes it, as
+ *    Go's fdMutex does, so no syscall ever reads a reused number.
  *  - Each registration has a generation, carried in the epoll event
  *    with the fd (data.u64), the descriptor holds the current one: an
  *    event of an older registration (a file closed with a dup still
@@ -95,6 +97,8 @@ struct polldesc {
 	bool rready, wready;		/* edge seen with no waiter */
 	bool closing;			/* gf_close until close(2) returned */
 	bool registering;		/* an EPOLL_CTL_ADD in flight */
+	bool close_deferred;		/* to the last of users */
+	int users;			/* gf_read/gf_write attempts in flight */
 	bool pend_r, pend_w;		/* its events, before it is installed */
 	uint32_t gen;			/* current registration's generation */
 	uint32_t epoch;			/* poller it is in (pollepoch), 0 none */
@@ -682,18 +686,75 @@ GF_API int gf_wait_fd(int fd, int events, int64_t deadline)
 		       (uintptr_t)__builtin_return_address(0));
 }
 
-/* fd's gf_close count now (0 before any wait or close on it). */
-static uint64_t fd_seq(int fd)
+/*
+ * An IO attempt of gf_read/gf_write on pd's fd begins: counted in users
+ * so that gf_close never closes the number under it (Go's fdMutex
+ * reference). *seq: the close count the call began with (first: taken
+ * now). Fails with EBADF once a gf_close began since.
+ */
+static int io_begin(struct polldesc *pd, uint64_t *seq, bool first)
 {
-	struct polldesc *pd = pd_lookup(fd);
-	uint64_t seq;
-
-	if (!pd)
-		return 0;
 	gfi_lock(&pd->lock);
-	seq = pd->seq;
+	if (first)
+		*seq = pd->seq;
+	if (pd->closing || pd->seq != *seq) {
+		gfi_unlock(&pd->lock);
+		errno = EBADF;
+		return -1;
+	}
+	pd->users++;
 	gfi_unlock(&pd->lock);
-	return seq;
+	return 0;
+}
+
+static int close_finish(struct polldesc *pd);
+
+/* The attempt ended; the last one out does a close deferred to it. */
+static void io_end(struct polldesc *pd)
+{
+	bool last;
+
+	gfi_lock(&pd->lock);
+	last = --pd->users == 0 && pd->close_deferred;
+	if (last)
+		pd->close_deferred = false;
+	gfi_unlock(&pd->lock);
+	if (last) {
+		int err = errno;	/* the attempt's */
+
+		close_finish(pd);
+		errno = err;
+	}
+}
+
+/*
+ * One attempt that cannot block the thread for long (see gf_read):
+ * returns as read/write, -1 with EAGAIN when not ready.
+ */
+static ssize_t io_try(int fd, void *buf, size_t n, bool out)
+{
+	struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
+	ssize_t r;
+
+	r = out ? send(fd, buf, n, MSG_DONTWAIT)
+		: recv(fd, buf, n, MSG_DONTWAIT);
+	if (r >= 0 || errno != ENOTSOCK)
+		return r;
+	r = poll(&pfd, 1, 0);
+	if (r > 0 && (pfd.revents & POLLNVAL)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (r == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (r < 0)
+		return r;
+	gf_syscall_enter();
+	r = out ? write(fd, buf, n) : read(fd, buf, n);
+	gf_syscall_exit();
+	return r;
 }
 
 /*
@@ -709,34 +770,20 @@ static uint64_t fd_seq(int fd)
  */
 static ssize_t fd_io(int fd, void *buf, size_t n, bool out, uintptr_t pc)
 {
-	uint64_t seq = fd_seq(fd);
-	short pev = out ? POLLOUT : POLLIN;
+	struct polldesc *pd = pd_get(fd);
+	uint64_t seq = 0;
+	bool first = true;
 
-	if (fd < 0) {
-		errno = EBADF;
-		return -1;
-	}
+	if (!pd)
+		return -1;	/* EBADF (negative), ENOMEM */
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = pev };
 		ssize_t r;
 
-		r = out ? send(fd, buf, n, MSG_DONTWAIT)
-			: recv(fd, buf, n, MSG_DONTWAIT);
-		if (r < 0 && errno == ENOTSOCK) {
-			r = poll(&pfd, 1, 0);
-			if (r > 0 && (pfd.revents & POLLNVAL)) {
-				errno = EBADF;
-				return -1;
-			}
-			if (r > 0) {
-				gf_syscall_enter();
-				r = out ? write(fd, buf, n) : read(fd, buf, n);
-				gf_syscall_exit();
-			} else if (r == 0) {
-				errno = EAGAIN;
-				r = -1;
-			}
-		}
+		if (io_begin(pd, &seq, first))
+			return -1;
+		first = false;
+		r = io_try(fd, buf, n, out);
+		io_end(pd);
 		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 			       errno != EINTR))
 			return r;
@@ -758,45 +805,58 @@ GF_API ssize_t gf_write(int fd, const void *buf, size_t n)
 		     (uintptr_t)__builtin_return_address(0));
 }
 
+/* Deregister and close pd's fd, then let waits on the number in again
+ * (gf_close, or the last IO attempt it deferred to). */
+static int close_finish(struct polldesc *pd)
+{
+	int ep = atomic_load(&epfd), r, err = errno;
+
+	/* ENOENT when never registered: not the caller's concern */
+	if (ep >= 0)
+		epoll_ctl(ep, EPOLL_CTL_DEL, pd->fd, NULL);
+	errno = err;
+	/* close(2) may block (SO_LINGER, a flushing device) */
+	gf_syscall_enter();
+	r = close(pd->fd);
+	gf_syscall_exit();
+	err = errno;
+	gfi_lock(&pd->lock);
+	pd->closing = false;
+	gfi_unlock(&pd->lock);
+	errno = err;
+	return r;
+}
+
 /*
  * gf_close: evict, keep out, deregister, close, let in (see the top of
- * this file). The descriptor is made if there is none, so that its seq
- * tells a gf_read that sampled "no descriptor yet" about this close.
+ * this file). An IO attempt in flight on the fd (between io_begin and
+ * io_end) closes it on its way out instead, as Go's last reference
+ * does: the number is never closed under a syscall using it.
  */
 GF_API int gf_close(int fd)
 {
-	struct gfi_sudog *list = NULL;
-	int ep = atomic_load(&epfd), r;
+	struct gfi_sudog *list;
 	struct polldesc *pd;
+	bool deferred;
 
 	if (fd < 0) {
 		errno = EBADF;
 		return -1;
 	}
-	pd = pd_get(fd);	/* NULL: no memory, and no waiter either */
-	if (pd) {
-		pd_lock_quiet(pd);
-		pd->closing = true;
-		pd->seq++;
-		pd->gen++;	/* events reaped before the DEL are stale */
-		pd->epoch = 0;
-		list = pd_evict(pd);
-		gfi_unlock(&pd->lock);
-		ready_evicted(list);
-		if (ep >= 0)
-			epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-	}
-	/* close(2) may block (SO_LINGER, a flushing device) */
-	gf_syscall_enter();
-	r = close(fd);
-	gf_syscall_exit();
-	if (pd) {
-		int err = errno;
-
-		gfi_lock(&pd->lock);
-		pd->closing = false;
-		gfi_unlock(&pd->lock);
-		errno = err;
-	}
-	return r;
+	pd = pd_get(fd);
+	if (!pd)
+		return close(fd);	/* no memory: no waiter either */
+	pd_lock_quiet(pd);
+	pd->closing = true;
+	pd->seq++;
+	pd->gen++;	/* events reaped before the DEL are stale */
+	pd->epoch = 0;
+	list = pd_evict(pd);
+	deferred = pd->users > 0;
+	pd->close_deferred = deferred;
+	gfi_unlock(&pd->lock);
+	ready_evicted(list);
+	if (deferred)
+		return 0;
+	return close_finish(pd);
 }

@@ -298,13 +298,18 @@ static void write_later(void *arg)
 	gf_write(fd, "hi", 2);
 }
 
+/* Drains a fd into its own buffer (not on the fiber's stack). */
+struct drain {
+	int fd;
+	char buf[1 << 16];
+};
+
 static void read_later(void *arg)
 {
-	static char b[1 << 16];	/* not on the fiber's stack */
-	int fd = *(int *)arg;
+	struct drain *d = arg;
 
 	gf_sleep(MS);
-	while (gf_read(fd, b, sizeof(b)) == sizeof(b))
+	while (gf_read(d->fd, d->buf, sizeof(d->buf)) == sizeof(d->buf))
 		;
 }
 
@@ -314,6 +319,7 @@ static int blocking_main(void *arg)
 	int p[2], sp[2];
 	char b[4] = { 0 };
 	static char big[1 << 17];
+	static struct drain ds, dp;
 
 	(void)arg;
 	EXPECT_EQ(0, pipe(p));
@@ -330,10 +336,12 @@ static int blocking_main(void *arg)
 	EXPECT_TRUE(fd_blocking(sp[1]));
 
 	/* writes that must wait for the reader */
-	EXPECT_GT(gf_go(read_later, &sp[0]), 0);
+	ds.fd = sp[0];
+	EXPECT_GT(gf_go(read_later, &ds), 0);
 	EXPECT_GT(gf_write(sp[1], big, sizeof(big)), 0);
 	EXPECT_TRUE(fd_blocking(sp[1]));
-	EXPECT_GT(gf_go(read_later, &p[0]), 0);
+	dp.fd = p[0];
+	EXPECT_GT(gf_go(read_later, &dp), 0);
 	EXPECT_EQ((ssize_t)sizeof(big), gf_write(p[1], big, sizeof(big)));
 	EXPECT_TRUE(fd_blocking(p[1]));
 	gf_close(sp[0]);
