@@ -40,7 +40,11 @@
  *    the registration being installed is kept aside until it is.
  *  What is not covered: a fiber waiting on a fd closed with close(2)
  *  while nobody waits on that number again stays parked ("IO wait")
- *  - the kernel said nothing. Use gf_close.
+ *  - the kernel said nothing; and a gf_read racing a plain close(2)
+ *  and a reuse may read the new file, as read(2) would. Use gf_close.
+ *
+ * gf_read/gf_write never set O_NONBLOCK: the flag belongs to the open
+ * file, shared with whoever else holds it (see fd_io).
  *
  * The scheduler blocks in gfi_netpoll() (one M at a time, sched.lastpoll
  * == 0 while it does) when there are IO waiters or timers; otherwise
@@ -68,7 +72,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -197,8 +200,12 @@ static void fork_child(void)
 	atomic_store(&breakpending, 0);
 	atomic_store(&sleepbreak, 0);
 	for (i = 0; i < n; i++) {
-		if (a[i])
-			a[i]->registering = a[i]->closing = false;
+		if (!a[i])
+			continue;
+		/* the child's fd stays open: its own copy */
+		a[i]->registering = a[i]->closing = false;
+		a[i]->close_deferred = false;
+		a[i]->users = 0;
 	}
 	if (ep < 0)
 		return;
