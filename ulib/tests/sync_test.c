@@ -201,7 +201,9 @@ static void writer_gives_up(void *arg)
 	GFT_FIBER;
 
 	(void)arg;
-	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, gf_now() + 20000000));
+	/* long enough for main to see it queued and queue a reader behind
+	 * it, under TSan on a loaded machine (20 ms was not) */
+	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, gf_now() + 300000000));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	gf_waitgroup_done(&wg);
 }
@@ -444,7 +446,7 @@ static void errno_sender(void *arg)
 	int i, v = 0;
 
 	(void)arg;
-	for (i = 0; i < 40000 / GFT_SCALE &&
+	for (i = 0; i < 10000 / GFT_SCALE + 20 &&
 		    atomic_load(&errno_moved) < 200 / GFT_SCALE + 5; i++) {
 		gf_chan_t *c = gf_chan_make(sizeof(int), 0);
 		long tid = syscall(SYS_gettid);
