@@ -101,10 +101,10 @@ struct polldesc {
 	bool closing;			/* gf_close until close(2) returned */
 	bool registering;		/* an EPOLL_CTL_ADD in flight */
 	bool close_deferred;		/* to the last of users */
-	int users;			/* gf_read/gf_write attempts in flight */
+	int users;			/* gf_read/gf_write attempts on */
 	bool pend_r, pend_w;		/* its events, before it is installed */
 	uint32_t gen;			/* current registration's generation */
-	uint32_t epoch;			/* poller it is in (pollepoch), 0 none */
+	uint32_t epoch;			/* its poller (pollepoch), 0: none */
 	uint64_t seq;			/* gf_close calls on this number */
 	struct gfi_waitq rq, wq;	/* waiting fibers */
 };

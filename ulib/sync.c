@@ -273,7 +273,8 @@ GF_API gf_mutex_t *gf_mutex_ref(gf_mutex_t *m)
 GF_API void gf_mutex_unref(gf_mutex_t *m)
 {
 	if (m)
-		wq_unref(WQ(m, q), "gf_mutex_unref: reference count below zero");
+		wq_unref(WQ(m, q),
+			 "gf_mutex_unref: reference count below zero");
 }
 
 /* ---------------------------------------------------------- rwmutex */
@@ -596,7 +597,7 @@ static int waitgroup_add(gf_waitgroup_t *wg, int64_t delta, bool unref)
 	}
 	wg->count += delta;
 	if (unref && --wg->leak.refs < 0)
-		gfi_fatal("gf_waitgroup_done_unref: reference count below zero");
+		gfi_fatal("gf_waitgroup_done_unref: reference count below 0");
 	if (wg->count == 0) {
 		while ((sg = wq_pop(&wg->leak, &wg->q))) {
 			sg->next = list;
