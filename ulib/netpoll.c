@@ -72,6 +72,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -350,6 +351,9 @@ static struct polldesc *pd_get(int fd)
 	pd = pd_lookup(fd);
 	if (pd)
 		return pd;
+	/* Once per number: a bad fd (2^30) must not size the table. */
+	if (fcntl(fd, F_GETFD) < 0)
+		return NULL;	/* EBADF */
 	pthread_mutex_lock(&pdlock);
 	n = atomic_load(&npds);
 	a = atomic_load(&pds);

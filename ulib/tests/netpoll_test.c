@@ -385,7 +385,10 @@ static int bad_main(void *arg)
 	EXPECT_ERR(EBADF, gf_read(closed, &c, 1));
 	EXPECT_ERR(EBADF, gf_write(-1, &c, 1));
 	EXPECT_ERR(EBADF, gf_write(closed, &c, 1));
+	EXPECT_ERR(EBADF, gf_read(1 << 30, &c, 1));	/* no huge table */
+	EXPECT_ERR(EBADF, gf_wait_fd(INT32_MAX, EPOLLIN, GF_FOREVER));
 	EXPECT_ERR(EBADF, gf_close(-1));
+	EXPECT_ERR(EBADF, gf_close(INT32_MAX));
 	EXPECT_ERR(EBADF, gf_close(closed));
 	/* a regular file: not pollable, always ready */
 	file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
