@@ -539,7 +539,8 @@ static void pd_lock_quiet(struct polldesc *pd)
  * nothing in flight. seq: what the caller sampled before its attempt
  * (UINT64_MAX: none); a gf_close since fails with EBADF. Returns 0, or
  * -1 with errno from epoll_ctl (EBADF, EPERM: not pollable, ENOMEM,
- * ENOSPC).
+ * ENOSPC); or 1, pd unlocked, when it evicted stale waiters: anything
+ * may have happened since, the caller starts over.
  */
 static int pd_register(struct polldesc *pd, uint64_t seq)
 {
@@ -572,9 +573,10 @@ static int pd_register(struct polldesc *pd, uint64_t seq)
 		pd->wready = pd->pend_w;
 	}
 	if (stale) {
+		/* readied unlocked; then the caller starts over */
 		gfi_unlock(&pd->lock);
 		ready_evicted(stale);
-		gfi_lock(&pd->lock);
+		return 1;
 	}
 	return 0;
 }
@@ -609,7 +611,7 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 	struct gfi_sudog rsg, wsg;
 	struct polldesc *pd;
 	gfi_g *gp = gfi_getg();
-	int rev = 0;
+	int rev = 0, r;
 	struct gfi_sudog *w;
 
 	if (!(events & (EPOLLIN | EPOLLOUT)) ||
@@ -634,9 +636,12 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 	 */
 	__tsan_release(pd);
 #endif
-	pd_lock_quiet(pd);
 	/* Re-added every time: the fd may have been closed and reused. */
-	if (pd_register(pd, seq)) {
+	do {
+		pd_lock_quiet(pd);
+		r = pd_register(pd, seq);
+	} while (r > 0);
+	if (r < 0) {
 		gfi_unlock(&pd->lock);
 		return -1;
 	}
