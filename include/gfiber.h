@@ -27,14 +27,22 @@
  *    The runtime carries errno across (it is saved and restored with the
  *    fiber), but glibc declares __errno_location() const, so a compiler
  *    may keep the address of the first thread's errno across a blocking
- *    call and read a stale value. In fiber code, read errno after a call
- *    that may block through gf_errno_location(): define GF_ERRNO_SAFE
- *    before including this header to make errno do so. The same holds
- *    for any thread-local variable of your own.
+ *    call and read another thread's errno after it (GCC -O2 does). So
+ *    this header redefines errno as (*gf_errno_location()), looked up
+ *    anew at each use, in every file that includes it: nothing to do.
+ *    It includes <errno.h> first itself, so that a later #include
+ *    <errno.h> (include-guarded) cannot restore glibc's definition. A
+ *    file that defines GF_ERRNO_UNSAFE before including this header keeps
+ *    glibc's errno (a little faster) and must not read errno after a
+ *    call that may block, in a fiber, except through gf_errno_location().
+ *    (GF_ERRNO_SAFE, the former opt-in, is accepted and changes nothing.)
+ *    The same trap holds for any thread-local variable of your own: read
+ *    it through a function that is not declared const.
  */
 #ifndef GFIBER_H
 #define GFIBER_H
 
+#include <errno.h>	/* first: errno is redefined below */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,8 +57,7 @@ extern "C" {
 /* The calling thread's errno, looked up anew at each call (never const):
  * see "errno and threads" above. */
 GF_API int *gf_errno_location(void);
-#ifdef GF_ERRNO_SAFE
-#include <errno.h>
+#ifndef GF_ERRNO_UNSAFE
 #undef errno
 #define errno (*gf_errno_location())
 #endif
@@ -416,31 +423,45 @@ GF_API gf_chan_t *gf_after(int64_t ns);
  * are counts, not ownership: an object stays the caller's memory.
  * Dropping more references than were taken is a fatal error.
  *
+ * Errors common to every call below: a NULL object fails with EINVAL
+ * (gf_*_ref returns NULL; gf_*_unref(NULL) does nothing). A call that
+ * would block fails outside a fiber with EPERM (the uncontended ones -
+ * a free mutex, a positive semaphore, a zero wait group - succeed from
+ * any thread). Deadlines as everywhere: GF_NOWAIT fails with EAGAIN
+ * where the call would block; any other negative value but GF_FOREVER,
+ * or a deadline passed, with ETIMEDOUT. The calls Go declares without a
+ * result (Lock, Wait, Signal...) return 0 here, or -1 with these errnos.
+ * No call touches its object once its waiter can return from the wait:
+ * an object may live on the waiter's stack (see gf_waitgroup_done_unref
+ * for the reference of the fiber that wakes it).
+ *
  * Where a referenced object may live: every gf_*_unref touches the
  * object, so it must outlive the last one. A wait returns as soon as
  * its condition holds - gf_waitgroup_wait once the count is 0 - while
- * the fiber whose Done made it so has still to drop its reference: a
- * wait group on the waiter's stack is then written after the waiter
- * returned (use-after-return: crashes, hangs). Put referenced objects
- * in static storage or in memory that outlives every holder, e.g.:
- *
- *	static gf_waitgroup_t wg;	// or in a struct living as long
+ * the fiber whose Done made it so may still have to drop its reference:
+ * with gf_waitgroup_done then gf_waitgroup_unref, a wait group on the
+ * waiter's stack is written after the waiter returned (use-after-return:
+ * crashes, hangs). Either drop the reference in the same step
+ * (gf_waitgroup_done_unref), or put referenced objects in static storage
+ * or in memory that outlives every holder:
  *
  *	static void worker(void *arg)
  *	{
- *		do_work(arg);
- *		gf_waitgroup_done(&wg);
- *		gf_waitgroup_unref(&wg);	// wg is static: still there
+ *		gf_waitgroup_t *wg = arg;
+ *
+ *		do_work();
+ *		gf_waitgroup_done_unref(wg);	// never touches wg after
  *	}
+ *
+ *	gf_waitgroup_t wg = GF_WAITGROUP_INIT;	// on this fiber's stack
  *
  *	gf_waitgroup_add(&wg, n);
  *	for (i = 0; i < n; i++)
  *		gf_go(worker, gf_waitgroup_ref(&wg));
- *	gf_waitgroup_wait(&wg);
+ *	gf_waitgroup_wait(&wg);			// wg may end here
  *
- * An object on a fiber's stack is fine without references (it is then
- * never judged), or when the waiter also waits for the references to be
- * dropped by other means (a channel closed by each worker's last act).
+ * The same holds for a mutex, cond or semaphore on a stack: the last
+ * fiber to unref it must do so before the owner of the stack can return.
  */
 struct gf__waitq { void *head, *tail; };
 
@@ -459,13 +480,16 @@ typedef struct gf_mutex {
 	struct gf__leak leak;
 } gf_mutex_t;
 #define GF_MUTEX_INIT { 0 }
-/* gf_mutex_lock - blocks until acquired. */
-GF_API void gf_mutex_lock(gf_mutex_t *m);
-/* gf_mutex_trylock - 0 when acquired, -1 with EBUSY. */
+/* gf_mutex_lock - blocks until acquired: 0; -1 with EINVAL (NULL),
+ * EPERM (locked, and the caller is not a fiber). */
+GF_API int gf_mutex_lock(gf_mutex_t *m);
+/* gf_mutex_trylock - 0 when acquired, -1 with EBUSY, EINVAL (NULL). */
 GF_API int gf_mutex_trylock(gf_mutex_t *m);
-/* gf_mutex_lock_deadline - 0; -1 with EAGAIN (GF_NOWAIT), ETIMEDOUT. */
+/* gf_mutex_lock_deadline - 0; -1 with EAGAIN (GF_NOWAIT), ETIMEDOUT,
+ * EINVAL (NULL), EPERM (it would block outside a fiber). */
 GF_API int gf_mutex_lock_deadline(gf_mutex_t *m, int64_t deadline);
-/* gf_mutex_unlock - 0; -1 with EPERM when not locked (Go: fatal). */
+/* gf_mutex_unlock - 0; -1 with EPERM when not locked (Go: fatal),
+ * EINVAL (NULL). Any fiber or thread may unlock (no owner, as Go's). */
 GF_API int gf_mutex_unlock(gf_mutex_t *m);
 /* gf_mutex_ref / gf_mutex_unref - leak-proof references (above). */
 GF_API gf_mutex_t *gf_mutex_ref(gf_mutex_t *m);
@@ -481,17 +505,19 @@ typedef struct gf_rwmutex {
 	struct gf__leak leak;
 } gf_rwmutex_t;
 #define GF_RWMUTEX_INIT { 0 }
-GF_API void gf_rwmutex_rlock(gf_rwmutex_t *rw);
-/* 0; -1 with EPERM when not read-locked. */
+/* rlock / lock - block until acquired: 0; -1 with EINVAL (NULL), EPERM
+ * (it would block outside a fiber). */
+GF_API int gf_rwmutex_rlock(gf_rwmutex_t *rw);
+/* 0; -1 with EPERM when not read-locked, EINVAL (NULL). */
 GF_API int gf_rwmutex_runlock(gf_rwmutex_t *rw);
-GF_API void gf_rwmutex_lock(gf_rwmutex_t *rw);
-/* 0; -1 with EPERM when not write-locked. */
+GF_API int gf_rwmutex_lock(gf_rwmutex_t *rw);
+/* 0; -1 with EPERM when not write-locked, EINVAL (NULL). */
 GF_API int gf_rwmutex_unlock(gf_rwmutex_t *rw);
 /*
  * gf_rwmutex_rlock_deadline / gf_rwmutex_lock_deadline - as rlock / lock
  * with a deadline: 0 when acquired; -1 with EAGAIN (GF_NOWAIT, not free
- * now: Go's TryRLock / TryLock), ETIMEDOUT. A writer that gives up lets
- * in the readers that queued behind it.
+ * now: Go's TryRLock / TryLock), ETIMEDOUT, EINVAL, EPERM. A writer that
+ * gives up lets in the readers that queued behind it.
  */
 GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline);
 GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline);
@@ -505,14 +531,21 @@ typedef struct gf_cond {
 	struct gf__leak leak;
 } gf_cond_t;
 #define GF_COND_INIT { 0 }
-/* gf_cond_wait - unlock m, wait for a signal, relock m. m must be held. */
-GF_API void gf_cond_wait(gf_cond_t *c, gf_mutex_t *m);
-/* gf_cond_wait_deadline - as wait; 0 or -1 with ETIMEDOUT/EAGAIN (m is
- * relocked in every case). */
+/*
+ * gf_cond_wait - unlock m, wait for a signal, relock m: 0. m must be
+ * locked (no owner is kept, as in Go: a mutex locked by another fiber
+ * is not told apart). -1 with errno, and m left as it was: EINVAL (c or
+ * m NULL), EPERM (m not locked, or the caller is not a fiber).
+ */
+GF_API int gf_cond_wait(gf_cond_t *c, gf_mutex_t *m);
+/* gf_cond_wait_deadline - as wait; -1 also with EAGAIN (GF_NOWAIT) or
+ * ETIMEDOUT, m locked again (a deadline passed at the call: m never
+ * unlocked). */
 GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
 				 int64_t deadline);
-GF_API void gf_cond_signal(gf_cond_t *c);	/* wake one, FIFO */
-GF_API void gf_cond_broadcast(gf_cond_t *c);	/* wake all */
+/* wake one waiter (FIFO) / all: 0; -1 with EINVAL (NULL). */
+GF_API int gf_cond_signal(gf_cond_t *c);
+GF_API int gf_cond_broadcast(gf_cond_t *c);
 GF_API gf_cond_t *gf_cond_ref(gf_cond_t *c);
 GF_API void gf_cond_unref(gf_cond_t *c);
 
@@ -525,13 +558,23 @@ typedef struct gf_waitgroup {
 } gf_waitgroup_t;
 #define GF_WAITGROUP_INIT { 0 }
 /* gf_waitgroup_add - add delta; 0, or -1 with EINVAL if the counter
- * would go negative (Go panics; the counter is left unchanged). When it
- * reaches 0 every waiter is woken. */
+ * would go negative (Go panics; the counter is left unchanged) or wg is
+ * NULL. When it reaches 0 every waiter is woken. */
 GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta);
 GF_API int gf_waitgroup_done(gf_waitgroup_t *wg);	/* add(-1) */
-GF_API void gf_waitgroup_wait(gf_waitgroup_t *wg);	/* until 0 */
+/*
+ * gf_waitgroup_done_unref - Done, dropping the caller's reference in the
+ * same step (errors as add; on error the reference is kept). A wait
+ * group on the waiter's stack ends when the wait returns, which may be
+ * at once after the last Done: a gf_waitgroup_unref after it would
+ * touch freed memory. Use this instead of done + unref.
+ */
+GF_API int gf_waitgroup_done_unref(gf_waitgroup_t *wg);
+/* gf_waitgroup_wait - until 0: 0; -1 with EINVAL (NULL), EPERM (not 0,
+ * outside a fiber). */
+GF_API int gf_waitgroup_wait(gf_waitgroup_t *wg);
 /* gf_waitgroup_wait_deadline - 0 once the counter is 0; -1 with EAGAIN
- * (GF_NOWAIT and not 0), ETIMEDOUT. */
+ * (GF_NOWAIT and not 0), ETIMEDOUT, EINVAL, EPERM. */
 GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline);
 GF_API gf_waitgroup_t *gf_waitgroup_ref(gf_waitgroup_t *wg);
 GF_API void gf_waitgroup_unref(gf_waitgroup_t *wg);
@@ -543,7 +586,10 @@ typedef struct gf_once {
 	gf_mutex_t m;
 } gf_once_t;
 #define GF_ONCE_INIT { 0 }
-GF_API void gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg);
+/* gf_once - 0 once fn has run (here or in a concurrent caller); -1 with
+ * EINVAL (o or fn NULL), EPERM (fn running elsewhere, and the caller is
+ * not a fiber: it cannot wait). */
+GF_API int gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg);
 
 /* Counting semaphore ("semacquire"), FIFO. */
 typedef struct gf_sem {
@@ -554,9 +600,11 @@ typedef struct gf_sem {
 } gf_sem_t;
 #define GF_SEM_INIT(n) { .count = (n) }
 /* gf_sem_acquire - take one unit, waiting until available: 0; -1 with
- * EAGAIN (GF_NOWAIT), ETIMEDOUT. */
+ * EAGAIN (GF_NOWAIT), ETIMEDOUT, EINVAL (NULL), EPERM (it would block
+ * outside a fiber). */
 GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline);
-GF_API void gf_sem_release(gf_sem_t *s);		/* give one back */
+/* gf_sem_release - give one back: 0; -1 with EINVAL (NULL). */
+GF_API int gf_sem_release(gf_sem_t *s);
 GF_API gf_sem_t *gf_sem_ref(gf_sem_t *s);
 GF_API void gf_sem_unref(gf_sem_t *s);
 
@@ -633,25 +681,60 @@ GF_API void gf_syscall_exit(void);
 
 /*
  * gf_wait_fd - park ("IO wait") until fd is ready for events (EPOLLIN
- * and/or EPOLLOUT) or the deadline. fd should be non-blocking. Returns
- * the ready events (> 0); -1 with errno: ETIMEDOUT, EAGAIN (GF_NOWAIT),
- * EINVAL (no event asked), EBADF/EPERM from epoll_ctl (fd not pollable),
+ * and/or EPOLLOUT, no other bit) or the deadline. The fd may be blocking
+ * or not (its flags are not touched). Readiness is edge-triggered and
+ * remembered while nobody waits, so a wake-up may be stale (the data
+ * already taken): retry the IO, and wait again on EAGAIN. Returns the
+ * ready event (> 0); -1 with errno: ETIMEDOUT (a deadline passed, also
+ * any negative one but GF_FOREVER), EAGAIN (GF_NOWAIT), EINVAL (no
+ * event, or another bit), EBADF (fd negative or not open; or closed
+ * with gf_close while waiting; or closed with close(2) while waiting,
+ * reported once the number is waited on again), EPERM (fd not pollable,
+ * a regular file: from epoll_ctl; or it would block outside a fiber),
  * ENOSPC/ENOMEM from epoll_ctl, EMFILE/ENFILE/ENOMEM when the poller
  * cannot be made (the first wait makes it: an epoll instance and an
- * eventfd, two descriptors; on failure nothing is kept and the next call
- * tries again).
+ * eventfd, two descriptors; on failure nothing is kept and the next
+ * call tries again).
+ *
+ * One registration per fd number: waiting on a fd of a file that is
+ * later closed with close(2) leaves the waiter parked until someone
+ * waits on that number again (then EBADF; never the next file's
+ * readiness): close a fd that fibers may wait on with gf_close.
  */
 GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
 
 /*
- * gf_read / gf_write - read(2)/write(2) on a fd that the runtime makes
- * non-blocking: on EAGAIN the fiber parks in gf_wait_fd until ready.
- * Return as read(2)/write(2); when the fd would block, -1 with
- * gf_wait_fd's errors (EMFILE, ENFILE, ENOMEM if the poller cannot be
- * made).
+ * gf_read / gf_write - read(2)/write(2) that park the fiber ("IO wait")
+ * instead of blocking its thread while fd is not ready. The fd's
+ * O_NONBLOCK flag is never changed (it is shared by every fd of the
+ * open file, a shell's terminal for one). Sockets are tried with
+ * MSG_DONTWAIT; any other fd is polled (timeout 0) and, once ready,
+ * read or written as a syscall (gf_syscall_enter/exit): a blocking fd
+ * emptied meanwhile by another reader then blocks this thread only, its
+ * processor handed to other fibers; a regular file is always ready.
+ * Return as read(2)/write(2) (so a blocking fd's write may take several
+ * waits, as write(2) would block); -1 with read(2)/write(2)'s errno or
+ * gf_wait_fd's (EBADF also when gf_close closed fd during the call,
+ * EPERM when it would block outside a fiber, EMFILE, ENFILE, ENOMEM if
+ * the poller cannot be made).
  */
 GF_API ssize_t gf_read(int fd, void *buf, size_t n);
 GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
+
+/*
+ * gf_close - close(2) for a fd that fibers may wait on (Go's
+ * poll.FD.Close): first every fiber waiting on fd in gf_wait_fd,
+ * gf_read or gf_write is woken with EBADF and new waits on the number
+ * are held off, then fd leaves the poller and is closed; only then can
+ * the number be reused. A gf_read/gf_write that began before and had
+ * not parked yet fails with EBADF too; one inside its read/write(2) on
+ * fd at that moment holds the number open, and the close(2) is done as
+ * it returns (as Go's last reference does): gf_close then returns 0 at
+ * once. Until the close(2) is done, waits on the number are held off.
+ * May be called from any thread. Returns close(2)'s result: 0; -1 with
+ * its errno (EBADF: fd negative or not open, EINTR, EIO).
+ */
+GF_API int gf_close(int fd);
 
 /* ------------------------------------------------------------ registry */
 

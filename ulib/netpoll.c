@@ -4,11 +4,47 @@
  * and the timed sleep of the scheduler.
  *
  * One epoll instance; each fd is registered edge-triggered for both
- * directions the first time a fiber waits on it. A poll descriptor per
- * fd keeps, under its lock, the fibers waiting to read and to write and
- * a "ready" bit per direction for an edge that arrived with nobody
- * waiting (consumed by the next wait). An eventfd breaks a blocked
- * netpoll (a new earlier timer, main returning).
+ * directions by the waits on it. A poll descriptor per fd number (one
+ * registration per descriptor, as Go's pollDesc) keeps, under its lock,
+ * the fibers waiting to read and to write and a "ready" bit per
+ * direction for an edge that arrived with nobody waiting (consumed by
+ * the next wait). An eventfd breaks a blocked netpoll (a new earlier
+ * timer, main returning).
+ *
+ * Closing (Go's poll.FD.Close evicts and wakes). The kernel knows a
+ * registration by (open file, fd number) and drops it when the file is
+ * released, silently: a fiber waiting on a fd closed with close(2)
+ * would wait forever, and when the number came back for another file,
+ * that file's readiness used to wake it - and its gf_read returned the
+ * other connection's data. So:
+ *  - gf_close(fd) evicts every waiter (EBADF) under the descriptor's
+ *    lock and keeps new waits out (closing) until close(2) has
+ *    returned: no waiter is ever left on a number that can be reused.
+ *    It bumps seq, which gf_read/gf_write sampled before their attempt:
+ *    one that meets a close between attempt and wait fails with EBADF
+ *    instead of waiting on the number's next file. A read or write in
+ *    flight (users) holds the number open: the last one closes it, as
+ *    Go's fdMutex does, so no syscall ever reads a reused number.
+ *  - Each registration has a generation, carried in the epoll event
+ *    with the fd (data.u64), the descriptor holds the current one: an
+ *    event of an older registration (a file closed with a dup still
+ *    open, an event reaped before gf_close's EPOLL_CTL_DEL) is dropped.
+ *  - Every wait re-adds its fd (EPOLL_CTL_ADD): EEXIST means the file
+ *    now at the number is the one registered. A success while the
+ *    descriptor counted a registration in this instance means the
+ *    registered file went away (closed with close(2), the number now
+ *    another file's): the waiters still queued waited on the file that
+ *    is gone, and are evicted (EBADF) before the new generation is
+ *    installed, so never handed the new file's readiness. Registrations
+ *    of one descriptor are serialised (registering), and an event of
+ *    the registration being installed is kept aside until it is.
+ *  What is not covered: a fiber waiting on a fd closed with close(2)
+ *  while nobody waits on that number again stays parked ("IO wait")
+ *  - the kernel said nothing; and a gf_read racing a plain close(2)
+ *  and a reuse may read the new file, as read(2) would. Use gf_close.
+ *
+ * gf_read/gf_write never set O_NONBLOCK: the flag belongs to the open
+ * file, shared with whoever else holds it (see fd_io).
  *
  * The scheduler blocks in gfi_netpoll() (one M at a time, sched.lastpoll
  * == 0 while it does) when there are IO waiters or timers; otherwise
@@ -38,9 +74,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -52,10 +90,23 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+/*
+ * A poll descriptor: one per fd number, made by the first wait on it
+ * (or gf_close), never freed (the poller and racing waiters may still
+ * look at it; the table only grows).
+ */
 struct polldesc {
-	int lock;
+	int lock;			/* everything below */
 	int fd;
 	bool rready, wready;		/* edge seen with no waiter */
+	bool closing;			/* gf_close until close(2) returned */
+	bool registering;		/* an EPOLL_CTL_ADD in flight */
+	bool close_deferred;		/* to the last of users */
+	int users;			/* gf_read/gf_write attempts on */
+	bool pend_r, pend_w;		/* its events, before it is installed */
+	uint32_t gen;			/* current registration's generation */
+	uint32_t epoch;			/* its poller (pollepoch), 0: none */
+	uint64_t seq;			/* gf_close calls on this number */
 	struct gfi_waitq rq, wq;	/* waiting fibers */
 };
 
@@ -68,7 +119,10 @@ static _Atomic uint32_t sleepbreak;	/* futex: the break without epoll */
 static pthread_mutex_t pdlock = PTHREAD_MUTEX_INITIALIZER;
 static struct polldesc **_Atomic pds;
 static _Atomic int npds;
-static char break_marker;
+/* epoll data of the break eventfd: no fd number has this high half */
+#define BREAK_DATA	UINT64_MAX
+/* Poller instances made (a fork child makes its own): pd->epoch. */
+static _Atomic uint32_t pollepoch;
 static bool atfork_done;		/* under initlock */
 
 static void eventfd_break(void)
@@ -106,15 +160,16 @@ static void close_keep_errno(int fd)
 
 static int poller_create(void);
 
-/* Watch pd's fd for both directions, edge-triggered, in instance ep. */
-static int pd_watch(int ep, struct polldesc *pd)
+/* Watch fd for both directions, edge-triggered, in instance ep, as
+ * registration gen. */
+static int fd_watch(int ep, int fd, uint32_t gen)
 {
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		.data.ptr = pd,
+		.data.u64 = (uint64_t)gen << 32 | (uint32_t)fd,
 	};
 
-	return epoll_ctl(ep, EPOLL_CTL_ADD, pd->fd, &ev);
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
 static void fork_prepare(void)
@@ -133,7 +188,8 @@ static void fork_parent(void)
  * In a fork child (its only thread): a poller of its own. The poll
  * descriptors stay (a fiber copied from the parent may still unlock
  * one); an edge they remember only makes one wait return early, which
- * callers retry as any spurious wake-up.
+ * callers retry as any spurious wake-up. A registration or close in
+ * flight in the parent belongs to a thread the child does not have.
  */
 static void fork_child(void)
 {
@@ -144,6 +200,14 @@ static void fork_child(void)
 	pthread_mutex_unlock(&initlock);
 	atomic_store(&breakpending, 0);
 	atomic_store(&sleepbreak, 0);
+	for (i = 0; i < n; i++) {
+		if (!a[i])
+			continue;
+		/* the child's fd stays open: its own copy */
+		a[i]->registering = a[i]->closing = false;
+		a[i]->close_deferred = false;
+		a[i]->users = 0;
+	}
 	if (ep < 0)
 		return;
 	close(ep);
@@ -158,8 +222,9 @@ static void fork_child(void)
 	}
 	for (i = 0; i < n; i++) {
 		pd = a[i];
-		if (pd && (pd->rq.first || pd->wq.first))
-			pd_watch(atomic_load(&epfd), pd);
+		if (pd && (pd->rq.first || pd->wq.first) &&
+		    !fd_watch(atomic_load(&epfd), pd->fd, pd->gen))
+			pd->epoch = atomic_load(&pollepoch);
 	}
 }
 
@@ -172,7 +237,7 @@ static void fork_child(void)
 static int poller_create(void)
 {
 	struct epoll_event ev = {
-		.events = EPOLLIN, .data.ptr = &break_marker,
+		.events = EPOLLIN, .data.u64 = BREAK_DATA,
 	};
 	int ep, bfd;
 
@@ -185,6 +250,7 @@ static int poller_create(void)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, bfd, &ev))
 		goto err_close_bfd;
 	breakfd = bfd;
+	atomic_fetch_add(&pollepoch, 1);
 	atomic_store(&epfd, ep);
 	/*
 	 * An M may be asleep on sleepbreak (it loaded epfd before the store
@@ -259,6 +325,20 @@ static int sleep_without_poller(int64_t delay)
 	return 0;
 }
 
+/*
+ * The descriptor of fd if there is one. npds is loaded before pds: the
+ * grower stores pds first, so an array at least npds long is seen.
+ */
+static struct polldesc *pd_lookup(int fd)
+{
+	int n = atomic_load(&npds);
+	struct polldesc **a = atomic_load(&pds);
+
+	if (fd < 0 || fd >= n)
+		return NULL;
+	return __atomic_load_n(&a[fd], __ATOMIC_ACQUIRE);
+}
+
 static struct polldesc *pd_get(int fd)
 {
 	struct polldesc **a, *pd;
@@ -268,10 +348,12 @@ static struct polldesc *pd_get(int fd)
 		errno = EBADF;
 		return NULL;
 	}
-	a = atomic_load(&pds);
-	if (fd < atomic_load(&npds) && (pd = __atomic_load_n(&a[fd],
-							    __ATOMIC_ACQUIRE)))
+	pd = pd_lookup(fd);
+	if (pd)
 		return pd;
+	/* Once per number: a bad fd (2^30) must not size the table. */
+	if (fcntl(fd, F_GETFD) < 0)
+		return NULL;	/* EBADF */
 	pthread_mutex_lock(&pdlock);
 	n = atomic_load(&npds);
 	a = atomic_load(&pds);
@@ -309,6 +391,66 @@ static struct polldesc *pd_get(int fd)
 	return pd;
 }
 
+/* Make a fiber woken by the poller runnable (no P: the global queue). */
+static void netpoll_ready(struct gfi_sudog *sg, struct gfi_p *p)
+{
+	gfi_casgstatus(sg->g, GFIBERS_GWAITING, GFIBERS_GRUNNABLE);
+	if (p)
+		gfi_runqput(p, sg->g, false);
+	else
+		gfi_globrunqput(sg->g);
+}
+
+/*
+ * One epoll event: the fd's first waiter per direction, or its ready
+ * bit. Returns how many fibers were readied. An event of another
+ * registration than pd's current one is dropped, or kept aside when it
+ * is of the registration being installed (see the top of this file).
+ */
+static int netpoll_event(uint64_t data, uint32_t e, struct gfi_p *p)
+{
+	struct polldesc *pd = pd_lookup((int)(uint32_t)data);
+	uint32_t gen = (uint32_t)(data >> 32);
+	struct gfi_sudog *rs = NULL, *ws = NULL;
+	bool r = e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool w = e & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+
+	if (!pd)
+		return 0;
+#ifdef GF_TSAN
+	__tsan_acquire(pd);	/* partner: wait_fd, see there */
+#endif
+	gfi_lock(&pd->lock);
+	if (gen != pd->gen) {
+		if (pd->registering && gen == pd->gen + 1) {
+			pd->pend_r |= r;
+			pd->pend_w |= w;
+		}
+		gfi_unlock(&pd->lock);
+		return 0;
+	}
+	if (r) {
+		rs = gfi_waitq_dequeue(&pd->rq);
+		if (rs)
+			rs->success = true;
+		else
+			pd->rready = true;
+	}
+	if (w) {
+		ws = gfi_waitq_dequeue(&pd->wq);
+		if (ws)
+			ws->success = true;
+		else
+			pd->wready = true;
+	}
+	gfi_unlock(&pd->lock);
+	if (rs)
+		netpoll_ready(rs, p);
+	if (ws)
+		netpoll_ready(ws, p);
+	return !!rs + !!ws;
+}
+
 int gfi_netpoll(int64_t delay, struct gfi_p *p)
 {
 	struct epoll_event evs[128];
@@ -324,11 +466,7 @@ int gfi_netpoll(int64_t delay, struct gfi_p *p)
 		n = epoll_wait(ep, evs, 128, ms);
 	}
 	for (i = 0; i < n; i++) {
-		struct polldesc *pd = evs[i].data.ptr;
-		uint32_t e = evs[i].events;
-		struct gfi_sudog *rs = NULL, *ws = NULL;
-
-		if (evs[i].data.ptr == &break_marker) {
+		if (evs[i].data.u64 == BREAK_DATA) {
 			uint64_t v;
 
 			/*
@@ -343,39 +481,7 @@ int gfi_netpoll(int64_t delay, struct gfi_p *p)
 			atomic_store(&breakpending, 0);
 			continue;
 		}
-#ifdef GF_TSAN
-		__tsan_acquire(pd);	/* partner: wait_fd, see there */
-#endif
-		gfi_lock(&pd->lock);
-		if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-			rs = gfi_waitq_dequeue(&pd->rq);
-			if (!rs)
-				pd->rready = true;
-		}
-		if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-			ws = gfi_waitq_dequeue(&pd->wq);
-			if (!ws)
-				pd->wready = true;
-		}
-		gfi_unlock(&pd->lock);
-		if (rs) {
-			gfi_casgstatus(rs->g, GFIBERS_GWAITING,
-				       GFIBERS_GRUNNABLE);
-			if (p)
-				gfi_runqput(p, rs->g, false);
-			else
-				gfi_globrunqput(rs->g);
-			readied++;
-		}
-		if (ws) {
-			gfi_casgstatus(ws->g, GFIBERS_GWAITING,
-				       GFIBERS_GRUNNABLE);
-			if (p)
-				gfi_runqput(p, ws->g, false);
-			else
-				gfi_globrunqput(ws->g);
-			readied++;
-		}
+		readied += netpoll_event(evs[i].data.u64, evs[i].events, p);
 	}
 	return readied;
 }
@@ -387,16 +493,134 @@ static bool pd_unlock(gf_fiber_t *gp, void *lock)
 	return true;
 }
 
-static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
+/* Take all of pd's waiters (locked), their sudogs linked through next:
+ * they are woken with success false (EBADF). */
+static struct gfi_sudog *pd_evict(struct polldesc *pd)
+{
+	struct gfi_sudog *sg, *list = NULL;
+
+	while ((sg = gfi_waitq_dequeue(&pd->rq)) ||
+	       (sg = gfi_waitq_dequeue(&pd->wq))) {
+		sg->success = false;
+		sg->next = list;
+		list = sg;
+	}
+	pd->rready = pd->wready = false;
+	return list;
+}
+
+static void ready_evicted(struct gfi_sudog *list)
+{
+	while (list) {
+		struct gfi_sudog *sg = list;
+
+		list = sg->next;	/* before its fiber can run */
+		gfi_ready(sg->g, false);
+	}
+}
+
+/* Lock pd once no gf_close or registration is in flight on it. */
+static void pd_lock_quiet(struct polldesc *pd)
+{
+	gfi_lock(&pd->lock);
+	while (pd->closing || pd->registering) {
+		gfi_unlock(&pd->lock);
+		if (gfi_getg())
+			gf_yield();
+		else
+			sched_yield();
+		gfi_lock(&pd->lock);
+	}
+}
+
+/*
+ * Register pd's fd in the poller, as a new generation when the kernel
+ * takes it (see the top of this file); pd locked (and left locked),
+ * nothing in flight. seq: what the caller sampled before its attempt
+ * (UINT64_MAX: none); a gf_close since fails with EBADF. Returns 0, or
+ * -1 with errno from epoll_ctl (EBADF, EPERM: not pollable, ENOMEM,
+ * ENOSPC); or 1, pd unlocked, when it evicted stale waiters: anything
+ * may have happened since, the caller starts over.
+ */
+static int pd_register(struct polldesc *pd, uint64_t seq)
+{
+	uint32_t gen = pd->gen + 1, epoch = atomic_load(&pollepoch);
+	struct gfi_sudog *stale = NULL;
+	int r, err;
+
+	if (seq != UINT64_MAX && seq != pd->seq) {
+		errno = EBADF;
+		return -1;
+	}
+	pd->registering = true;
+	pd->pend_r = pd->pend_w = false;
+	gfi_unlock(&pd->lock);
+	r = fd_watch(atomic_load(&epfd), pd->fd, gen);
+	err = errno;
+	gfi_lock(&pd->lock);
+	pd->registering = false;
+	if (r && err != EEXIST) {
+		errno = err;
+		return -1;
+	}
+	if (!r) {
+		/* Kept: a new file at this number, or a new poller. */
+		if (pd->epoch == epoch)
+			stale = pd_evict(pd);
+		pd->gen = gen;
+		pd->epoch = epoch;
+		pd->rready = pd->pend_r;
+		pd->wready = pd->pend_w;
+	}
+	if (stale) {
+		/* readied unlocked; then the caller starts over */
+		gfi_unlock(&pd->lock);
+		ready_evicted(stale);
+		return 1;
+	}
+	return 0;
+}
+
+/* A deadline that has passed: GF_NOWAIT, any negative one but
+ * GF_FOREVER, or one not in the future. */
+static bool deadline_passed(int64_t deadline)
+{
+	if (deadline == GF_FOREVER)
+		return false;
+	return deadline <= 0 || deadline <= gfi_nanotime();
+}
+
+/* The events of EPOLLIN/EPOLLOUT that fd has now (poll(2), no wait). */
+static int fd_ready(int fd, int events)
+{
+	struct pollfd pfd = { .fd = fd, .events = (short)events };
+	int rev = 0;
+
+	if (poll(&pfd, 1, 0) <= 0 || (pfd.revents & POLLNVAL))
+		return 0;
+	if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+		rev |= events & EPOLLIN;
+	if (pfd.revents & (POLLOUT | POLLHUP | POLLERR))
+		rev |= events & EPOLLOUT;
+	return rev;
+}
+
+static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
+		   uintptr_t pc)
 {
 	struct gfi_sudog rsg, wsg;
 	struct polldesc *pd;
 	gfi_g *gp = gfi_getg();
-	int rev = 0;
+	int rev = 0, r;
 	struct gfi_sudog *w;
 
-	if (!(events & (EPOLLIN | EPOLLOUT))) {
+	if (!(events & (EPOLLIN | EPOLLOUT)) ||
+	    (events & ~(EPOLLIN | EPOLLOUT))) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (fd < 0) {
+		errno = EBADF;
 		return -1;
 	}
 	if (gfi_runtime_init() || poller_init())
@@ -406,16 +630,21 @@ static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
 		return -1;
 #ifdef GF_TSAN
 	/*
-	 * The kernel hands pd to the poller's thread: TSan sees that through
-	 * its epoll_wait interceptor, but GCC 12's has none for epoll_pwait2,
-	 * and would call pd's calloc a race with the poller's lock.
+	 * The poller finds pd through the table, after the kernel handed it
+	 * the event: TSan does not see the epoll syscalls order the two
+	 * (GCC 12's TSan has no epoll_pwait2 interceptor).
 	 */
 	__tsan_release(pd);
 #endif
 	/* Re-added every time: the fd may have been closed and reused. */
-	if (pd_watch(atomic_load(&epfd), pd) && errno != EEXIST)
+	do {
+		pd_lock_quiet(pd);
+		r = pd_register(pd, seq);
+	} while (r > 0);
+	if (r < 0) {
+		gfi_unlock(&pd->lock);
 		return -1;
-	gfi_lock(&pd->lock);
+	}
 	if ((events & EPOLLIN) && pd->rready) {
 		pd->rready = false;
 		rev |= EPOLLIN;
@@ -428,9 +657,15 @@ static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
 		gfi_unlock(&pd->lock);
 		return rev;
 	}
-	if (deadline == 0 || !gp) {
+	if (deadline_passed(deadline) || !gp) {
 		gfi_unlock(&pd->lock);
-		errno = gp ? EAGAIN : EPERM;
+		/* an edge the poller has not reaped yet (a new registration
+		 * reports one): ask the fd itself */
+		rev = fd_ready(fd, events);
+		if (rev)
+			return rev;
+		errno = !gp ? EPERM : deadline == GF_NOWAIT ? EAGAIN
+							     : ETIMEDOUT;
 		return -1;
 	}
 	atomic_store(&gp->selectdone, 0);
@@ -454,51 +689,190 @@ static int wait_fd(int fd, int events, int64_t deadline, uintptr_t pc)
 		errno = ETIMEDOUT;
 		return -1;
 	}
+	if (!w->success) {
+		errno = EBADF;		/* evicted: the fd was closed */
+		return -1;
+	}
 	return w == &rsg ? EPOLLIN : EPOLLOUT;
 }
 
 GF_API int gf_wait_fd(int fd, int events, int64_t deadline)
 {
-	return wait_fd(fd, events, deadline,
+	return wait_fd(fd, events, deadline, UINT64_MAX,
 		       (uintptr_t)__builtin_return_address(0));
 }
 
-static void set_nonblock(int fd)
+/*
+ * An IO attempt of gf_read/gf_write on pd's fd begins: counted in users
+ * so that gf_close never closes the number under it (Go's fdMutex
+ * reference). *seq: the close count the call began with (first: taken
+ * now). Fails with EBADF once a gf_close began since.
+ */
+static int io_begin(struct polldesc *pd, uint64_t *seq, bool first)
 {
-	int fl = fcntl(fd, F_GETFL);
+	gfi_lock(&pd->lock);
+	if (first)
+		*seq = pd->seq;
+	if (pd->closing || pd->seq != *seq) {
+		gfi_unlock(&pd->lock);
+		errno = EBADF;
+		return -1;
+	}
+	pd->users++;
+	gfi_unlock(&pd->lock);
+	return 0;
+}
 
-	if (fl >= 0 && !(fl & O_NONBLOCK))
-		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+static int close_finish(struct polldesc *pd);
+
+/* The attempt ended; the last one out does a close deferred to it. */
+static void io_end(struct polldesc *pd)
+{
+	bool last;
+
+	gfi_lock(&pd->lock);
+	last = --pd->users == 0 && pd->close_deferred;
+	if (last)
+		pd->close_deferred = false;
+	gfi_unlock(&pd->lock);
+	if (last) {
+		int err = errno;	/* the attempt's */
+
+		close_finish(pd);
+		errno = err;
+	}
+}
+
+/*
+ * One attempt that cannot block the thread for long (see gf_read):
+ * returns as read/write, -1 with EAGAIN when not ready.
+ */
+static ssize_t io_try(int fd, void *buf, size_t n, bool out)
+{
+	struct pollfd pfd = { .fd = fd, .events = out ? POLLOUT : POLLIN };
+	ssize_t r;
+
+	r = out ? send(fd, buf, n, MSG_DONTWAIT)
+		: recv(fd, buf, n, MSG_DONTWAIT);
+	if (r >= 0 || errno != ENOTSOCK)
+		return r;
+	r = poll(&pfd, 1, 0);
+	if (r > 0 && (pfd.revents & POLLNVAL)) {
+		errno = EBADF;
+		return -1;
+	}
+	if (r == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (r < 0)
+		return r;
+	gf_syscall_enter();
+	r = out ? write(fd, buf, n) : read(fd, buf, n);
+	gf_syscall_exit();
+	return r;
+}
+
+/*
+ * gf_read / gf_write: one attempt that cannot block the thread, then a
+ * wait for readiness, and again; the file's O_NONBLOCK flag is never
+ * changed (it belongs to the open file description, which others may
+ * share: a shell's terminal). A socket is tried with MSG_DONTWAIT. Any
+ * other fd is asked with poll(2) (timeout 0) whether it is ready; when
+ * it is, read(2)/write(2) runs bracketed as a syscall, so that on a
+ * blocking fd that another reader emptied meanwhile it blocks this
+ * thread only, its processor handed on to other fibers (Go's blocking
+ * file IO); a non-blocking one fails with EAGAIN and waits again.
+ */
+static ssize_t fd_io(int fd, void *buf, size_t n, bool out, uintptr_t pc)
+{
+	struct polldesc *pd = pd_get(fd);
+	uint64_t seq = 0;
+	bool first = true;
+
+	if (!pd)
+		return -1;	/* EBADF (negative), ENOMEM */
+	for (;;) {
+		ssize_t r;
+
+		if (io_begin(pd, &seq, first))
+			return -1;
+		first = false;
+		r = io_try(fd, buf, n, out);
+		io_end(pd);
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+			       errno != EINTR))
+			return r;
+		if (errno != EINTR &&
+		    wait_fd(fd, out ? EPOLLOUT : EPOLLIN, GF_FOREVER, seq,
+			    pc) < 0)
+			return -1;
+	}
 }
 
 GF_API ssize_t gf_read(int fd, void *buf, size_t n)
 {
-	uintptr_t pc = (uintptr_t)__builtin_return_address(0);
-
-	set_nonblock(fd);
-	for (;;) {
-		ssize_t r = read(fd, buf, n);
-
-		if (r >= 0 || (errno != EAGAIN && errno != EINTR))
-			return r;
-		if (errno == EAGAIN &&
-		    wait_fd(fd, EPOLLIN, GF_FOREVER, pc) < 0)
-			return -1;
-	}
+	return fd_io(fd, buf, n, false, (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API ssize_t gf_write(int fd, const void *buf, size_t n)
 {
-	uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+	return fd_io(fd, (void *)buf, n, true,
+		     (uintptr_t)__builtin_return_address(0));
+}
 
-	set_nonblock(fd);
-	for (;;) {
-		ssize_t r = write(fd, buf, n);
+/* Deregister and close pd's fd, then let waits on the number in again
+ * (gf_close, or the last IO attempt it deferred to). */
+static int close_finish(struct polldesc *pd)
+{
+	int ep = atomic_load(&epfd), r, err = errno;
 
-		if (r >= 0 || (errno != EAGAIN && errno != EINTR))
-			return r;
-		if (errno == EAGAIN &&
-		    wait_fd(fd, EPOLLOUT, GF_FOREVER, pc) < 0)
-			return -1;
+	/* ENOENT when never registered: not the caller's concern */
+	if (ep >= 0)
+		epoll_ctl(ep, EPOLL_CTL_DEL, pd->fd, NULL);
+	errno = err;
+	/* close(2) may block (SO_LINGER, a flushing device) */
+	gf_syscall_enter();
+	r = close(pd->fd);
+	gf_syscall_exit();
+	err = errno;
+	gfi_lock(&pd->lock);
+	pd->closing = false;
+	gfi_unlock(&pd->lock);
+	errno = err;
+	return r;
+}
+
+/*
+ * gf_close: evict, keep out, deregister, close, let in (see the top of
+ * this file). An IO attempt in flight on the fd (between io_begin and
+ * io_end) closes it on its way out instead, as Go's last reference
+ * does: the number is never closed under a syscall using it.
+ */
+GF_API int gf_close(int fd)
+{
+	struct gfi_sudog *list;
+	struct polldesc *pd;
+	bool deferred;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return -1;
 	}
+	pd = pd_get(fd);
+	if (!pd)
+		return close(fd);	/* no memory: no waiter either */
+	pd_lock_quiet(pd);
+	pd->closing = true;
+	pd->seq++;
+	pd->gen++;	/* events reaped before the DEL are stale */
+	pd->epoch = 0;
+	list = pd_evict(pd);
+	deferred = pd->users > 0;
+	pd->close_deferred = deferred;
+	gfi_unlock(&pd->lock);
+	ready_evicted(list);
+	if (deferred)
+		return 0;
+	return close_finish(pd);
 }

@@ -12,6 +12,21 @@
  * after dropping the spinlock. A deadline wait uses the selectdone race
  * of select.c: exactly one of waker and timer wins.
  *
+ * Misuse is an error, never a crash or a silent success: a NULL object
+ * (or gf_once's NULL fn) fails with EINVAL, a wait that would block
+ * outside a fiber with EPERM (as channels, select and sleep), a
+ * negative deadline other than GF_FOREVER is one already passed
+ * (ETIMEDOUT once the call would block), a cond wait on a mutex that is
+ * not locked fails with EPERM and leaves it alone. So the calls that
+ * can block return int, even where Go's return nothing.
+ *
+ * A waker never touches the object after the release that lets its
+ * waiter return: it drops the spinlock and then readies the sudogs it
+ * popped (they live on parked fibers' stacks). So an object on the
+ * waiter's stack (a wait group that main waits on) outlives every
+ * waker's use of it - provided the wakers do not touch it after their
+ * Done: gf_waitgroup_done_unref drops the reference in the same step.
+ *
  * Leaks proven by references (include/gfiber.h; chan.c has the same
  * rule): obj->leak.refs counts references, leak.nplain the fibers parked
  * on the object without a deadline (a deadline waiter will wake). Once
@@ -75,36 +90,68 @@ static bool wq_unlock(gf_fiber_t *gp, void *arg)
 	return true;
 }
 
+/* A deadline that has passed: 0 (GF_NOWAIT), any negative one but
+ * GF_FOREVER, or one not in the future. */
+static bool deadline_passed(int64_t deadline)
+{
+	if (deadline == GF_FOREVER)
+		return false;
+	return deadline <= 0 || deadline <= gfi_nanotime();
+}
+
+/* The errno of a wait that would block past deadline. */
+static int deadline_errno(int64_t deadline)
+{
+	return deadline == GF_NOWAIT ? EAGAIN : ETIMEDOUT;
+}
+
 /*
- * Wait on w.q, *w.lock held (released by the park, not retaken). Returns
- * 0 when handed the resource, -1 with errno on deadline (the sudog is
- * off the queue either way). before_park, if set, is unlocked once the
- * sudog is queued, before the park, or on the way out when the wait
- * ends at once (cond: the user's mutex, always dropped).
+ * Wait on w.q, *w.lock held (released here, not retaken). Returns 0 when
+ * handed the resource, -1 with errno on deadline (EAGAIN, ETIMEDOUT) or
+ * outside a fiber (EPERM); the sudog is off the queue either way.
+ * before_park, if set, is unlocked once the sudog is queued, before the
+ * park, or on the way out when the wait ends at once (cond: the user's
+ * mutex); if it is not locked, the wait fails with EPERM and *unlocked
+ * is false (else true).
  */
 static int wq_wait(struct wq w, uint32_t reason, uintptr_t pc, void *obj,
-		   int64_t deadline, gf_mutex_t *before_park)
+		   int64_t deadline, gf_mutex_t *before_park, bool *unlocked)
 {
 	gfi_g *gp = gfi_getg();
 	struct gfi_sudog sg = { .g = gp };
-	struct wq_park p = { .w = w, .plain = deadline < 0 };
+	struct wq_park p = { .w = w, .plain = deadline == GF_FOREVER };
+	int err = 0;
 
-	if (deadline == 0 || (deadline > 0 && deadline <= gfi_nanotime())) {
+	if (unlocked)
+		*unlocked = false;
+	if (deadline_passed(deadline))
+		err = deadline_errno(deadline);
+	else if (!gp)
+		err = EPERM;
+	if (err) {
 		gfi_unlock(w.lock);
-		if (before_park)
-			gf_mutex_unlock(before_park);
-		errno = deadline == 0 ? EAGAIN : ETIMEDOUT;
+		if (before_park && gf_mutex_unlock(before_park))
+			err = EPERM;
+		else if (before_park)
+			*unlocked = true;
+		errno = err;
 		return -1;
 	}
-	if (!gp)
-		gfi_fatal("a blocking sync call outside a fiber");
 	if (deadline > 0) {
 		sg.is_select = true;
 		atomic_store(&gp->selectdone, 0);
 	}
 	gfi_waitq_push(w.q, &sg);
-	if (before_park)
-		gf_mutex_unlock(before_park);
+	if (before_park) {
+		/* Queued first: a signal after this unlock finds us. */
+		if (gf_mutex_unlock(before_park)) {
+			gfi_waitq_remove(w.q, &sg);
+			gfi_unlock(w.lock);
+			errno = EPERM;
+			return -1;
+		}
+		*unlocked = true;
+	}
 	if (gfi_park_deadline(wq_unlock, &p, reason, pc, obj, deadline))
 		return 0;
 	gfi_lock(w.lock);
@@ -145,6 +192,10 @@ static void wq_unref(struct wq w, const char *what)
 
 static int mutex_lock(gf_mutex_t *m, int64_t deadline, uintptr_t pc)
 {
+	if (!m) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&m->lock);
 	if (!m->locked) {
 		m->locked = 1;
@@ -152,12 +203,14 @@ static int mutex_lock(gf_mutex_t *m, int64_t deadline, uintptr_t pc)
 		return 0;
 	}
 	/* Handed over by the unlocker: locked stays 1 for us. */
-	return wq_wait(WQ(m, q), GF_WAIT_MUTEX_LOCK, pc, m, deadline, NULL);
+	return wq_wait(WQ(m, q), GF_WAIT_MUTEX_LOCK, pc, m, deadline, NULL,
+		       NULL);
 }
 
-GF_API void gf_mutex_lock(gf_mutex_t *m)
+GF_API int gf_mutex_lock(gf_mutex_t *m)
 {
-	mutex_lock(m, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+	return mutex_lock(m, GF_FOREVER,
+			  (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_mutex_lock_deadline(gf_mutex_t *m, int64_t deadline)
@@ -169,6 +222,10 @@ GF_API int gf_mutex_trylock(gf_mutex_t *m)
 {
 	int r = 0;
 
+	if (!m) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&m->lock);
 	if (m->locked) {
 		errno = EBUSY;
@@ -184,6 +241,10 @@ GF_API int gf_mutex_unlock(gf_mutex_t *m)
 {
 	struct gfi_sudog *sg;
 
+	if (!m) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&m->lock);
 	if (!m->locked) {
 		gfi_unlock(&m->lock);
@@ -201,13 +262,19 @@ GF_API int gf_mutex_unlock(gf_mutex_t *m)
 
 GF_API gf_mutex_t *gf_mutex_ref(gf_mutex_t *m)
 {
+	if (!m) {
+		errno = EINVAL;
+		return NULL;
+	}
 	wq_ref(WQ(m, q));
 	return m;
 }
 
 GF_API void gf_mutex_unref(gf_mutex_t *m)
 {
-	wq_unref(WQ(m, q), "gf_mutex_unref: reference count below zero");
+	if (m)
+		wq_unref(WQ(m, q),
+			 "gf_mutex_unref: reference count below zero");
 }
 
 /* ---------------------------------------------------------- rwmutex */
@@ -247,6 +314,8 @@ static struct gfi_sudog *rw_handoff(gf_rwmutex_t *rw, bool prefer_readers)
 	return list;
 }
 
+/* Ready the sudogs of list; each one's next is read before its fiber
+ * can run (and return, ending the sudog). */
 static void ready_list(struct gfi_sudog *list)
 {
 	while (list) {
@@ -259,6 +328,10 @@ static void ready_list(struct gfi_sudog *list)
 
 static int rwmutex_rlock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
 {
+	if (!rw) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&rw->lock);
 	if (rw->readers >= 0 && rw->writers_waiting == 0) {
 		rw->readers++;
@@ -267,12 +340,13 @@ static int rwmutex_rlock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
 	}
 	/* The writer's unlock counts us in before waking us. */
 	return wq_wait(WQ2(rw, rq, wq), GF_WAIT_RWMUTEX_RLOCK, pc, rw,
-		       deadline, NULL);
+		       deadline, NULL, NULL);
 }
 
-GF_API void gf_rwmutex_rlock(gf_rwmutex_t *rw)
+GF_API int gf_rwmutex_rlock(gf_rwmutex_t *rw)
 {
-	rwmutex_rlock(rw, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+	return rwmutex_rlock(rw, GF_FOREVER,
+			     (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline)
@@ -284,22 +358,29 @@ GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline)
 static int rwmutex_lock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
 {
 	struct gfi_sudog *list = NULL;
+	int err;
 
+	if (!rw) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&rw->lock);
 	if (rw->readers == 0) {
 		rw->readers = -1;
 		gfi_unlock(&rw->lock);
 		return 0;
 	}
-	if (deadline == 0) {
+	if (deadline_passed(deadline) || !gfi_getg()) {
+		/* Never counted as waiting: the readers are not held up. */
 		gfi_unlock(&rw->lock);
-		errno = EAGAIN;
+		errno = gfi_getg() ? deadline_errno(deadline) : EPERM;
 		return -1;
 	}
 	rw->writers_waiting++;
 	if (!wq_wait(WQ2(rw, wq, rq), GF_WAIT_RWMUTEX_LOCK, pc, rw, deadline,
-		     NULL))
+		     NULL, NULL))
 		return 0;
+	err = errno;
 	/*
 	 * Gave up. Until now we counted as waiting (a handoff meanwhile
 	 * found our sudog gone and fell back to the readers); readers that
@@ -310,13 +391,14 @@ static int rwmutex_lock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
 		list = rw_handoff(rw, true);
 	gfi_unlock(&rw->lock);
 	ready_list(list);
-	errno = ETIMEDOUT;
+	errno = err;
 	return -1;
 }
 
-GF_API void gf_rwmutex_lock(gf_rwmutex_t *rw)
+GF_API int gf_rwmutex_lock(gf_rwmutex_t *rw)
 {
-	rwmutex_lock(rw, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+	return rwmutex_lock(rw, GF_FOREVER,
+			    (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline)
@@ -327,20 +409,29 @@ GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline)
 
 GF_API gf_rwmutex_t *gf_rwmutex_ref(gf_rwmutex_t *rw)
 {
+	if (!rw) {
+		errno = EINVAL;
+		return NULL;
+	}
 	wq_ref(WQ2(rw, rq, wq));
 	return rw;
 }
 
 GF_API void gf_rwmutex_unref(gf_rwmutex_t *rw)
 {
-	wq_unref(WQ2(rw, rq, wq),
-		 "gf_rwmutex_unref: reference count below zero");
+	if (rw)
+		wq_unref(WQ2(rw, rq, wq),
+			 "gf_rwmutex_unref: reference count below zero");
 }
 
 GF_API int gf_rwmutex_runlock(gf_rwmutex_t *rw)
 {
 	struct gfi_sudog *list = NULL;
 
+	if (!rw) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&rw->lock);
 	if (rw->readers <= 0) {
 		gfi_unlock(&rw->lock);
@@ -358,6 +449,10 @@ GF_API int gf_rwmutex_unlock(gf_rwmutex_t *rw)
 {
 	struct gfi_sudog *list;
 
+	if (!rw) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&rw->lock);
 	if (rw->readers != -1) {
 		gfi_unlock(&rw->lock);
@@ -374,25 +469,49 @@ GF_API int gf_rwmutex_unlock(gf_rwmutex_t *rw)
 
 /* ---------------------------------------------------------- cond */
 
+/*
+ * m must be locked (by the caller: no owner is kept, as in Go, so a
+ * mutex locked by another fiber is not told apart): an unlocked m fails
+ * with EPERM before anything is done, and is left unlocked. Otherwise m
+ * is locked again on return, whatever the result.
+ */
 static int cond_wait(gf_cond_t *c, gf_mutex_t *m, int64_t deadline,
 		     uintptr_t pc)
 {
-	int r;
+	bool unlocked;
+	int r, err;
 
-	if (deadline == 0) {
-		errno = EAGAIN;
+	if (!c || !m) {
+		errno = EINVAL;
+		return -1;
+	}
+	gfi_lock(&m->lock);
+	r = m->locked;
+	gfi_unlock(&m->lock);
+	if (!r || !gfi_getg()) {
+		errno = EPERM;
+		return -1;
+	}
+	if (deadline_passed(deadline)) {
+		errno = deadline_errno(deadline);	/* m stays locked */
 		return -1;
 	}
 	/* Queued before m is dropped: a signal after our unlock finds us. */
 	gfi_lock(&c->lock);
-	r = wq_wait(WQ(c, q), GF_WAIT_COND_WAIT, pc, c, deadline, m);
-	mutex_lock(m, GF_FOREVER, pc);
+	r = wq_wait(WQ(c, q), GF_WAIT_COND_WAIT, pc, c, deadline, m,
+		    &unlocked);
+	if (!unlocked)
+		return r;	/* EPERM: m was unlocked by another meanwhile */
+	err = errno;
+	mutex_lock(m, GF_FOREVER, pc);	/* in a fiber: cannot fail */
+	errno = err;
 	return r;
 }
 
-GF_API void gf_cond_wait(gf_cond_t *c, gf_mutex_t *m)
+GF_API int gf_cond_wait(gf_cond_t *c, gf_mutex_t *m)
 {
-	cond_wait(c, m, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+	return cond_wait(c, m, GF_FOREVER,
+			 (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
@@ -402,21 +521,30 @@ GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
 			 (uintptr_t)__builtin_return_address(0));
 }
 
-GF_API void gf_cond_signal(gf_cond_t *c)
+GF_API int gf_cond_signal(gf_cond_t *c)
 {
 	struct gfi_sudog *sg;
 
+	if (!c) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&c->lock);
 	sg = wq_pop(&c->leak, &c->q);
 	gfi_unlock(&c->lock);
 	if (sg)
 		gfi_ready(sg->g, false);
+	return 0;
 }
 
-GF_API void gf_cond_broadcast(gf_cond_t *c)
+GF_API int gf_cond_broadcast(gf_cond_t *c)
 {
 	struct gfi_sudog *sg, *list = NULL;
 
+	if (!c) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&c->lock);
 	while ((sg = wq_pop(&c->leak, &c->q))) {
 		sg->next = list;
@@ -424,25 +552,43 @@ GF_API void gf_cond_broadcast(gf_cond_t *c)
 	}
 	gfi_unlock(&c->lock);
 	ready_list(list);
+	return 0;
 }
 
 GF_API gf_cond_t *gf_cond_ref(gf_cond_t *c)
 {
+	if (!c) {
+		errno = EINVAL;
+		return NULL;
+	}
 	wq_ref(WQ(c, q));
 	return c;
 }
 
 GF_API void gf_cond_unref(gf_cond_t *c)
 {
-	wq_unref(WQ(c, q), "gf_cond_unref: reference count below zero");
+	if (c)
+		wq_unref(WQ(c, q),
+			 "gf_cond_unref: reference count below zero");
 }
 
 /* ---------------------------------------------------------- waitgroup */
 
-GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta)
+/*
+ * Add delta, and drop one reference too when unref (Done and unref in
+ * one step, for a wait group that ends when the waiter returns). Every
+ * use of wg is under its lock and before the unlock; the waiters freed
+ * by a count of zero are readied after it, from the list of their
+ * sudogs: nothing here touches wg once a waiter can return.
+ */
+static int waitgroup_add(gf_waitgroup_t *wg, int64_t delta, bool unref)
 {
 	struct gfi_sudog *sg, *list = NULL;
 
+	if (!wg) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&wg->lock);
 	if (wg->count + delta < 0) {
 		gfi_unlock(&wg->lock);
@@ -450,37 +596,57 @@ GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta)
 		return -1;
 	}
 	wg->count += delta;
+	if (unref && --wg->leak.refs < 0)
+		gfi_fatal("gf_waitgroup_done_unref: reference count below 0");
 	if (wg->count == 0) {
 		while ((sg = wq_pop(&wg->leak, &wg->q))) {
 			sg->next = list;
 			list = sg;
 		}
+	} else if (unref) {
+		leak_check(&WQ(wg, q));
 	}
 	gfi_unlock(&wg->lock);
+	/* wg may be gone from here on (a waiter that did not park). */
 	ready_list(list);
 	return 0;
 }
 
+GF_API int gf_waitgroup_add(gf_waitgroup_t *wg, int64_t delta)
+{
+	return waitgroup_add(wg, delta, false);
+}
+
 GF_API int gf_waitgroup_done(gf_waitgroup_t *wg)
 {
-	return gf_waitgroup_add(wg, -1);
+	return waitgroup_add(wg, -1, false);
+}
+
+GF_API int gf_waitgroup_done_unref(gf_waitgroup_t *wg)
+{
+	return waitgroup_add(wg, -1, true);
 }
 
 static int waitgroup_wait(gf_waitgroup_t *wg, int64_t deadline,
 			  uintptr_t pc)
 {
+	if (!wg) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&wg->lock);
 	if (wg->count == 0) {
 		gfi_unlock(&wg->lock);
 		return 0;
 	}
 	return wq_wait(WQ(wg, q), GF_WAIT_WAITGROUP_WAIT, pc, wg, deadline,
-		       NULL);
+		       NULL, NULL);
 }
 
-GF_API void gf_waitgroup_wait(gf_waitgroup_t *wg)
+GF_API int gf_waitgroup_wait(gf_waitgroup_t *wg)
 {
-	waitgroup_wait(wg, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+	return waitgroup_wait(wg, GF_FOREVER,
+			      (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline)
@@ -491,33 +657,50 @@ GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline)
 
 GF_API gf_waitgroup_t *gf_waitgroup_ref(gf_waitgroup_t *wg)
 {
+	if (!wg) {
+		errno = EINVAL;
+		return NULL;
+	}
 	wq_ref(WQ(wg, q));
 	return wg;
 }
 
 GF_API void gf_waitgroup_unref(gf_waitgroup_t *wg)
 {
-	wq_unref(WQ(wg, q), "gf_waitgroup_unref: reference count below zero");
+	if (wg)
+		wq_unref(WQ(wg, q),
+			 "gf_waitgroup_unref: reference count below zero");
 }
 
 /* ---------------------------------------------------------- once */
 
-GF_API void gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg)
+GF_API int gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg)
 {
+	if (!o || !fn) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (__atomic_load_n(&o->done, __ATOMIC_ACQUIRE))
-		return;
-	mutex_lock(&o->m, GF_FOREVER, (uintptr_t)__builtin_return_address(0));
+		return 0;
+	if (mutex_lock(&o->m, GF_FOREVER,
+		       (uintptr_t)__builtin_return_address(0)))
+		return -1;	/* EPERM: fn runs elsewhere, not a fiber */
 	if (!o->done) {
 		fn(arg);
 		__atomic_store_n(&o->done, 1, __ATOMIC_RELEASE);
 	}
 	gf_mutex_unlock(&o->m);
+	return 0;
 }
 
 /* ---------------------------------------------------------- semaphore */
 
 GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline)
 {
+	if (!s) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&s->lock);
 	if (s->count > 0) {
 		s->count--;
@@ -526,13 +709,17 @@ GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline)
 	}
 	return wq_wait(WQ(s, q), GF_WAIT_SEMACQUIRE,
 		       (uintptr_t)__builtin_return_address(0), s, deadline,
-		       NULL);
+		       NULL, NULL);
 }
 
-GF_API void gf_sem_release(gf_sem_t *s)
+GF_API int gf_sem_release(gf_sem_t *s)
 {
 	struct gfi_sudog *sg;
 
+	if (!s) {
+		errno = EINVAL;
+		return -1;
+	}
 	gfi_lock(&s->lock);
 	sg = wq_pop(&s->leak, &s->q);
 	if (!sg)
@@ -540,15 +727,21 @@ GF_API void gf_sem_release(gf_sem_t *s)
 	gfi_unlock(&s->lock);
 	if (sg)
 		gfi_ready(sg->g, false);
+	return 0;
 }
 
 GF_API gf_sem_t *gf_sem_ref(gf_sem_t *s)
 {
+	if (!s) {
+		errno = EINVAL;
+		return NULL;
+	}
 	wq_ref(WQ(s, q));
 	return s;
 }
 
 GF_API void gf_sem_unref(gf_sem_t *s)
 {
-	wq_unref(WQ(s, q), "gf_sem_unref: reference count below zero");
+	if (s)
+		wq_unref(WQ(s, q), "gf_sem_unref: reference count below zero");
 }

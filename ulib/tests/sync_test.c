@@ -3,8 +3,17 @@
  * sync_test.c - mutex, rwmutex, cond, waitgroup, once, semaphore: mutual
  * exclusion under many Ps, FIFO hand-off, deadlines, errors for misuse.
  */
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 
+/*
+ * gfiber.h first, with no macro defined (gftest.h defines the old
+ * GF_ERRNO_SAFE opt-in after it, too late): errno here is what a user
+ * gets by default (errno_default_safe below).
+ */
+#include "gfiber.h"
 #include "gftest.h"
 
 static gf_waitgroup_t wg;
@@ -192,7 +201,9 @@ static void writer_gives_up(void *arg)
 	GFT_FIBER;
 
 	(void)arg;
-	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, gf_now() + 20000000));
+	/* long enough for main to see it queued and queue a reader behind
+	 * it, under TSan on a loaded machine (20 ms was not) */
+	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, gf_now() + 300000000));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	gf_waitgroup_done(&wg);
 }
@@ -409,6 +420,303 @@ TEST(semaphore)
 {
 	setenv("GF_PROCS", "2", 1);
 	GFT_RUN(sem_main, NULL);
+}
+
+/*
+ * errno after a blocking call, by default (no macro): a sender parked on
+ * a channel that another fiber closes resumes, possibly on the other
+ * thread, with EPIPE. glibc's __errno_location() is const, so GCC -O2
+ * reuses the address it computed for "errno = 0" before the call - the
+ * first thread's errno - unless gfiber.h redirects errno. The loop runs
+ * until enough migrations were seen (they come when the other thread
+ * steals the woken sender); before errno was redirected by default,
+ * most of them read a wrong errno.
+ */
+static atomic_int errno_bad, errno_moved;
+
+static void errno_closer(void *arg)
+{
+	gf_sleep(1000);	/* the sender parks; either thread may wake it */
+	gf_chan_close(arg);
+	errno = EDOM;	/* this thread's errno: not what a sender expects */
+}
+
+static void errno_sender(void *arg)
+{
+	int i, v = 0;
+
+	(void)arg;
+	for (i = 0; i < 10000 / GFT_SCALE + 20 &&
+		    atomic_load(&errno_moved) < 200 / GFT_SCALE + 5; i++) {
+		gf_chan_t *c = gf_chan_make(sizeof(int), 0);
+		long tid = syscall(SYS_gettid);
+
+		gf_go(errno_closer, c);
+		errno = 0;
+		if (gf_chan_send(c, &v) != -1 || errno != EPIPE)
+			atomic_fetch_add(&errno_bad, 1);
+		if (syscall(SYS_gettid) != tid)
+			atomic_fetch_add(&errno_moved, 1);
+		gf_chan_unref(c);
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static int errno_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 4);
+	for (i = 0; i < 4; i++)
+		gf_go(errno_sender, NULL);
+	gf_waitgroup_wait(&wg);
+	EXPECT_GT(atomic_load(&errno_moved), 0);	/* the premise */
+	EXPECT_EQ(0, atomic_load(&errno_bad));
+	return 0;
+}
+
+TEST(errno_default_safe)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(errno_main, NULL);
+}
+
+/* ------------------------------------------------ bad input (issue 11) */
+
+/* Fails with errno e: for the rows below. */
+#define EXPECT_ERR(e, call)						\
+	do {								\
+		errno = 0;						\
+		EXPECT_EQ(-1, (call));					\
+		EXPECT_EQ((e), errno);					\
+	} while (0)
+
+static void never_called(void *arg)
+{
+	(void)arg;
+	abort();
+}
+
+static int null_main(void *arg)
+{
+	GFT_FIBER;
+	gf_mutex_t m = GF_MUTEX_INIT;
+	gf_cond_t c = GF_COND_INIT;
+	gf_once_t o = GF_ONCE_INIT;
+
+	(void)arg;
+	EXPECT_ERR(EINVAL, gf_mutex_lock(NULL));
+	EXPECT_ERR(EINVAL, gf_mutex_trylock(NULL));
+	EXPECT_ERR(EINVAL, gf_mutex_lock_deadline(NULL, GF_NOWAIT));
+	EXPECT_ERR(EINVAL, gf_mutex_unlock(NULL));
+	EXPECT_EQ(NULL, gf_mutex_ref(NULL));
+	gf_mutex_unref(NULL);
+	EXPECT_ERR(EINVAL, gf_rwmutex_rlock(NULL));
+	EXPECT_ERR(EINVAL, gf_rwmutex_rlock_deadline(NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_rwmutex_runlock(NULL));
+	EXPECT_ERR(EINVAL, gf_rwmutex_lock(NULL));
+	EXPECT_ERR(EINVAL, gf_rwmutex_lock_deadline(NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_rwmutex_unlock(NULL));
+	EXPECT_EQ(NULL, gf_rwmutex_ref(NULL));
+	gf_rwmutex_unref(NULL);
+	EXPECT_ERR(EINVAL, gf_cond_wait(NULL, &m));
+	EXPECT_ERR(EINVAL, gf_cond_wait(&c, NULL));
+	EXPECT_ERR(EINVAL, gf_cond_wait_deadline(NULL, &m, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_cond_wait_deadline(&c, NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_cond_signal(NULL));
+	EXPECT_ERR(EINVAL, gf_cond_broadcast(NULL));
+	EXPECT_EQ(NULL, gf_cond_ref(NULL));
+	gf_cond_unref(NULL);
+	EXPECT_ERR(EINVAL, gf_waitgroup_add(NULL, 1));
+	EXPECT_ERR(EINVAL, gf_waitgroup_done(NULL));
+	EXPECT_ERR(EINVAL, gf_waitgroup_done_unref(NULL));
+	EXPECT_ERR(EINVAL, gf_waitgroup_wait(NULL));
+	EXPECT_ERR(EINVAL, gf_waitgroup_wait_deadline(NULL, GF_FOREVER));
+	EXPECT_EQ(NULL, gf_waitgroup_ref(NULL));
+	gf_waitgroup_unref(NULL);
+	EXPECT_ERR(EINVAL, gf_once(NULL, never_called, NULL));
+	EXPECT_ERR(EINVAL, gf_once(&o, NULL, NULL));
+	EXPECT_EQ(0, o.done);		/* still usable */
+	EXPECT_ERR(EINVAL, gf_sem_acquire(NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_sem_release(NULL));
+	EXPECT_EQ(NULL, gf_sem_ref(NULL));
+	gf_sem_unref(NULL);
+	return 0;
+}
+
+TEST(null_handles)
+{
+	GFT_RUN(null_main, NULL);
+}
+
+/*
+ * Every negative deadline but GF_FOREVER has passed: ETIMEDOUT where the
+ * call would block (it blocked forever before), the object unchanged.
+ */
+static int negdl_main(void *arg)
+{
+	static const int64_t dls[] = { -2, -1000000000, INT64_MIN };
+	GFT_FIBER;
+	gf_mutex_t m = GF_MUTEX_INIT;
+	gf_rwmutex_t r = GF_RWMUTEX_INIT, w = GF_RWMUTEX_INIT;
+	gf_cond_t c = GF_COND_INIT;
+	gf_waitgroup_t g = GF_WAITGROUP_INIT;
+	gf_sem_t s = GF_SEM_INIT(0);
+	size_t i;
+
+	(void)arg;
+	EXPECT_EQ(0, gf_mutex_lock(&m));
+	EXPECT_EQ(0, gf_rwmutex_rlock(&r));
+	EXPECT_EQ(0, gf_rwmutex_lock(&w));
+	EXPECT_EQ(0, gf_waitgroup_add(&g, 1));
+	for (i = 0; i < sizeof(dls) / sizeof(dls[0]); i++) {
+		EXPECT_ERR(ETIMEDOUT, gf_mutex_lock_deadline(&m, dls[i]));
+		EXPECT_ERR(ETIMEDOUT, gf_rwmutex_lock_deadline(&r, dls[i]));
+		EXPECT_ERR(ETIMEDOUT, gf_rwmutex_rlock_deadline(&w, dls[i]));
+		EXPECT_ERR(ETIMEDOUT, gf_cond_wait_deadline(&c, &m, dls[i]));
+		EXPECT_ERR(ETIMEDOUT,
+			   gf_waitgroup_wait_deadline(&g, dls[i]));
+		EXPECT_ERR(ETIMEDOUT, gf_sem_acquire(&s, dls[i]));
+	}
+	/* What is free is still taken at once. */
+	EXPECT_EQ(0, gf_rwmutex_rlock_deadline(&r, -2));
+	gf_sem_release(&s);
+	EXPECT_EQ(0, gf_sem_acquire(&s, -2));
+	/* Nothing was left behind: the writer gave up cleanly. */
+	EXPECT_EQ(0, gf_rwmutex_runlock(&r));
+	EXPECT_EQ(0, gf_rwmutex_runlock(&r));
+	EXPECT_EQ(0, gf_rwmutex_lock_deadline(&r, GF_NOWAIT));
+	EXPECT_ERR(EBUSY, gf_mutex_trylock(&m));	/* still ours */
+	EXPECT_EQ(0, gf_mutex_unlock(&m));
+	EXPECT_EQ(0, gf_waitgroup_done(&g));
+	return 0;
+}
+
+TEST(negative_deadlines_time_out)
+{
+	GFT_RUN(negdl_main, NULL);
+}
+
+/* A cond wait on a mutex that is not locked: EPERM, the mutex untouched
+ * (it used to time out and return with the mutex locked). */
+static int cond_unheld_main(void *arg)
+{
+	GFT_FIBER;
+	gf_mutex_t m = GF_MUTEX_INIT;
+	gf_cond_t c = GF_COND_INIT;
+
+	(void)arg;
+	EXPECT_ERR(EPERM, gf_cond_wait_deadline(&c, &m, gf_now() + 1000000));
+	EXPECT_ERR(EPERM, gf_cond_wait_deadline(&c, &m, GF_NOWAIT));
+	EXPECT_ERR(EPERM, gf_cond_wait(&c, &m));
+	EXPECT_EQ(0, gf_mutex_trylock(&m));	/* was left unlocked */
+	/* held: the deadline errors, m locked again */
+	EXPECT_ERR(ETIMEDOUT, gf_cond_wait_deadline(&c, &m,
+						    gf_now() + 1000000));
+	EXPECT_ERR(EBUSY, gf_mutex_trylock(&m));
+	EXPECT_ERR(EAGAIN, gf_cond_wait_deadline(&c, &m, GF_NOWAIT));
+	EXPECT_EQ(0, gf_mutex_unlock(&m));
+	EXPECT_EQ(NULL, c.q.head);	/* no sudog left queued */
+	return 0;
+}
+
+TEST(cond_wait_on_unlocked_mutex)
+{
+	GFT_RUN(cond_unheld_main, NULL);
+}
+
+/*
+ * From a thread that is not a fiber (this test's own, no runtime), a
+ * call that would block fails with EPERM, as channels, select and sleep
+ * do (a contended lock used to abort the process); what does not block
+ * works. The objects are left as they were.
+ */
+TEST(blocking_outside_a_fiber)
+{
+	gf_mutex_t m = GF_MUTEX_INIT, free_m = GF_MUTEX_INIT;
+	gf_rwmutex_t r = GF_RWMUTEX_INIT, w = GF_RWMUTEX_INIT;
+	gf_cond_t c = GF_COND_INIT;
+	gf_waitgroup_t g = GF_WAITGROUP_INIT;
+	gf_sem_t s = GF_SEM_INIT(1);
+
+	ASSERT_EQ(0, gf_mutex_lock(&m));
+	ASSERT_EQ(-1, gf_mutex_lock(&m));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(-1, gf_mutex_lock_deadline(&m, gf_now() + 60000000000));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(-1, gf_mutex_lock_deadline(&m, GF_NOWAIT));
+	ASSERT_EQ(EAGAIN, errno);
+	ASSERT_EQ(-1, gf_cond_wait(&c, &m));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(-1, gf_mutex_trylock(&m));	/* still locked */
+	ASSERT_EQ(0, gf_mutex_unlock(&m));
+	ASSERT_EQ(0, gf_mutex_lock(&free_m));
+	ASSERT_EQ(0, gf_mutex_unlock(&free_m));
+
+	ASSERT_EQ(0, gf_rwmutex_rlock(&r));
+	ASSERT_EQ(-1, gf_rwmutex_lock(&r));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(0, gf_rwmutex_rlock(&r));	/* no writer left waiting */
+	ASSERT_EQ(0, gf_rwmutex_lock(&w));
+	ASSERT_EQ(-1, gf_rwmutex_rlock(&w));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(0, gf_rwmutex_unlock(&w));
+
+	ASSERT_EQ(0, gf_sem_acquire(&s, GF_FOREVER));
+	ASSERT_EQ(-1, gf_sem_acquire(&s, GF_FOREVER));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(0, gf_sem_release(&s));
+
+	ASSERT_EQ(0, gf_waitgroup_wait(&g));
+	ASSERT_EQ(0, gf_waitgroup_add(&g, 1));
+	ASSERT_EQ(-1, gf_waitgroup_wait(&g));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(0, gf_waitgroup_done(&g));
+	ASSERT_EQ(0, gf_waitgroup_wait(&g));
+}
+
+/*
+ * A wait group whose life ends when its wait returns (here on the heap,
+ * freed at once, for ASan to see a late touch): each worker holds a
+ * reference and ends with gf_waitgroup_done_unref, which touches the
+ * group only before the release that can let the waiter return. Done
+ * then unref touched freed memory (the chaos build's delays at the
+ * unlock catch it).
+ */
+static void wg_worker(void *arg)
+{
+	gf_waitgroup_t *g = arg;	/* with a reference taken for us */
+
+	gf_yield();
+	gf_waitgroup_done_unref(g);
+}
+
+static int wg_lifetime_main(void *arg)
+{
+	GFT_FIBER;
+	int round, i;
+
+	(void)arg;
+	for (round = 0; round < 3000 / GFT_SCALE + 20; round++) {
+		gf_waitgroup_t *g = calloc(1, sizeof(*g));
+
+		gf_waitgroup_ref(g);
+		gf_waitgroup_add(g, 3);
+		for (i = 0; i < 3; i++)
+			gf_go(wg_worker, gf_waitgroup_ref(g));
+		EXPECT_EQ(0, gf_waitgroup_wait(g));
+		gf_waitgroup_unref(g);
+		free(g);
+	}
+	return 0;
+}
+
+TEST(waitgroup_freed_when_wait_returns)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(wg_lifetime_main, NULL);
 }
 
 TEST_HARNESS_MAIN
