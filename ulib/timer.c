@@ -186,6 +186,8 @@ bool gfi_timer_stop(struct gfi_timer *t)
 			heap_remove(p, t);
 			update_timer0(p);
 			was = true;
+		} else if (t->period > 0) {
+			was = true;	/* a ticker in f: no tick after it */
 		}
 		atomic_store(&t->p, NULL);
 		gfi_unlock(&p->timerlock);
@@ -216,10 +218,16 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 		fire = t->when;
 		atomic_fetch_add(&t->state, 1);
 		if (t->period > 0) {
+			/*
+			 * Pushed back only once f has run (below): queued
+			 * now, another M running p's timers could fire the
+			 * next tick while f still sends this one, and the
+			 * channel would get the times out of order. t->p
+			 * stays p meanwhile, so a stopper finds it.
+			 */
 			t->when += t->period;
 			if (t->when <= now)	/* slow reader: drop ticks */
 				t->when = now + t->period;
-			heap_push(p, t);
 		} else {
 			/* release: a stopper seeing NULL sees state too */
 			atomic_store(&t->p, NULL);
@@ -233,11 +241,17 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 		 * even when two Ms with different clocks run its heap.
 		 */
 		t->f(t->arg, fire);
-		if (done)
+		if (done) {
 			done(t);
-		else
-			atomic_fetch_sub(&t->state, 1);	/* t may go now */
+			gfi_lock(&p->timerlock);
+			continue;
+		}
 		gfi_lock(&p->timerlock);
+		/* A ticker neither stopped nor reset while f ran: next tick.
+		 * A stopper has cleared t->p and waits for state below. */
+		if (t->period > 0 && atomic_load(&t->p) == p && !t->queued)
+			heap_push(p, t);
+		atomic_fetch_sub(&t->state, 1);	/* t may go now */
 	}
 	update_timer0(p);
 	gfi_unlock(&p->timerlock);

@@ -208,6 +208,52 @@ TEST(stop_reset_races)
 	GFT_RUN(race_main, NULL);
 }
 
+/*
+ * A ticker's f never runs twice at once: while one M is in f (sending
+ * tick k), its next tick must not be due on the heap, or another M that
+ * runs the same P's timers (stealing work) sends tick k+1 first and the
+ * channel sees the times out of order. f here stays in its first call
+ * for 50 ms, long past several periods, and counts overlapping calls.
+ */
+static struct gfi_timer slow_tick;
+static atomic_int in_f, overlaps, ticks;
+
+static void slow_tick_f(void *arg, int64_t when)
+{
+	(void)arg;
+	(void)when;
+	if (atomic_fetch_add(&in_f, 1))
+		atomic_fetch_add(&overlaps, 1);
+	if (atomic_fetch_add(&ticks, 1) == 0) {
+		int64_t until = gf_now() + 50000000;
+
+		while (gf_now() < until && !atomic_load(&overlaps))
+			;
+	}
+	atomic_fetch_sub(&in_f, 1);
+}
+
+static int slow_tick_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	slow_tick.f = slow_tick_f;
+	slow_tick.period = 1000000;
+	gfi_timer_start(&slow_tick, gf_now() + 1000000);
+	gf_sleep(100000000);
+	EXPECT_TRUE(gfi_timer_stop(&slow_tick));
+	EXPECT_GT(atomic_load(&ticks), 2);	/* it went on ticking */
+	EXPECT_EQ(0, atomic_load(&overlaps));
+	return 0;
+}
+
+TEST(ticker_f_never_overlaps)
+{
+	setenv("GF_PROCS", "4", 1);
+	GFT_RUN(slow_tick_main, NULL);
+}
+
 /* ------------------------------------------------------------ the heap */
 
 #define HEAP_N 3000
