@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * gfiber.h - libgfiber, Go's concurrency for C, every fiber visible to
  * the kernel (/proc/gfibers) when gfibers.ko is loaded.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * registry.c - the writer of the table shared with gfibers.ko (the only
  * code that stores into it). Protocol and layout: include/uapi/gfibers.h;

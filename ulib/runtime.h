@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime.h - libgfiber's internal structures: G (fiber), M (thread),
  * P (processor), the scheduler, sudogs and timers.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * sched.c - the M:N scheduler: Ps, Ms, run queues, work stealing, idle
  * threads, deadlock detection, gf_main. A port of Go's runtime/proc.go,
