@@ -586,6 +586,8 @@ GF_HIDDEN void gfi_netpoll_break(void);
 /* ---------------------------------------------------------- registry */
 
 GF_HIDDEN int gfi_registry_init(void);
+/* The setup error for a module of another ABI version (version.c). */
+GF_HIDDEN const char *gfi_abi_mismatch(void);
 /* Slot for allg index i (grows the table); NULL: none. */
 GF_HIDDEN struct gfibers_slot *gfi_registry_slot(uint32_t i);
 GF_HIDDEN void gfi_registry_claim(gfi_g *gp);
