@@ -8,7 +8,7 @@
 # TAP on stdout, the builds' output on stderr. Exit 1 when a test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh pkg-config g++ >&2 || exit 1
+scripts/deps.sh pkg-config g++ man-db >&2 || exit 1
 top=$PWD
 work=$top/build/install-test
 prefix=$work/prefix
@@ -102,6 +102,12 @@ static() {
 }
 t "static: cc -static hello.c \$(pkg-config --static --cflags --libs gfiber), runs" static
 cd "$top" || exit 1
+
+manpage() {
+	MANWIDTH=80 man -M "$prefix/share/man" gf_chan_send | grep -q 'GF_CHAN(3)' &&
+	MANWIDTH=80 man -M "$prefix/share/man" 4 gfibers | grep -q '/proc/gfibers'
+}
+t "man: \`man gf_chan_send\` and \`man 4 gfibers\` from the installed pages" manpage
 
 t "uninstall: make uninstall PREFIX=$prefix" \
 	make --no-print-directory -s PREFIX="$prefix" uninstall

@@ -18,7 +18,7 @@ ok() {	# ok STATUS NAME [DIAGNOSTICS]
 	else
 		echo "not ok $n $2"
 		failed=$((failed + 1))
-		[[ -n ${3-} ]] && printf '%s\n' "$3" | sed 's/^/# /'
+		[[ -n ${3-} ]] && printf '%s\n' "$3" | sed '/^$/d; s/^/# /'
 	fi
 }
 
