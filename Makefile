@@ -233,6 +233,11 @@ ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),)
 TEST_CFLAGS += -Wno-unused-parameter
 endif
 
+# A distribution's flags (dpkg-buildflags: hardening, prefix maps) when
+# given, after the project's own so that they win.
+CFLAGS_BASE += $(CPPFLAGS) $(CFLAGS)
+LDLIBS	+= $(LDFLAGS)
+
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 LIBDIR	?= $(PREFIX)/lib
@@ -244,15 +249,23 @@ INSTALL	?= install
 MAN_PAGES := $(wildcard man/man*/*.[0-9])
 TOOLS	:= $(patsubst tools/%.c,%,$(TOOL_SRCS))
 
+# The tools as installed: linked dynamically (build/tools/ has them static,
+# for the VM's initramfs).
+TOOLS_DYN := $(addprefix $(B)/tools-dyn/,$(TOOLS))
+$(B)/tools-dyn/%: tools/%.c $(TOOL_LIB) $(TOOL_LIB_HDRS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(TOOL_LIB) $(LDLIBS)
+tools-dyn: $(TOOLS_DYN)
+
 $(B)/gfiber.pc: gfiber.pc.in include/gfibers_version.h FORCE
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    $< > $@.tmp && mv $@.tmp $@
 
-.PHONY: install uninstall deb check-clang check-man check-version check-packaging
+.PHONY: install uninstall tools-dyn deb check-clang check-man check-version check-packaging
 
-install: lib tools $(B)/gfiber.pc
+install: lib tools-dyn $(B)/gfiber.pc
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/gfibers $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR) \
 		$(sort $(dir $(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES:man/%=%))))
@@ -263,7 +276,7 @@ install: lib tools $(B)/gfiber.pc
 	ln -sfn libgfiber.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libgfiber.so
 	$(INSTALL) -m 644 $(B)/gfiber.pc $(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc
-	$(INSTALL) -m 755 $(addprefix $(B)/tools/,$(TOOLS)) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 755 $(TOOLS_DYN) $(DESTDIR)$(BINDIR)/
 	for m in $(MAN_PAGES:man/%=%); do \
 		$(INSTALL) -m 644 man/$$m $(DESTDIR)$(MANDIR)/$$m || exit 1; \
 	done
