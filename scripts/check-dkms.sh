@@ -50,7 +50,7 @@ for series in "${@:-6.1 6.12}"; do
 		ko=$(find "$work/tree/gfibers/$version/$kver" -name 'gfibers.ko*' | head -n 1)
 		check_ko() {
 			[[ -n $ko ]] &&
-			modinfo -F vermagic "$ko" | grep -q "^$kver " &&
+			modinfo -F vermagic "$ko" | grep "^$kver " >/dev/null &&
 			[[ $(modinfo -F version "$ko") == "$version" ]] &&
 			[[ $(modinfo -F license "$ko") == GPL ]]
 		}
@@ -59,14 +59,14 @@ for series in "${@:-6.1 6.12}"; do
 			mkdir -p "$work/install/$kver"
 			installed() {
 				dkms install "${trees[@]}" --no-depmod -k "$kver" "gfibers/$version" &&
-				find "$work/install/$kver/updates/dkms" -name 'gfibers.ko*' | grep -q .
+				find "$work/install/$kver/updates/dkms" -name 'gfibers.ko*' | grep . >/dev/null
 			}
 			t "dkms install -k $kver (scratch install tree, --no-depmod)" installed
 		fi
 	done
 done
 t "dkms status lists gfibers/$version" \
-	bash -c "dkms status --dkmstree '$work/tree' --sourcetree '$work/src' | grep -q '^gfibers/$version'"
+	bash -c "dkms status --dkmstree '$work/tree' --sourcetree '$work/src' | grep '^gfibers/$version' >/dev/null"
 
 echo "1..$n"
 ((failed == 0))

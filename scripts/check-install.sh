@@ -53,7 +53,7 @@ links() {
 	[[ $(readlink "$prefix/lib/libgfiber.so") == "libgfiber.so.$major" ]] &&
 	[[ $(readlink "$prefix/lib/libgfiber.so.$major") == "libgfiber.so.$version" ]] &&
 	readelf -d "$prefix/lib/libgfiber.so.$version" |
-		grep -q "Library soname: \[libgfiber.so.$major\]"
+		grep "Library soname: \[libgfiber.so.$major\]" >/dev/null
 }
 t "install: soname libgfiber.so.$major, libgfiber.so -> .so.$major -> .so.$version" links
 
@@ -72,7 +72,7 @@ cp "$top/scripts/pkgtest/hello.c" "$top/scripts/pkgtest/headers.c" .
 pcinfo() {
 	[[ $(pkg-config --modversion gfiber) == "$version" ]] &&
 	[[ $(pkg-config --variable=prefix gfiber) == "$prefix" ]] &&
-	pkg-config --static --libs gfiber | grep -q -- -pthread
+	pkg-config --static --libs gfiber | grep -- -pthread >/dev/null
 }
 t "pkg-config: version $version, prefix, Libs.private -pthread" pcinfo
 
@@ -88,7 +88,7 @@ t "headers: gfiber.h and gfibers/gfibers.h alone (C11 -pedantic, C++11)" headers
 shared() {
 	# shellcheck disable=SC2046
 	cc -Wall -Werror -o hello-shared hello.c $(pkg-config --cflags --libs gfiber) &&
-	readelf -d hello-shared | grep -q "NEEDED.*\[libgfiber.so.$major\]" &&
+	readelf -d hello-shared | grep "NEEDED.*\[libgfiber.so.$major\]" >/dev/null &&
 	[[ $(LD_LIBRARY_PATH=$prefix/lib ./hello-shared) == "gfiber $version sum 6" ]]
 }
 t "shared: cc hello.c \$(pkg-config --cflags --libs gfiber), runs" shared
@@ -97,15 +97,15 @@ static() {
 	# shellcheck disable=SC2046
 	cc -Wall -Werror -static -o hello-static hello.c \
 		$(pkg-config --static --cflags --libs gfiber) &&
-	! readelf -d hello-static | grep -q NEEDED &&
+	! readelf -d hello-static | grep NEEDED >/dev/null &&
 	[[ $(./hello-static) == "gfiber $version sum 6" ]]
 }
 t "static: cc -static hello.c \$(pkg-config --static --cflags --libs gfiber), runs" static
 cd "$top" || exit 1
 
 manpage() {
-	MANWIDTH=80 man -M "$prefix/share/man" gf_chan_send | grep -q 'GF_CHAN(3)' &&
-	MANWIDTH=80 man -M "$prefix/share/man" 4 gfibers | grep -q '/proc/gfibers'
+	MANWIDTH=80 man -M "$prefix/share/man" gf_chan_send | grep 'GF_CHAN(3)' >/dev/null &&
+	MANWIDTH=80 man -M "$prefix/share/man" 4 gfibers | grep '/proc/gfibers' >/dev/null
 }
 t "man: \`man gf_chan_send\` and \`man 4 gfibers\` from the installed pages" manpage
 

@@ -49,7 +49,7 @@ for p in "${links[@]}"; do
 	name=$(basename "$p"); name=${name%.*}
 	if [[ $(wc -l < "$p") != 1 || -z $target || ! -f man/$target ]] || is_link "man/$target"; then
 		bad+="$p: not one '.so manN/PAGE.N' line to a full page"$'\n'
-	elif ! names_of "man/$target" | grep -qx "$name"; then
+	elif ! names_of "man/$target" | grep -x "$name" >/dev/null; then
 		bad+="$p: $name not in the NAME section of $target"$'\n'
 	fi
 done
@@ -61,7 +61,7 @@ while read -r f; do
 	p=man/man3/$f.3
 	if [[ ! -f $p ]]; then
 		missing+="$f: no man/man3/$f.3"$'\n'
-	elif ! is_link "$p" && ! names_of "$p" | grep -qx "$f"; then
+	elif ! is_link "$p" && ! names_of "$p" | grep -x "$f" >/dev/null; then
 		missing+="$f: not in the NAME section of $p"$'\n'
 	fi
 done < <(scripts/gf-api.sh)
