@@ -288,10 +288,10 @@ uninstall:
 		$(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc \
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES:man/%=%))
-	-rmdir $(DESTDIR)$(INCLUDEDIR)/gfibers
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/gfibers 2>/dev/null || true
 
 # Debian packages into build/deb/: libgfiber0, libgfiber-dev, gfibers-dkms,
-# gfibers-tools (scripts/deb.sh; needs debhelper, dh-dkms: make deps).
+# gfibers-tools (scripts/deb.sh, which installs debhelper and dh-dkms).
 deb:
 	@scripts/deb.sh build
 

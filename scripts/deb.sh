@@ -84,7 +84,7 @@ contents() {
 	done
 }
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
-t "libgfiber0: libgfiber.so.$version and its soname link, nothing else" \
+t "libgfiber0: libgfiber.so.$version and its soname link" \
 	contents libgfiber0 "$arch" "usr/lib/$ma/libgfiber\.so\.$version" \
 		"usr/lib/$ma/libgfiber\.so\.0"
 t "libgfiber0: no headers, static library or .so link" \
@@ -107,13 +107,9 @@ t "gfibers-tools: gfibers-inspect and its page" \
 
 lint() {
 	scripts/deps.sh lintian || return 1
-	lintian --fail-on error,warning --suppress-tags-from-file /dev/null \
-		"$out"/*.changes
-	local rc=$?
-	lintian "$out"/*.changes | sed -n '1,40p'
-	return $rc
+	lintian --fail-on error,warning "$out"/*.changes
 }
-t "lintian: no error or warning (overrides in debian/*.lintian-overrides)" lint
+t "lintian: no error or warning" lint
 
 if [[ $(id -u) != 0 ]]; then
 	for what in "apt-get install" "dkms status" "pkg-config program (shared)" \
