@@ -263,7 +263,7 @@ $(B)/gfiber.pc: gfiber.pc.in include/gfibers_version.h FORCE
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    $< > $@.tmp && mv $@.tmp $@
 
-.PHONY: install uninstall tools-dyn deb check-clang check-man check-version check-packaging
+.PHONY: install uninstall tools-dyn deb check-clang check-man check-version check-licenses check-packaging
 
 install: lib tools-dyn $(B)/gfiber.pc
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/gfibers $(DESTDIR)$(LIBDIR) \
@@ -307,6 +307,10 @@ check-man:
 # The version of include/gfibers_version.h everywhere it must be repeated.
 check-version:
 	@scripts/check-version.sh
+
+# Every file's SPDX line against LICENSE; MODULE_LICENSE("GPL").
+check-licenses:
+	@scripts/check-licenses.sh
 
 # make install into a scratch DESTDIR, then build and run a program with
 # pkg-config alone; the exported symbols; the DKMS build on both kernels.
