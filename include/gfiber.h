@@ -89,7 +89,8 @@ typedef struct gf_fiber gf_fiber_t;
  * GF_REQUIRE_KMOD=1 also ENODEV (no /dev/gfibers: the module is not
  * loaded) or the errno that made the device unusable (EMFILE, ENFILE,
  * ENOMEM, EACCES, EINVAL for a module of another ABI version, said on
- * stderr with both versions).
+ * stderr with both versions, EPROTO for a table header that does not
+ * match).
  *
  * Said once on stderr at start, the program running on: a /dev/gfibers
  * that exists but cannot be used ("libgfiber: not registered with

@@ -7,7 +7,10 @@
 #   scripts/check-clang.sh [TEST ...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh clang || exit 1
+scripts/deps.sh clang >&2 || {
+	printf 'TAP version 13\n1..1\nnot ok 1 %s: packages missing (scripts/deps.sh)\n' "$(basename "$0")"
+	exit 1
+}
 B=build/clang
 if ! make --no-print-directory -s -j"$(nproc)" CC=clang B="$B" lib tests tools >&2; then
 	printf 'TAP version 13\n1..1\nnot ok 1 clang: build lib, tests and tools\n'

@@ -8,7 +8,10 @@
 # TAP on stdout, the builds' output on stderr. Exit 1 when a test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh pkg-config g++ man-db >&2 || exit 1
+scripts/deps.sh pkg-config g++ man-db >&2 || {
+	printf 'TAP version 13\n1..1\nnot ok 1 %s: packages missing (scripts/deps.sh)\n' "$(basename "$0")"
+	exit 1
+}
 top=$PWD
 work=$top/build/install-test
 prefix=$work/prefix

@@ -8,7 +8,10 @@
 # Installs mandoc when root and missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh mandoc >&2 || exit 1
+scripts/deps.sh mandoc >&2 || {
+	printf 'TAP version 13\n1..1\nnot ok 1 %s: packages missing (scripts/deps.sh)\n' "$(basename "$0")"
+	exit 1
+}
 
 n=0 failed=0
 ok() {	# ok STATUS NAME [DIAGNOSTICS]

@@ -106,7 +106,7 @@ t "gfibers-tools: gfibers-inspect and its page" \
 		usr/share/man/man1/gfibers-inspect\.1\.gz
 
 lint() {
-	scripts/deps.sh lintian || return 1
+	scripts/deps.sh lintian >&2 || return 1
 	lintian --fail-on error,warning "$out"/*.changes
 }
 t "lintian: no error or warning" lint
