@@ -222,3 +222,109 @@ clean:
 	-test -f $(KDIR)/Makefile && $(MAKE) -C $(KDIR) M=$(CURDIR) clean
 
 FORCE:
+
+# ---------------------------------------------------------------- install, packages
+# The version: include/gfibers_version.h, the one place it is written.
+VERSION	:= $(shell sed -n 's/^\#define GFIBERS_VERSION "\(.*\)"$$/\1/p' include/gfibers_version.h)
+SOMAJOR	:= $(firstword $(subst ., ,$(VERSION)))
+SONAME	:= libgfiber.so.$(SOMAJOR)
+
+# The shared library exports the GF_API functions of include/gfiber.h and
+# nothing else (-fvisibility=hidden, and the version script's local: *).
+$(B)/libgfiber.so: LDLIBS += -Wl,-soname,$(SONAME) -Wl,-z,defs
+$(B)/libgfiber.so: ulib/libgfiber.map
+# For programs linked with -Lbuild -lgfiber, run from the tree.
+$(B)/$(SONAME): $(B)/libgfiber.so
+	ln -sfn libgfiber.so $@
+lib: $(B)/$(SONAME)
+
+# kselftest_harness.h's TEST() leaves its 'variant' parameter unused, which
+# clang (unlike gcc) reports in the test's own expansion of the macro.
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n 1)),)
+TEST_CFLAGS += -Wno-unused-parameter
+endif
+
+# A distribution's flags (dpkg-buildflags: hardening, prefix maps) when
+# given, after the project's own so that they win.
+CFLAGS_BASE += $(CPPFLAGS) $(CFLAGS)
+LDLIBS	+= $(LDFLAGS)
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+LIBDIR	?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR	?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL	?= install
+
+MAN_PAGES := $(wildcard man/man*/*.[0-9])
+TOOLS	:= $(patsubst tools/%.c,%,$(TOOL_SRCS))
+
+# The tools as installed: linked dynamically (build/tools/ has them static,
+# for the VM's initramfs).
+TOOLS_DYN := $(addprefix $(B)/tools-dyn/,$(TOOLS))
+$(B)/tools-dyn/%: tools/%.c $(TOOL_LIB) $(TOOL_LIB_HDRS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(TOOL_LIB) $(LDLIBS)
+tools-dyn: $(TOOLS_DYN)
+
+$(B)/gfiber.pc: gfiber.pc.in include/gfibers_version.h FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    $< > $@.tmp && mv $@.tmp $@
+
+.PHONY: install uninstall tools-dyn deb check-clang check-man check-version check-licenses check-packaging
+
+install: lib tools-dyn $(B)/gfiber.pc
+	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/gfibers $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR) \
+		$(sort $(dir $(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES:man/%=%))))
+	$(INSTALL) -m 644 include/gfiber.h $(DESTDIR)$(INCLUDEDIR)/gfiber.h
+	$(INSTALL) -m 644 include/uapi/gfibers.h $(DESTDIR)$(INCLUDEDIR)/gfibers/gfibers.h
+	$(INSTALL) -m 644 $(B)/libgfiber.a $(DESTDIR)$(LIBDIR)/libgfiber.a
+	$(INSTALL) -m 755 $(B)/libgfiber.so $(DESTDIR)$(LIBDIR)/libgfiber.so.$(VERSION)
+	ln -sfn libgfiber.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libgfiber.so
+	$(INSTALL) -m 644 $(B)/gfiber.pc $(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc
+	$(INSTALL) -m 755 $(TOOLS_DYN) $(DESTDIR)$(BINDIR)/
+	for m in $(MAN_PAGES:man/%=%); do \
+		$(INSTALL) -m 644 man/$$m $(DESTDIR)$(MANDIR)/$$m || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gfiber.h $(DESTDIR)$(INCLUDEDIR)/gfibers/gfibers.h \
+		$(DESTDIR)$(LIBDIR)/libgfiber.a $(DESTDIR)$(LIBDIR)/libgfiber.so \
+		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libgfiber.so.$(VERSION) \
+		$(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc \
+		$(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS)) \
+		$(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES:man/%=%))
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/gfibers 2>/dev/null || true
+
+# Debian packages into build/deb/: libgfiber0, libgfiber-dev, gfibers-dkms,
+# gfibers-tools (scripts/deb.sh, which installs debhelper and dh-dkms).
+deb:
+	@scripts/deb.sh build
+
+# The library, host tests and tools built with clang into build/clang, and
+# the host tests run.
+check-clang:
+	@scripts/check-clang.sh
+
+# The man pages: mandoc -T lint, and one for every GF_API function.
+check-man:
+	@scripts/check-man.sh
+
+# The version of include/gfibers_version.h everywhere it must be repeated.
+check-version:
+	@scripts/check-version.sh
+
+# Every file's SPDX line against LICENSE; MODULE_LICENSE("GPL").
+check-licenses:
+	@scripts/check-licenses.sh
+
+# make install into a scratch DESTDIR, then build and run a program with
+# pkg-config alone; the exported symbols; the DKMS build on both kernels.
+check-packaging:
+	@scripts/check-install.sh
+	@scripts/check-dkms.sh

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * leak.c - fibers leaked the way goroutines leak, for /proc/gfibers.
  *

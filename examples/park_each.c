@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * park_each.c - one fiber parked in each blocking primitive of libgfiber,
  * for checking /proc/gfibers against what the program says.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * gfiber.h - libgfiber, Go's concurrency for C, every fiber visible to
  * the kernel (/proc/gfibers) when gfibers.ko is loaded.
@@ -96,7 +96,9 @@ typedef struct gf_fiber gf_fiber_t;
  * or another thread than the first), ENOMEM, EAGAIN (no thread); with
  * GF_REQUIRE_KMOD=1 also ENODEV (no /dev/gfibers: the module is not
  * loaded) or the errno that made the device unusable (EMFILE, ENFILE,
- * ENOMEM, EACCES, EPROTO for a module of another ABI version).
+ * ENOMEM, EACCES, EINVAL for a module of another ABI version, said on
+ * stderr with both versions, EPROTO for a table header that does not
+ * match).
  *
  * Said once on stderr at start, the program running on: a /dev/gfibers
  * that exists but cannot be used ("libgfiber: not registered with
@@ -745,6 +747,14 @@ GF_API int gf_close(int fd);
  * (GF_FAKE_TABLE=1, for benchmarks), -1 not started yet.
  */
 GF_API int gf_registry_mode(void);
+
+/*
+ * gf_version - libgfiber's version, "MAJOR.MINOR.PATCH"; the shared
+ * library's soname is libgfiber.so.MAJOR. A gfibers.ko of another ABI
+ * version refuses the registration: said on stderr at start, naming both
+ * versions, and gf_main's error (EINVAL) under GF_REQUIRE_KMOD=1.
+ */
+GF_API const char *gf_version(void);
 
 #ifdef __cplusplus
 }

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/* SPDX-License-Identifier: MIT */
 /*
  * gfibers_names.h - the names of the ABI's statuses and built-in wait
  * reasons (include/uapi/gfibers.h), one list for the module, which renders

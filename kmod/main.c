@@ -28,6 +28,7 @@
 
 #include "compat.h"
 #include "internal.h"
+#include "gfibers_version.h"
 
 /*
  * Limits on the kernel memory that fiber tables pin (GFIBERS_SLOT_SIZE
@@ -260,3 +261,4 @@ module_init(gfibers_init);
 module_exit(gfibers_exit);
 MODULE_DESCRIPTION("Fiber tables shared with user space, shown in /proc/gfibers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(GFIBERS_VERSION);

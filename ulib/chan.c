@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * chan.c - channels, a port of Go's runtime/chan.go.
  *

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * chaos.c - delay injection for the GF_CHAOS build (tests only).
  *

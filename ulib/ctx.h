@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx.h - the context switch (ctx_x86_64.S), its frame layout pinned.
  *

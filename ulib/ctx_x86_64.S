@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * ctx_x86_64.S - fiber context switch, x86_64 SysV ELF.
  *

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * dump.c - Go-style fiber dumps (gf_dump, SIGQUIT, fatal errors,
  * deadlock), a small ELF symbolizer, and the goleak-like leak check.

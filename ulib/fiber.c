@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * fiber.c - G lifecycle, status changes, park/ready, yield, labels.
  *

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * netpoll.c - IO waits on epoll (Go's netpoll.go / netpoll_epoll.go),
  * and the timed sleep of the scheduler.

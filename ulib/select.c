@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * select.c - Go's select (runtime/select.go), and the engine of every
  * channel operation with a deadline.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * stack.c - fiber stacks: arenas, guard pages within a VMA budget,
  * overflow detection and report.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * sync.c - Go's sync package on park/ready: Mutex, RWMutex, Cond,
  * WaitGroup, Once, and a counting semaphore.

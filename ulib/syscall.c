@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * syscall.c - blocking system calls (Go's entersyscall/exitsyscall) and
  * sysmon, the thread that takes back the P of a fiber stuck in one.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * timer.c - timers: a min-heap per P (Go's time.go, simplified), sleep,
  * and the public timers and tickers that deliver on channels.

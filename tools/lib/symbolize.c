@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * symbolize.c - PC to function name through /proc/PID/maps and the mapped
  * ELF file's symbol table. See symbolize.h.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * symbolize.h - turn a PC of another (or this) process into "function+0xoff"
  * from the ELF symbol tables of the file mapped there, the way the wait

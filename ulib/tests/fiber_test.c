@@ -401,7 +401,7 @@ static int stack_size_main(void *arg)
 	}
 	while (gf_num_fibers() > 1)
 		gf_yield();
-	EXPECT_LT(gfi_sched.nallgs, 20);
+	EXPECT_LT(atomic_load(&gfi_sched.nallgs), 20);
 	a.stack_size = 2ul << 30;
 	EXPECT_EQ(-1, gf_go_attr(big_frame, &r, &a));
 	EXPECT_EQ(EINVAL, errno);

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The man pages (man/): every page `mandoc -T lint` clean (style included),
+# every link page a single `.so` line to a page that exists, every GF_API
+# function of include/gfiber.h documented (a page or a link of its name,
+# and its name in that page's NAME section), no page naming a function
+# that is gone, a page per tool. TAP on stdout; exit 1 when one failed.
+# Installs mandoc when root and missing.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh mandoc >&2 || {
+	printf 'TAP version 13\n1..1\nnot ok 1 %s: packages missing (scripts/deps.sh)\n' "$(basename "$0")"
+	exit 1
+}
+
+n=0 failed=0
+ok() {	# ok STATUS NAME [DIAGNOSTICS]
+	n=$((n + 1))
+	if (($1 == 0)); then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+		[[ -n ${3-} ]] && printf '%s\n' "$3" | sed '/^$/d; s/^/# /'
+	fi
+}
+
+is_link() { [[ $(head -c 4 "$1") == ".so " ]]; }
+
+# The names a page documents: its NAME section, before the \-.
+names_of() {
+	awk '/^\.SH NAME/ { f = 1; next } /^\.SH/ { f = 0 } f' "$1" |
+		sed 's/\\-.*//; s/\\//g' | tr ',' '\n' | tr -d ' ' | sed '/^$/d'
+}
+
+echo "TAP version 13"
+full=() links=()
+for p in man/man*/*.[0-9]; do
+	if is_link "$p"; then links+=("$p"); else full+=("$p"); fi
+done
+
+for p in "${full[@]}"; do
+	out=$(mandoc -T lint -W style "$p" 2>&1)
+	ok $? "mandoc -T lint $p" "$out"
+done
+
+# mandoc calls .so fragile: dh_installman makes the links symlinks, and
+# man-db follows a first-line .so; what is checked is that they point right.
+bad=
+for p in "${links[@]}"; do
+	target=$(sed -n '1s/^\.so \(man[0-9]\/[^ ]*\.[0-9]\)$/\1/p' "$p")
+	name=$(basename "$p"); name=${name%.*}
+	if [[ $(wc -l < "$p") != 1 || -z $target || ! -f man/$target ]] || is_link "man/$target"; then
+		bad+="$p: not one '.so manN/PAGE.N' line to a full page"$'\n'
+	elif ! names_of "man/$target" | grep -x "$name" >/dev/null; then
+		bad+="$p: $name not in the NAME section of $target"$'\n'
+	fi
+done
+[[ -z $bad ]]
+ok $? "link pages: ${#links[@]} single .so lines to full pages naming them" "$bad"
+
+missing=
+while read -r f; do
+	p=man/man3/$f.3
+	if [[ ! -f $p ]]; then
+		missing+="$f: no man/man3/$f.3"$'\n'
+	elif ! is_link "$p" && ! names_of "$p" | grep -x "$f" >/dev/null; then
+		missing+="$f: not in the NAME section of $p"$'\n'
+	fi
+done < <(scripts/gf-api.sh)
+[[ -z $missing ]]
+ok $? "every GF_API function of include/gfiber.h has a man page" "$missing"
+
+# Names in NAME sections that are neither GF_API functions nor macros of
+# gfiber.h (nor the overview's own name): documentation of something gone.
+api=$(scripts/gf-api.sh; sed -n 's/^#define \(gf_[a-z_]*\)(.*/\1/p' include/gfiber.h; echo gfiber)
+stale=
+for p in man/man3/*.3; do
+	is_link "$p" && continue
+	while read -r f; do
+		grep -qx "$f" <<< "$api" || stale+="$p: $f is not in include/gfiber.h"$'\n'
+	done < <(names_of "$p")
+done
+[[ -z $stale ]]
+ok $? "every function a man page names is in include/gfiber.h" "$stale"
+
+nopage=
+for t in tools/*.c; do
+	t=$(basename "$t" .c)
+	[[ -f man/man1/$t.1 ]] || nopage+="$t: no man/man1/$t.1"$'\n'
+done
+[[ -z $nopage ]]
+ok $? "every tool has a man page" "$nopage"
+
+[[ -f man/man4/gfibers.4 ]]
+ok $? "gfibers(4) for /dev/gfibers and /proc/gfibers"
+
+echo "1..$n"
+((failed == 0))
