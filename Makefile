@@ -71,6 +71,11 @@ help:
 	@echo '                  KERNEL=/path/bzImage KDIR=/path/tree'
 	@echo 'make deps         install the Debian packages (as root, when missing)'
 	@echo 'make checkpatch   checkpatch.pl --strict on the module and the ABI'
+	@echo 'make install      headers, libgfiber.a/.so.0, gfiber.pc, tools, man pages:'
+	@echo '                  PREFIX=/usr/local DESTDIR=; make uninstall undoes it'
+	@echo 'make deb          Debian packages in build/deb/ (libgfiber0, libgfiber-dev,'
+	@echo '                  gfibers-dkms, gfibers-tools)'
+	@echo 'make check-clang  library, host tests and tools built with clang, run'
 	@echo 'make bench        benchmarks against Go and Boost.Context'
 	@echo 'W=1 C=1 pass through to the module build (extra warnings, sparse).'
 
@@ -194,7 +199,7 @@ demo-vm: examples tools $(KCOPY)/kmod/gfibers.ko
 		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools:/tools
 
 check: deps
-	@scripts/check.sh tree host chaos vm:6.1 vm:6.12
+	@scripts/check.sh tree host chaos clang pkg vm:6.1 vm:6.12
 
 check-debug: deps
 	@scripts/check.sh vm:debug

@@ -6,6 +6,12 @@
 # VM that never started included.
 #
 #   check.sh STAGE...
+#     pkg       licences, version, man pages, make install + pkg-config,
+#               DKMS (6.1 and 6.12), the Debian packages (as root they are
+#               installed and purged: a gfibers package installed on this
+#               machine is removed)
+#     clang     library, host tests and tools built with clang, the host
+#               tests run (but capacity_test, which gcc's run covers)
 #     tree      first-run guards: nothing needed is ignored by git, kernel
 #               paths resolve or say what is missing (check-tree.sh)
 #     host      the library's host tests: plain, ASan+UBSan, TSan
@@ -77,6 +83,20 @@ for stage in "$@"; do
 		;;
 	chaos)
 		scripts/chaos.sh -n "${CHAOS_SEEDS:-2}" -o "$out"
+		;;
+	pkg)
+		for c in licenses version man install dkms; do
+			echo "check: packaging ($c)"
+			scripts/check-$c.sh | tee "$out/pkg-$c.tap"
+		done
+		echo "check: Debian packages"
+		scripts/deb.sh test | tee "$out/pkg-deb.tap"
+		;;
+	clang)
+		echo "check: host tests (clang)"
+		scripts/check-clang.sh $(for t in ulib/tests/*_test.c; do
+			t=${t##*/}; t=${t%.c}; [[ $t != capacity_test ]] && echo "$t"; done) |
+			tee "$out/host-clang.tap"
 		;;
 	vm:debug)
 		if tree=$(scripts/debug-kernel.sh | tail -n 1) && [[ -d $tree ]]; then

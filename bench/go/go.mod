@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 module gfibers/bench
 
 go 1.19
