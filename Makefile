@@ -147,6 +147,16 @@ $(B)/examples/%: examples/%.c $(B)/libgfiber.a $(LIB_HDRS)
 $(B)/tools/%: tools/%.c $(TOOL_LIB) $(TOOL_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(TOOL_LIB) $(LDLIBS)
+# gfps: elfutils (libdw-dev) linked statically, so it runs in the busybox
+# initramfs; libdw's compression libraries come with it.
+GFPS_SRCS := $(wildcard tools/gfps/*.c)
+GFPS_HDRS := $(wildcard tools/gfps/*.h)
+GFPS_LIBS := -ldw -lelf -lzstd -llzma -lbz2 -lz
+$(B)/tools/gfps: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS)
+	@mkdir -p $(@D)
+	rm -f $@; $(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(GFPS_SRCS) $(GFPS_LIBS) $(LDLIBS) 2>&1 | \
+		{ grep -v "statically linked applications requires at runtime\|in function \`__libdwfl_debuginfod_init'" >&2 || true; }; \
+		test -x $@
 
 selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)) \
 	$(B)/selftests/gfibers/settings
