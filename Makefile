@@ -48,7 +48,7 @@ TOOL_LIB  := $(wildcard tools/lib/*.c)
 TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
-.PHONY: all lib tests selftests examples tools module deps check check-debug \
+.PHONY: all lib tests selftests examples tools tools-tests module deps check check-debug \
 	vmtest demo demo-vm fuzz soak chaos print-ktag \
 	bench checkpatch clean help FORCE
 
@@ -162,6 +162,19 @@ selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)
 	$(B)/selftests/gfibers/settings
 examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS))
 tools: $(patsubst tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
+# gfps's host tests (tools/tests/run.sh): a target with a parked context at
+# known lines, PIE with shared libc and static; with ASan, gfps itself.
+tools-tests: $(B)/tools/gfps $(B)/tools/tests/parked $(B)/tools/tests/parked-static \
+	$(B)/tools/tests/gfps-asan
+$(B)/tools/tests/parked: tools/tests/parked.c $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Iulib -O1 -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+$(B)/tools/tests/parked-static: tools/tests/parked.c $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Iulib -O1 -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+$(B)/tools/tests/gfps-asan: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(SAN_asan) -Itools -o $@ $< $(GFPS_SRCS) -ldw -lelf $(LDLIBS)
 
 # ---------------------------------------------------------------- module
 no_kernel = $(if $(KREL),,; no Debian $(VMK) kernel with its headers is installed)

@@ -36,7 +36,7 @@ static const char *const formats[] = {
 static struct {
 	const char *path;
 	enum format format;
-	bool all, stacks, runtime, live;
+	bool all, stacks, runtime, live, force_live;
 	long watch, count;
 	const char *site;
 	struct gfps_filter flt;
@@ -314,7 +314,7 @@ static void describe(struct gfps_set *set)
 		else if (wants_stacks())
 			infos[i].stack_err = "input is a saved copy";
 	}
-	if (opt.live && wants_stacks())
+	if (!strcmp(opt.path, "/proc/gfibers") && wants_stacks())
 		recheck(set);
 }
 
@@ -620,6 +620,36 @@ static void print_pprof(struct gfps_set *set)
 			pprof_frame(&in->wait);
 		printf("\n");
 	}
+	/*
+	 * One live process: its file mappings, in the section pprof's
+	 * legacy parser reads, so that `go tool pprof` names the addresses
+	 * itself (PIE and shared libraries included).
+	 */
+	long pid = 0;
+
+	for (i = 0; i < set->ngroups; i++) {
+		if (!site_match(&infos[i]))
+			continue;
+		if (pid && set->groups[i].pid != pid)
+			return;
+		pid = set->groups[i].pid;
+	}
+	if (!opt.live || !pid)
+		return;
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	FILE *maps;
+
+	snprintf(path, sizeof(path), "/proc/%ld/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return;
+	printf("--- Memory map: ---\n");
+	while (getline(&line, &cap, maps) > 0)
+		if (strchr(line, '/'))
+			fputs(line, stdout);
+	free(line);
+	fclose(maps);
 }
 
 static void folded_name(const struct gfps_loc *l, uint64_t pc)
@@ -854,6 +884,7 @@ static void usage(FILE *to, int rc)
 "usage: gfps [OPTION]...\n"
 "Group the fibers of /proc/gfibers, name where they wait, show their stacks.\n"
 "  -f, --file FILE       read FILE (a saved copy; '-': stdin), not /proc/gfibers\n"
+"  -L, --live            FILE's processes still run: name sites, unwind stacks\n"
 "  -p, --pid PID         only this process (repeatable)\n"
 "  -c, --comm NAME       only processes named NAME\n"
 "      --status S        only fibers in status S (waiting, leaked, ...)\n"
@@ -890,6 +921,7 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, 'o' },
 		{ "watch", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'n' },
+		{ "live", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -898,7 +930,7 @@ int main(int argc, char **argv)
 	int c;
 	size_t i;
 
-	while ((c = getopt_long(argc, argv, "f:p:c:aso:w:n:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:p:c:aso:w:n:Lh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': opt.path = optarg; break;
 		case 'p':
@@ -954,6 +986,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'L': opt.force_live = true; break;
 		case 'h': usage(stdout, 0); break;
 		default: usage(stderr, 2);
 		}
@@ -961,7 +994,7 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		usage(stderr, 2);
 	/* names come from the live processes only when the input is live */
-	opt.live = !strcmp(opt.path, "/proc/gfibers");
+	opt.live = opt.force_live || !strcmp(opt.path, "/proc/gfibers");
 	if (opt.watch) {
 		if (!strcmp(opt.path, "-")) {
 			fprintf(stderr, "gfps: --watch needs a file it can read again\n");

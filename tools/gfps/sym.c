@@ -191,6 +191,49 @@ static const char *die_name(Dwarf_Die *die)
 	return s;
 }
 
+#define MAXDEPTH	32
+
+/*
+ * The DIEs whose code holds pc, outermost first, as the code nests them:
+ * a function, the inlined calls in it, their inlined calls. (libdw's
+ * dwarf_getscopes() continues from an inlined call's abstract origin,
+ * losing the function it was inlined into.)
+ */
+static int concrete_scopes(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *out, int max)
+{
+	Dwarf_Die parent = *cu, child;
+	int n = 0;
+
+	while (n < max && dwarf_child(&parent, &child) == 0) {
+		bool found = false;
+
+		do {
+			int tag = dwarf_tag(&child);
+
+			if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine &&
+			    tag != DW_TAG_lexical_block && tag != DW_TAG_namespace &&
+			    tag != DW_TAG_entry_point)
+				continue;
+			if (tag != DW_TAG_namespace && dwarf_haspc(&child, pc) != 1)
+				continue;
+			if (tag == DW_TAG_namespace) {
+				Dwarf_Die inner;
+
+				/* descend only if something inside holds pc */
+				if (dwarf_child(&child, &inner))
+					continue;
+			}
+			out[n++] = child;
+			parent = child;
+			found = true;
+			break;
+		} while (dwarf_siblingof(&child, &child) == 0);
+		if (!found)
+			break;
+	}
+	return n;
+}
+
 int gfps_symbolize(struct gfps_proc *p, uint64_t pc, bool retaddr,
 		   struct gfps_loc *out, int max)
 {
@@ -214,15 +257,16 @@ int gfps_symbolize(struct gfps_proc *p, uint64_t pc, bool retaddr,
 
 	cu = dwfl_module_addrdie(m, a, &bias);
 	if (cu) {
-		Dwarf_Die *scopes = NULL;
-		int ns = dwarf_getscopes(cu, a - bias, &scopes), i;
+		Dwarf_Die scopes[MAXDEPTH];
+		int ns = concrete_scopes(cu, a - bias, scopes, MAXDEPTH), i;
 		Dwfl_Line *l = dwfl_module_getsrc(m, a);
 		const char *file = NULL;
 		int line = 0;
 
 		if (l)
 			file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
-		for (i = 0; i < ns && n < max; i++) {
+		/* innermost first: scopes[] is outermost first */
+		for (i = ns - 1; i >= 0 && n < max; i--) {
 			int tag = dwarf_tag(&scopes[i]);
 			Dwarf_Attribute at;
 			Dwarf_Word w;
@@ -251,7 +295,6 @@ int gfps_symbolize(struct gfps_proc *p, uint64_t pc, bool retaddr,
 			if (!dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &at), &w))
 				line = (int)w;
 		}
-		free(scopes);
 		if (n && !out[n - 1].inlined && symname && out[n - 1].func &&
 		    !strcmp(out[n - 1].func, symname))
 			out[n - 1].funcoff = off + (pc - a);
