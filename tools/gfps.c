@@ -805,6 +805,7 @@ static int read_set(struct gfps_set *set)
 		fclose(in);
 	if (r) {
 		fprintf(stderr, "%s\n", err);
+		gfps_set_free(set);
 		return -1;
 	}
 	gfps_sort(set);
@@ -1004,8 +1005,10 @@ int main(int argc, char **argv)
 		free(opt.flt.pids);
 		return c;
 	}
-	if (read_set(&set))
+	if (read_set(&set)) {
+		free(opt.flt.pids);
 		return 1;
+	}
 	describe(&set);
 	output(&set, NULL);
 	infos_free(set.ngroups);
