@@ -202,9 +202,9 @@ checkpatch: $(KSTAMP)
 
 # ---------------------------------------------------------------- VM
 VMOUT := $(B)/vm/$(KTAG)
-VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers
+VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers $(B)/tools/gfps:/tools/gfps
 
-vmtest: selftests $(KCOPY)/kmod/gfibers.ko
+vmtest: selftests $(B)/tools/gfps $(KCOPY)/kmod/gfibers.ko
 	$(need_kernel)@mkdir -p $(VMOUT) && ln -sfn $(KTAG)/console.log $(B)/vm/console.log
 	selftests/vm/run.sh test $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(VMOUT) $(VM_FILES)
 
