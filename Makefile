@@ -147,11 +147,13 @@ $(B)/examples/%: examples/%.c $(B)/libgfiber.a $(LIB_HDRS)
 $(B)/tools/%: tools/%.c $(TOOL_LIB) $(TOOL_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(TOOL_LIB) $(LDLIBS)
-# gfps: elfutils (libdw-dev) linked statically, so it runs in the busybox
-# initramfs; libdw's compression libraries come with it.
+# gfps: elfutils (libdw-dev, with libbz2-dev: Debian's libdw.a reads
+# bzip2-, xz- and zlib-compressed sections) linked statically, so that it
+# runs in the busybox initramfs. glibc warns that libdw's debuginfod
+# hook would dlopen() at run time; unused here, the warning is dropped.
 GFPS_SRCS := $(wildcard tools/gfps/*.c)
 GFPS_HDRS := $(wildcard tools/gfps/*.h)
-GFPS_LIBS := -ldw -lelf -lzstd -llzma -lbz2 -lz
+GFPS_LIBS := -ldw -lelf -llzma -lbz2 -lz
 $(B)/tools/gfps: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS)
 	@mkdir -p $(@D)
 	rm -f $@; $(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(GFPS_SRCS) $(GFPS_LIBS) $(LDLIBS) 2>&1 | \

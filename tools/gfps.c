@@ -378,7 +378,7 @@ static void print_table(struct gfps_set *set, const long *growth)
 {
 	char w[512], c[512], d[32];
 
-	printf("%-7s %-15s %8s %-9s %-16s %8s  %s  %s%s\n", "PID", "COMM", "COUNT",
+	printf("%-7s %-15s %8s %-9s %-23s %8s  %s  %s%s\n", "PID", "COMM", "COUNT",
 	       "STATUS", "REASON", "OLDEST", "WAIT SITE", "CREATED AT",
 	       growth ? "  GROWTH" : "");
 	for (size_t i = 0; i < set->ngroups; i++) {
@@ -387,7 +387,7 @@ static void print_table(struct gfps_set *set, const long *growth)
 
 		if (!site_match(in))
 			continue;
-		printf("%-7ld %-15s %8ld %-9s %-16s %8s  %s  %s", g->pid, g->comm,
+		printf("%-7ld %-15s %8ld %-9s %-23s %8s  %s  %s", g->pid, g->comm,
 		       g->count, g->status, g->reason,
 		       dur(g->oldest_ms, d, sizeof(d)),
 		       site_str(&in->wait, w, sizeof(w)),
