@@ -596,8 +596,10 @@ static void print_pprof(struct gfps_set *set)
 	long total = 0;
 	size_t i;
 
+	/* only fibers with a stack or a wait site: pprof counts the samples */
 	for (i = 0; i < set->ngroups; i++)
-		if (site_match(&infos[i]))
+		if (site_match(&infos[i]) &&
+		    (infos[i].nframes || set->groups[i].wait_pc))
 			total += set->groups[i].count;
 	printf("goroutine profile: total %ld\n", total);
 	for (i = 0; i < set->ngroups; i++) {

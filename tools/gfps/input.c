@@ -394,6 +394,13 @@ int gfps_read(FILE *in, const char *name, const struct gfps_filter *flt,
 			set->torn++;
 			continue;
 		}
+		/*
+		 * The slot keeps the last park's wait site and context while
+		 * the fiber runs: not where it is now, and not a key to group
+		 * running fibers by.
+		 */
+		if (strcmp(f.status, "waiting") && strcmp(f.status, "leaked"))
+			f.wait_pc = f.wait_obj = f.saved_pc = f.saved_sp = f.saved_fp = 0;
 		if (gfps_add(set, &f)) {
 			snprintf(err, errlen, "gfps: %s:%ld: %s", name, lineno, strerror(errno));
 			goto out;
