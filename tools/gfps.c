@@ -171,7 +171,7 @@ static const char *unwind_why(enum gfps_unwind_result r)
 	case GFPS_STACK_OK: return NULL;
 	case GFPS_STACK_RAN: return "the fiber ran while being read";
 	case GFPS_STACK_GONE: return "the process exited or its stack is gone";
-	case GFPS_STACK_NOACCESS: return "no access to the process's memory (root, or its user with ptrace_scope allowing it)";
+	case GFPS_STACK_NOACCESS: return "no access to its memory: stacks need root (CAP_SYS_PTRACE), or its user with kernel.yama.ptrace_scope 0";
 	case GFPS_STACK_NOCONTEXT: return "no saved context (not parked, or addresses hidden)";
 	}
 	return "?";
@@ -901,8 +901,8 @@ static void usage(FILE *to, int rc)
 "  -o, --format F        table (default), traceback, json, pprof, folded, metrics\n"
 "  -w, --watch N         every N seconds, with each group's growth since the first\n"
 "  -n, --count K         with --watch: K samples, then exit\n"
-"Names and stacks need access to the process's memory (root, or its user\n"
-"with kernel.yama.ptrace_scope allowing it). Exit: 0 ok, 1 error, 2 usage.\n");
+"Names need root or the process's user; stacks need root, or the process's\n"
+"user with kernel.yama.ptrace_scope 0. Exit: 0 ok, 1 error, 2 usage.\n");
 	exit(rc);
 }
 

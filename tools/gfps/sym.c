@@ -138,7 +138,7 @@ struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 		if (e == ENOENT || e == ESRCH)
 			snprintf(err, errlen, "pid %ld: no such process (it exited)", pid);
 		else if (e == EACCES || e == EPERM)
-			snprintf(err, errlen, "pid %ld: no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE), or the process's own user with kernel.yama.ptrace_scope allowing it",
+			snprintf(err, errlen, "pid %ld: no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE) or the process's own user",
 				 pid);
 		else
 			snprintf(err, errlen, "pid %ld: %s: %s", pid, path, strerror(e));
@@ -157,7 +157,7 @@ struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 		if (e == ENOENT || e == ESRCH)
 			snprintf(err, errlen, "pid %ld: no such process (it exited)", pid);
 		else if (e == EACCES || e == EPERM)
-			snprintf(err, errlen, "pid %ld: no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE), or the process's own user with kernel.yama.ptrace_scope allowing it",
+			snprintf(err, errlen, "pid %ld: no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE) or the process's own user",
 				 pid);
 		else
 			snprintf(err, errlen, "pid %ld: reading its maps: %s", pid,

@@ -179,7 +179,7 @@ if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null; then
 	start "$B/tools/tests/parked" || true
 	chmod 755 "$tmp"; chmod 644 "$tmp/live"
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$STATIC" -f "$tmp/live" -L -o traceback >"$tmp/out" 2>"$tmp/err"
-	if grep -q 'no access to its memory maps: names and stacks need root' "$tmp/err" &&
+	if grep -q 'no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE) or the process'\''s own user' "$tmp/err" &&
 	   [[ $(grep -c 'no access' "$tmp/err") == 1 ]] && ! grep -q '^waiter' "$tmp/out"; then
 		ok "unprivileged reader: one line saying what is needed"
 	else
