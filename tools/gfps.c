@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "gfps/input.h"
-#include "gfps/sym.h"
+#include "lib/dwsym.h"
 
 #define MAXPCS		64
 #define MAXLOCS		8	/* inlined frames per pc, the function included */
@@ -195,7 +195,9 @@ static void stack_of(const struct gfps_group *g, struct info *in)
 		in->stack_err = err;
 		return;
 	}
-	in->stack_res = gfps_unwind(p, f, pcs, MAXPCS, &n, &how);
+	struct gfps_ctx ctx = { f->saved_pc, f->saved_sp, f->saved_fp };
+
+	in->stack_res = gfps_unwind(p, &ctx, pcs, MAXPCS, &n, &how);
 	if (in->stack_res != GFPS_STACK_OK) {
 		in->stack_err = unwind_why(in->stack_res);
 		return;

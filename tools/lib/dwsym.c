@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sym.c - gfps's symbolizer and unwinder on elfutils' libdwfl.
+ * dwsym.c - the tools' symbolizer and unwinder on elfutils' libdwfl
+ * (gfps, tools/lib/symbolize.c for the selftests).
  *
  * Names: the modules of /proc/PID/maps, their files opened through
  * /proc/PID/root (the target's mount namespace; a deleted or replaced
@@ -28,7 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "sym.h"
+#include "dwsym.h"
 
 /* What gf_ctx_switch() leaves at the saved sp (ulib/ctx.h). */
 struct ctx_frame {
@@ -45,7 +46,7 @@ struct gfps_proc {
 	Dwfl *dwfl;
 	bool attached;		/* dwfl_attach_state() done */
 	/* the fiber being unwound */
-	const struct gfps_fiber *fiber;
+	const struct gfps_ctx *fiber;
 	struct ctx_frame frame;
 	int read_errno;		/* first failed process_vm_readv() */
 	/* a few recently read blocks of the target's memory */
@@ -143,6 +144,7 @@ struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 		else
 			snprintf(err, errlen, "pid %ld: %s: %s", pid, path, strerror(e));
 		free(p);
+		errno = e;
 		return NULL;
 	}
 	p->dwfl = dwfl_begin(&callbacks);
@@ -165,6 +167,7 @@ struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 		dwfl_end(p->dwfl);
 		free(p);
 		cur = NULL;
+		errno = e > 0 ? e : EINVAL;
 		return NULL;
 	}
 	return p;
@@ -432,7 +435,7 @@ static int fp_walk(struct gfps_proc *p, uint64_t fp, uint64_t *pcs, int n, int m
 }
 
 enum gfps_unwind_result gfps_unwind(struct gfps_proc *p,
-				    const struct gfps_fiber *f,
+				    const struct gfps_ctx *f,
 				    uint64_t *pcs, int max, int *n,
 				    const char **how)
 {

@@ -1,18 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * sym.h - gfps's view into another process: names (function, file:line,
+ * dwsym.h - the tools' view into another process (gfps, the selftests): names (function, file:line,
  * inlined frames) from elfutils' libdwfl, and parked fibers' stacks
  * unwound from their saved context, read with process_vm_readv(). The
  * target is never stopped nor ptrace-attached.
  */
-#ifndef GFPS_SYM_H
-#define GFPS_SYM_H
+#ifndef GFIBERS_TOOLS_DWSYM_H
+#define GFIBERS_TOOLS_DWSYM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "input.h"
 
 struct gfps_proc;
 
@@ -31,7 +29,8 @@ struct gfps_loc {
 /*
  * gfps_proc_open - the maps and files of process pid, through
  * /proc/PID/maps and /proc/PID/root. NULL with one line in err saying
- * why (no such process, or what access is needed).
+ * why (no such process, or what access is needed) and errno (ESRCH,
+ * EACCES, ...).
  */
 struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen);
 void gfps_proc_close(struct gfps_proc *p);
@@ -54,6 +53,11 @@ enum gfps_unwind_result {
 	GFPS_STACK_NOCONTEXT,	/* no saved context in the slot */
 };
 
+/* A parked fiber's context, as /proc/gfibers shows it. */
+struct gfps_ctx {
+	uint64_t saved_pc, saved_sp, saved_fp;
+};
+
 /*
  * gfps_unwind - the stack of parked fiber f (its saved_pc/sp/fp) into
  * pcs[], innermost first, every entry a return address. DWARF CFI
@@ -61,8 +65,8 @@ enum gfps_unwind_result {
  * *n gets the number of pcs; *how "cfi" or "fp".
  */
 enum gfps_unwind_result gfps_unwind(struct gfps_proc *p,
-				    const struct gfps_fiber *f,
+				    const struct gfps_ctx *f,
 				    uint64_t *pcs, int max, int *n,
 				    const char **how);
 
-#endif /* GFPS_SYM_H */
+#endif /* GFIBERS_TOOLS_DWSYM_H */
