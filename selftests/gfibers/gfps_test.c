@@ -305,4 +305,109 @@ TEST_F(target, target_exits_while_watched)
 	free(out);
 }
 
+/*
+ * Fibers that park and wake all the time: every stack gfps shows must be
+ * one of theirs, whole, or be reported as one that ran while being read;
+ * never frames of two moments (a garbage stack).
+ */
+static gf_chan_t *ping;
+
+__attribute__((noinline)) static void pinger(void *arg)
+{
+	long v = 0;
+
+	(void)arg;
+	for (;;) {
+		gf_chan_send(ping, &v);
+		gf_sleep(1000000);
+		woke++;
+	}
+}
+
+__attribute__((noinline)) static void ponger(void *arg)
+{
+	long v;
+
+	(void)arg;
+	for (;;) {
+		gf_chan_recv(ping, &v);
+		gf_sleep(1000000);
+		woke++;
+	}
+}
+
+static int busy_main(void *arg)
+{
+	char c;
+	int i;
+
+	(void)arg;
+	ping = gf_chan_make(sizeof(long), 0);
+	if (!ping || gf_registry_mode() != 1)
+		_exit(3);
+	for (i = 0; i < 4; i++) {
+		gf_go(pinger, NULL);
+		gf_go(ponger, NULL);
+	}
+	gf_sleep(50000000);
+	if (write(ready[1], "r", 1) != 1)
+		_exit(4);
+	/* main parks too (a fiber's read), its thread stays free */
+	if (gf_read(block[0], &c, 1) < 0)
+		_exit(5);
+	_exit(0);
+}
+
+TEST(stacks_of_busy_fibers_are_whole_or_reported_as_ran)
+{
+	char args[64], err[1024], *out, *line, *save;
+	int round, stacks = 0, ran = 0, bad = 0;
+	pid_t child;
+	char c;
+
+	if (access("/proc/gfibers", R_OK))
+		SKIP(return, "/proc/gfibers absent: gfibers.ko not loaded");
+	if (!gfps_path())
+		SKIP(return, "no gfps (build/tools/gfps; set GFPS)");
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(block));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		gf_main(busy_main, NULL);
+		_exit(6);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	snprintf(args, sizeof(args), "-p %d -a -o traceback", child);
+	for (round = 0; round < 20; round++) {
+		out = run(args, 0, err, sizeof(err));
+		ASSERT_NE(NULL, out);
+		for (line = strtok_r(out, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (strstr(line, "no stack: the fiber ran while being read")) {
+				ran++;
+				continue;
+			}
+			if (line[0] == '\t' || !strncmp(line, "fiber ", 6) ||
+			    !strncmp(line, "created by ", 11))
+				continue;
+			/* a frame: one of the test's functions, nothing else */
+			if (strcmp(line, "pinger(...)") && strcmp(line, "ponger(...)") &&
+			    strcmp(line, "busy_main(...)") &&
+			    strcmp(line, "stacks_of_busy_fibers_are_whole_or_reported_as_ran(...)")) {
+				TH_LOG("round %d: unexpected frame '%s'", round, line);
+				bad++;
+			}
+			if (!strcmp(line, "pinger(...)") || !strcmp(line, "ponger(...)"))
+				stacks++;
+		}
+		free(out);
+	}
+	TH_LOG("%d whole stacks, %d reported as ran while being read", stacks, ran);
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, stacks);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
+
 TEST_HARNESS_MAIN
