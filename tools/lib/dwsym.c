@@ -147,6 +147,13 @@ struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 		errno = e;
 		return NULL;
 	}
+	/*
+	 * Separate debug files: libdwfl's default path (the file's own
+	 * directory, its .debug/, /usr/lib/debug with .build-id/), or
+	 * GFPS_DEBUGINFO_PATH in the same syntax (eu-stack's --debuginfo-path).
+	 */
+	if (!debuginfo_path && getenv("GFPS_DEBUGINFO_PATH"))
+		debuginfo_path = getenv("GFPS_DEBUGINFO_PATH");
 	p->dwfl = dwfl_begin(&callbacks);
 	if (!p->dwfl) {
 		snprintf(err, errlen, "pid %ld: %s", pid, dwfl_errmsg(-1));

@@ -161,6 +161,17 @@ if start "$tmp/parked-nodebug"; then
 else
 	nok "debug info stripped" "did not start"
 fi
+# debug info in a separate file found by build-id, as gdb finds it
+cp "$B/tools/tests/parked" "$tmp/parked-sep"
+bid=$(readelf -n "$tmp/parked-sep" | awk '/Build ID:/ { print $3 }')
+mkdir -p "$tmp/debug/.build-id/${bid:0:2}"
+objcopy --only-keep-debug "$tmp/parked-sep" "$tmp/debug/.build-id/${bid:0:2}/${bid:2}.debug"
+strip --strip-debug "$tmp/parked-sep"
+if [[ -n $bid ]] && start "$tmp/parked-sep"; then
+	check "separate debug file by build-id: file:line and inlined frames" bash -c "GFPS_DEBUGINFO_PATH='$tmp/debug' '$GFPS' -f '$tmp/live' -L | grep -q 'wait_inlined (parked.c:$(lineof wait))  main (parked.c:$(lineof create))' && ! '$GFPS' -f '$tmp/live' -L | grep -q 'parked.c'"
+else
+	nok "separate debug file by build-id" "no build-id, or did not start"
+fi
 cp "$B/tools/tests/parked" "$tmp/parked-stripped"
 strip --strip-all "$tmp/parked-stripped"
 if start "$tmp/parked-stripped"; then
