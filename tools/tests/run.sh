@@ -17,9 +17,11 @@ B=$(cd "${1:-$here/../../build}" && pwd)
 GFPS=$B/tools/tests/gfps-asan
 STATIC=$B/tools/gfps
 SRC=$here/parked.c
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 tmp=$(mktemp -d)
+# reports also to files: a gfps inside a pipeline cannot fail its test by
+# its exit status alone; the last test fails on any report
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}:log_path=$tmp/asan
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}:log_path=$tmp/ubsan
 pids=()
 cleanup() {
 	local p
@@ -263,6 +265,12 @@ cp "$tmp/copy" "$tmp/grow"
 "$GFPS" -f "$tmp/grow" -w 1 -n 2 > "$tmp/watch" 2>&1
 wait $!
 check "--watch: growth since the first sample, growing group first" bash -c "awk '/^# sample 2/ { s = 1; next } s && !/^(PID|#)/ { print; exit }' '$tmp/watch' | grep -q '^10 .* 702 leaked .* +2$'"
+
+if ls "$tmp"/asan.* "$tmp"/ubsan.* >/dev/null 2>&1; then
+	nok "ASan/UBSan: no reports from any gfps run" "$(cat "$tmp"/asan.* "$tmp"/ubsan.* 2>/dev/null | head -40)"
+else
+	ok "ASan/UBSan: no reports from any gfps run"
+fi
 
 echo "1..$n"
 exit $((failed > 0))
