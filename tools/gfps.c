@@ -153,9 +153,10 @@ static char *site_str(const struct named *nm, char *buf, size_t len)
 	return buf;
 }
 
+/* libgfiber's internals and its API (gf_chan_recv, ...): the park's way */
 static bool is_runtime(const char *f)
 {
-	return f && (!strncmp(f, "gfi_", 4) || !strncmp(f, "gf_ctx_", 7));
+	return f && (!strncmp(f, "gfi_", 4) || !strncmp(f, "gf_", 3));
 }
 
 static bool is_entry(const char *f)
@@ -183,7 +184,8 @@ static void stack_of(const struct gfps_group *g, struct info *in)
 	uint64_t pcs[MAXPCS];
 	const char *how, *err;
 	struct gfps_proc *p;
-	int n, i, start = 0, end;
+	int n, i, start = 0;
+	bool found;
 
 	in->stack_tried = true;
 	if (strcmp(f->status, "waiting") && strcmp(f->status, "leaked")) {
@@ -207,13 +209,14 @@ static void stack_of(const struct gfps_group *g, struct info *in)
 		perror("gfps");
 		exit(1);
 	}
+	found = false;
 	if (!opt.runtime && f->wait_pc) {
 		/* the runtime's frames end where the program called it */
 		for (i = 0; i < n && pcs[i] != f->wait_pc; i++)
 			;
-		start = i < n ? i : 0;
+		found = i < n;
+		start = found ? i : 0;
 	}
-	end = n;
 	for (i = start; i < n; i++) {
 		struct named *nm = &in->frames[in->nframes];
 		const char *fn;
@@ -223,11 +226,11 @@ static void stack_of(const struct gfps_group *g, struct info *in)
 		fn = nm->locs[nm->nlocs - 1].func;
 		if (!opt.runtime && is_entry(fn))
 			break;
-		if (!opt.runtime && i == start && start == 0 && is_runtime(fn))
-			continue;	/* wait site not found: skip the park */
+		/* wait site not on the stack: skip the park and the API call */
+		if (!opt.runtime && !found && !in->nframes && is_runtime(fn))
+			continue;
 		in->nframes++;
 	}
-	(void)end;
 }
 
 /*
