@@ -224,7 +224,7 @@ demo: deps
 
 demo-vm: examples tools $(KCOPY)/kmod/gfibers.ko
 	$(need_kernel)selftests/vm/run.sh demo $(KERNEL) $(KCOPY)/kmod/gfibers.ko \
-		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools:/tools
+		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools/gfps:/tools/gfps
 
 check: deps
 	@scripts/check.sh tree host chaos vm:6.1 vm:6.12
