@@ -43,12 +43,15 @@ KST_SRCS  := $(wildcard selftests/gfibers/*.c)
 KST_HDRS  := $(wildcard selftests/gfibers/*.h)
 EX_SRCS   := $(wildcard examples/*.c)
 TOOL_SRCS := $(wildcard tools/*.c)
-# tools/lib/: code the tools share with the selftests (ELF symbolizer)
+# tools/lib/: code the tools share with the selftests (the elfutils symbolizer)
 TOOL_LIB  := $(wildcard tools/lib/*.c)
 TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
+# ... as an archive: a program links only what it uses (a selftest that
+# names no PC carries no elfutils)
+TOOL_LIB_A := $(B)/tools/lib/libtools.a
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
-.PHONY: all lib tests selftests examples tools module deps check check-debug \
+.PHONY: all lib tests selftests examples tools tools-tests module deps check check-debug \
 	vmtest demo demo-vm fuzz soak chaos print-ktag \
 	bench checkpatch clean help FORCE
 
@@ -140,23 +143,53 @@ tests-chaos-tsan: $(call HOST_TESTS,$(B)/chaos-tsan)
 
 # ---------------------------------------------------------------- static programs
 # Selftests and examples run inside a busybox initramfs: link them statically.
-$(B)/selftests/gfibers/%: selftests/gfibers/%.c $(B)/libgfiber.a $(KHDR) $(KST_HDRS) $(LIB_HDRS) $(TOOL_LIB) $(TOOL_LIB_HDRS)
+$(B)/selftests/gfibers/%: selftests/gfibers/%.c $(B)/libgfiber.a $(KHDR) $(KST_HDRS) $(LIB_HDRS) $(TOOL_LIB_A) $(TOOL_LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) $(TEST_CFLAGS) -Itools -static -o $@ $< $(TOOL_LIB) $(B)/libgfiber.a $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(TEST_CFLAGS) -Itools -static -o $@ $< $(TOOL_LIB_A) $(B)/libgfiber.a $(GFPS_LIBS) $(LDLIBS)
 $(B)/selftests/gfibers/settings: $(wildcard selftests/gfibers/settings)
 	@mkdir -p $(@D)
 	$(if $<,cp $< $@,echo timeout=45 > $@)
 $(B)/examples/%: examples/%.c $(B)/libgfiber.a $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
-$(B)/tools/%: tools/%.c $(TOOL_LIB) $(TOOL_LIB_HDRS) $(LIB_HDRS)
+$(B)/tools/%: tools/%.c $(TOOL_LIB_A) $(TOOL_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(TOOL_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(TOOL_LIB_A) $(GFPS_LIBS) $(LDLIBS)
+$(B)/tools/lib/%.o: tools/lib/%.c $(TOOL_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Itools -c -o $@ $<
+$(TOOL_LIB_A): $(patsubst tools/lib/%.c,$(B)/tools/lib/%.o,$(TOOL_LIB))
+	rm -f $@
+	$(AR) rcs $@ $^
+# tools/lib/dwsym.c (gfps, and the selftests' symbolize.c) is elfutils:
+# libdw-dev, with libbz2-dev (Debian's libdw.a reads bzip2-, xz- and
+# zlib-compressed sections), linked statically so that it runs in the
+# busybox initramfs. --no-warnings: glibc's link-time warning that libdw's
+# debuginfod hook would dlopen() (never used here) is noise.
+GFPS_SRCS := $(wildcard tools/gfps/*.c)
+GFPS_HDRS := $(wildcard tools/gfps/*.h)
+GFPS_LIBS := -Wl,--no-warnings -ldw -lelf -llzma -lbz2 -lz
+$(B)/tools/gfps: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB_A) $(TOOL_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(GFPS_SRCS) $(TOOL_LIB_A) $(GFPS_LIBS) $(LDLIBS)
 
 selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)) \
 	$(B)/selftests/gfibers/settings
 examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS))
 tools: $(patsubst tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
+# gfps's host tests (tools/tests/run.sh): a target with a parked context at
+# known lines, PIE with shared libc and static; with ASan, gfps itself.
+tools-tests: $(B)/tools/gfps $(B)/tools/tests/parked $(B)/tools/tests/parked-static \
+	$(B)/tools/tests/gfps-asan
+$(B)/tools/tests/parked: tools/tests/parked.c $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Iulib -O1 -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+$(B)/tools/tests/parked-static: tools/tests/parked.c $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Iulib -O1 -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+$(B)/tools/tests/gfps-asan: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB) $(TOOL_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) $(SAN_asan) -Itools -o $@ $< $(GFPS_SRCS) $(TOOL_LIB) -ldw -lelf $(LDLIBS)
 
 # ---------------------------------------------------------------- module
 no_kernel = $(if $(KREL),,; no Debian $(VMK) kernel with its headers is installed)
@@ -184,9 +217,9 @@ checkpatch: $(KSTAMP)
 
 # ---------------------------------------------------------------- VM
 VMOUT := $(B)/vm/$(KTAG)
-VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers
+VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers $(B)/tools/gfps:/tools/gfps
 
-vmtest: selftests $(KCOPY)/kmod/gfibers.ko
+vmtest: selftests $(B)/tools/gfps $(KCOPY)/kmod/gfibers.ko
 	$(need_kernel)@mkdir -p $(VMOUT) && ln -sfn $(KTAG)/console.log $(B)/vm/console.log
 	selftests/vm/run.sh test $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(VMOUT) $(VM_FILES)
 
@@ -196,10 +229,10 @@ demo: deps
 
 demo-vm: examples tools $(KCOPY)/kmod/gfibers.ko
 	$(need_kernel)selftests/vm/run.sh demo $(KERNEL) $(KCOPY)/kmod/gfibers.ko \
-		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools:/tools
+		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools/gfps:/tools/gfps
 
 check: deps
-	@scripts/check.sh tree host chaos clang pkg vm:6.1 vm:6.12
+	@scripts/check.sh tree host tools chaos clang pkg vm:6.1 vm:6.12
 
 check-debug: deps
 	@scripts/check.sh vm:debug
@@ -271,6 +304,10 @@ TOOLS_DYN := $(addprefix $(B)/tools-dyn/,$(TOOLS))
 $(B)/tools-dyn/%: tools/%.c $(TOOL_LIB) $(TOOL_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -o $@ $< $(TOOL_LIB) $(LDLIBS)
+# gfps: its own sources and elfutils, from Debian's shared libdw.
+$(B)/tools-dyn/gfps: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB) $(TOOL_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -Itools -o $@ $< $(GFPS_SRCS) $(TOOL_LIB) -ldw -lelf $(LDLIBS)
 tools-dyn: $(TOOLS_DYN)
 
 $(B)/gfiber.pc: gfiber.pc.in include/gfibers_version.h FORCE

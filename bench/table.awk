@@ -38,6 +38,8 @@ function goal(g, w, s, p, r,    lim, t) {
 		lim = 0.3
 	else if (s == "gfibers" && p == "boost" && w == "switch")
 		lim = 1.0
+	else if (s == "gfibers" && p == "go" && w == "gfps_100k")
+		lim = 1.0
 	else if (s == "gfibers-reg" && p == "gfibers")
 		lim = 1.05
 	if (lim != "") {

@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: MIT
 #
 # bench/vm-bench.sh - the workloads that need the real module: 10
-# (registration cost with gfibers.ko, gfibers-reg vs gfibers) and 11
-# (procread: /proc/gfibers vs /proc/PID/task/*/stat), inside a qemu VM.
+# (registration cost with gfibers.ko, gfibers-reg vs gfibers), 11
+# (procread: /proc/gfibers vs /proc/PID/task/*/stat) and 12 (gfps_100k:
+# gfps's grouped view with stacks from outside vs Go's goroutine profile
+# from inside; needs build/tools/gfps and build/bench/gobench), inside a
+# qemu VM.
 #
 #   bench/vm-bench.sh KERNEL MODULE [OUTDIR]
 #     KERNEL  bzImage to boot (e.g. /boot/vmlinuz-6.1.0-56-amd64)
@@ -26,7 +29,8 @@
 #      VM_SMP (2), VM_TIMEOUT (s, 3600),
 #      BENCH_VM_MODPARAMS (gfibers.ko parameters, comma-separated, e.g.
 #      to raise the per-process slot limit to a million fibers),
-#      BENCH_VM_QUICK=1 (smoke test: sizes divided by 100).
+#      BENCH_VM_QUICK=1 (smoke test: sizes divided by 100),
+#      BENCH_VM_ONLY=gfps (workload 12 alone).
 # Under TCG every number is an emulated one: compare within the VM run
 # (ratios), never with the host's table.
 set -uo pipefail
@@ -43,14 +47,21 @@ command -v qemu-system-x86_64 >/dev/null ||
 
 mkdir -p "$out"
 cflags=(-std=gnu11 -O2 -g -Wall -Wextra -pthread -static -I"$here/c" -Iinclude)
-for p in gf_bench gf_procread; do
+for p in gf_bench gf_procread gf_gfps; do
 	"${CC:-gcc}" "${cflags[@]}" -o "$out/$p" "$here/c/$p.c" "$lib" ||
 		{ echo "vm-bench: $p does not build against the library" >&2; exit 1; }
 done
 
+# Workload 12 (gfps_100k) needs gfps and the Go peer; without them it is
+# reported "not available".
+extra=
+for f in build/tools/gfps:/bench/gfps build/bench/gobench:/bench/gobench; do
+	[[ -x ${f%%:*} ]] && extra+=" $f"
+done
 "$here/../selftests/vm/mkinitramfs.sh" "$out/initramfs.cpio.gz" \
 	"$here/vm-init.sh" "$module:/gfibers.ko" \
-	"$out/gf_bench:/bench/gf_bench" "$out/gf_procread:/bench/gf_procread" ||
+	"$out/gf_bench:/bench/gf_bench" "$out/gf_procread:/bench/gf_procread" \
+	"$out/gf_gfps:/bench/gf_gfps" $extra ||
 	exit 2
 
 case ${VM_ACCEL:-tcg} in
@@ -63,6 +74,7 @@ append="console=ttyS0 loglevel=4 panic=-1 oops=panic"
 append+=" gfbench_runs=${BENCH_RUNS:-5} gfbench_time=${BENCH_TIME:-0.3}"
 append+=" gfbench_runs_1m=${BENCH_RUNS_1M:-3}"
 [[ ${BENCH_VM_QUICK:-0} != 1 ]] || append+=" gfbench_quick=1"
+[[ -z ${BENCH_VM_ONLY:-} ]] || append+=" gfbench_only=$BENCH_VM_ONLY"
 [[ -z ${BENCH_VM_MODPARAMS:-} ]] ||
 	append+=" gfbench_modparams=$BENCH_VM_MODPARAMS"
 

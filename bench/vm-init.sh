@@ -12,6 +12,9 @@
 #    library's registry mode matches the label (BENCH_EXPECT_MODE);
 #  - rss_parked_100k, gfibers-reg and gfibers, under the VM kernel's
 #    transparent-hugepage policy (Debian's: always);
+#  - workload 12, gfps_100k: gfps -s from outside on 100,000 parked
+#    fibers against Go's goroutine profile (WriteTo(w, 1)) from inside
+#    on 100,000 parked goroutines [gfibers vs go];
 #  - workload 11, procread: one full read of /proc/gfibers per fiber at
 #    10,000, 100,000 and 1,000,000 parked fibers [gfibers-proc], against
 #    a walk of /proc/self/task/*/stat with 10,000 threads
@@ -25,6 +28,7 @@
 #   gfbench_runs=5  gfbench_runs_1m=3  gfbench_time=0.3
 #   gfbench_modparams=a=1,b=2
 #   gfbench_quick=1 (a smoke test: sizes divided by 100)
+#   gfbench_only=gfps (workload 12 alone)
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -92,8 +96,10 @@ reg_round() {
 		env BENCH_EXPECT_MODE="$mode" /bench/gf_bench rss_parked_100k
 }
 
+# gfbench_only=gfps: workload 12 alone
+[ "${gfbench_only:-}" != gfps ] || RUNS_10_11=0
 r=1
-while [ "$r" -le "$RUNS" ]; do
+while [ "$r" -le "${RUNS_10_11:-$RUNS}" ]; do
 	load
 	reg_round gfibers-reg 1 "$r"
 	unload
@@ -111,7 +117,7 @@ thp=/sys/kernel/mm/transparent_hugepage/enabled
 echo "# gfbench: procread with THP: $(cat $thp 2>/dev/null)"
 load
 r=1
-while [ "$r" -le "$RUNS" ]; do
+while [ "$r" -le "${RUNS_10_11:-$RUNS}" ]; do
 	one procread_10k gfibers-proc 2 "$r" ns/entry \
 		/bench/gf_procread gfibers-proc "$P10K"
 	one procread_10k linux-taskstat 2 "$r" ns/entry \
@@ -123,6 +129,24 @@ while [ "$r" -le "$RUNS" ]; do
 		one procread_1m gfibers-proc 2 "$r" ns/entry \
 			/bench/gf_procread gfibers-proc "$P1M"
 	echo "# gfbench: procread round $r done, uptime $(cut -d" " -f1 /proc/uptime) s"
+	r=$((r + 1))
+done
+
+# Workload 12: gfps -s (groups, one stack each) on 100,000 parked fibers
+# from outside, against Go's pprof goroutine profile (debug=1) on 100,000
+# parked goroutines from inside, interleaved.
+r=1
+while [ "$r" -le "$RUNS" ]; do
+	if [ -x /bench/gfps ]; then
+		one gfps_100k gfibers 2 "$r" ms /bench/gf_gfps "$P100K" /bench/gfps
+	else
+		echo "# gfbench: status gfps_100k gfibers 2 ms not available: no gfps in the VM (make tools)"
+	fi
+	if [ -x /bench/gobench ]; then
+		one gfps_100k go 2 "$r" ms /bench/gobench gfps_100k "$P100K"
+	else
+		echo "# gfbench: status gfps_100k go 2 ms not available: no Go peer in the VM (make -f bench/Makefile build)"
+	fi
 	r=$((r + 1))
 done
 unload

@@ -45,8 +45,8 @@ files() {
 	for f in include/gfiber.h include/gfibers/gfibers.h lib/libgfiber.a \
 		 "lib/libgfiber.so.$version" lib/pkgconfig/gfiber.pc \
 		 share/man/man3/gfiber.3 share/man/man3/gf_chan_send.3 \
-		 share/man/man4/gfibers.4 share/man/man1/gfibers-inspect.1 \
-		 bin/gfibers-inspect; do
+		 share/man/man4/gfibers.4 share/man/man1/gfps.1 \
+		 bin/gfps; do
 		[[ -f $prefix/$f ]] || { echo "missing $prefix/$f"; return 1; }
 	done
 }

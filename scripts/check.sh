@@ -12,6 +12,7 @@
 #               machine is removed)
 #     clang     library, host tests and tools built with clang, the host
 #               tests run (but capacity_test, which gcc's run covers)
+#     tools     gfps's host tests (tools/tests/run.sh)
 #     tree      first-run guards: nothing needed is ignored by git, kernel
 #               paths resolve or say what is missing (check-tree.sh)
 #     host      the library's host tests: plain, ASan+UBSan, TSan
@@ -80,6 +81,14 @@ for stage in "$@"; do
 		;;
 	host)
 		host_tests
+		;;
+	tools)
+		echo "check: gfps host tests"
+		if $MAKE --no-print-directory $jobs tools-tests; then
+			tools/tests/run.sh | tee "$out/tools.tap"
+		else
+			failed_step tools "build gfps and its host tests"
+		fi
 		;;
 	chaos)
 		scripts/chaos.sh -n "${CHAOS_SEEDS:-2}" -o "$out"

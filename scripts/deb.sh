@@ -101,9 +101,9 @@ t "gfibers-dkms: dkms.conf, Kbuild, kmod/, include/uapi/, gfibers(4)" \
 		"usr/src/gfibers-$version/include/uapi/gfibers\.h" \
 		"usr/src/gfibers-$version/include/gfibers_version\.h" \
 		usr/share/man/man4/gfibers\.4\.gz
-t "gfibers-tools: gfibers-inspect and its page" \
-	contents gfibers-tools "$arch" usr/bin/gfibers-inspect \
-		usr/share/man/man1/gfibers-inspect\.1\.gz
+t "gfibers-tools: gfps and its page" \
+	contents gfibers-tools "$arch" usr/bin/gfps \
+		usr/share/man/man1/gfps\.1\.gz
 
 lint() {
 	scripts/deps.sh lintian >&2 || return 1

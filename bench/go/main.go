@@ -97,6 +97,8 @@ func main() {
 		v = timers(fixed(100000))
 	case "rss_parked_100k":
 		v = rssParked(fixed(100000))
+	case "gfps_100k":
+		v = goroutineProfile(fixed(100000))
 	case "rss_parked_1m":
 		v = rssParked(fixed(1000000))
 	default:

@@ -8,7 +8,8 @@
 # Mode from the kernel command line (unknown key=value become our env):
 #   gfmode=test   load /gfibers.ko, run /selftests/gfibers/*, unload
 #   gfmode=demo   load /gfibers.ko, run /examples/leak, print /proc/gfibers
-#                 and what /tools/gfibers-inspect makes of it
+#                 and what /tools/gfps makes of it (groups, then a leaked
+#                 fiber's stack)
 # Lines starting "# gfvm: " are markers the host checks.
 # Other parameters: gfoff=reboot (end with `reboot -f`: kernels booted with
 # acpi=off only halt on poweroff), gfscale=N (multiply test timeouts by N,
@@ -48,10 +49,13 @@ demo)
 		sleep 2
 		echo "\$ cat /proc/gfibers"
 		cat /proc/gfibers
-		if [ -x /tools/gfibers-inspect ]; then
+		if [ -x /tools/gfps ]; then
 			echo
-			echo "\$ gfibers-inspect    # grouped, wait sites named"
-			/tools/gfibers-inspect
+			echo "\$ gfps    # grouped, biggest first, sites named (function, file:line)"
+			/tools/gfps
+			echo
+			echo "\$ gfps --leaked -o traceback    # the leak: one fiber's whole stack"
+			/tools/gfps --leaked -o traceback
 		fi
 		kill "$pid"
 		wait "$pid" 2>/dev/null

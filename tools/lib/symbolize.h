@@ -7,7 +7,10 @@
  *
  * Works from /proc/PID/maps and /proc/PID/root/<path>, so it needs the
  * same access as /proc/gfibers' addresses (ptrace read of the target).
- * No DWARF: names and offsets only, from .symtab (else .dynsym).
+ * On elfutils (dwsym.h, as gfps): the function that holds the code at pc,
+ * from DWARF or the symbol table; link with GFPS_LIBS (libdw, libelf).
+ * Each lookup runs on a short-lived thread of its own (libdw needs more
+ * stack than a fiber has), so it may be called from a fiber.
  */
 #ifndef GFIBERS_TOOLS_SYMBOLIZE_H
 #define GFIBERS_TOOLS_SYMBOLIZE_H
