@@ -81,8 +81,14 @@ typedef struct gf_fiber gf_fiber_t;
  * called again later, from the same thread only, but not nested.
  *
  * When every fiber is parked and nothing can wake any of them (no timer,
- * IO wait or wrapped syscall pending), the runtime prints "fatal error:
- * all fibers are asleep - deadlock!" and a dump to stderr, and aborts.
+ * IO wait or wrapped syscall pending, and no plain thread alive: see
+ * below), the runtime prints "fatal error: all fibers are asleep -
+ * deadlock!" and a dump to stderr, and aborts. A plain thread (one the
+ * runtime did not start) may wake fibers at any time (gf_ready, close,
+ * GF_NOWAIT sends), so while the process has more threads than the
+ * runtime's own and those it had when the runtime started (read from
+ * /proc/self/stat), the check stays silent and a deadlock shows as a
+ * hang (SIGQUIT dumps it); without a readable /proc it is never made.
  *
  * Returns fn's value; -1 with errno: EINVAL (fn NULL, or nested call,
  * or another thread than the first), ENOMEM, EAGAIN (no thread); with

@@ -484,6 +484,7 @@ static void *dumper(void *arg)
 	char c;
 
 	(void)arg;
+	gfi_thread_own();
 	while (read(quitpipe[0], &c, 1) != 0) {
 		gfi_printf(2, "SIGQUIT: fiber dump\n\n");
 		gf_dump(2);

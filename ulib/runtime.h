@@ -307,6 +307,8 @@ struct gfi_sched {
 	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
+	_Atomic int nownthreads;	/* threads the runtime started */
+	int nthreads_base;		/* threads before it started (sched.c) */
 	_Atomic int main_running;	/* inside gf_main: deadlock checks on */
 	_Atomic int main_done;		/* main fiber returned, M0 to leave */
 	int main_ret;
@@ -538,6 +540,8 @@ GF_HIDDEN void gfi_handoffp(struct gfi_p *p);
 GF_HIDDEN struct gfi_p *gfi_pidleget(void);
 GF_HIDDEN void gfi_acquirep(struct gfi_m *m, struct gfi_p *p);
 GF_HIDDEN void gfi_checkdead_locked(void);
+/* Called first by each thread the runtime starts (not by M0). */
+GF_HIDDEN void gfi_thread_own(void);
 GF_HIDDEN void gfi_sysmon_wake(void);
 
 

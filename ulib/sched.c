@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
@@ -483,9 +484,69 @@ void gfi_handoffp(struct gfi_p *p)
 /* ---------------------------------------------------------- deadlock */
 
 /*
+ * Plain threads. gfiber.h lets a thread that is not the runtime's call
+ * the non-blocking API (gf_ready, close, GF_NOWAIT sends): such a thread
+ * can wake a parked fiber when every M sleeps, as Go's cgo callers can
+ * (and Go gives up deadlock detection in a c-shared library for that
+ * reason). The runtime cannot know which thread will call in, or when,
+ * so it counts them all: the process's threads (/proc/self/stat) less
+ * those the runtime started (nownthreads, counted by each as it starts)
+ * and those there were when it started (nthreads_base: the thread in
+ * gf_main and whatever ran before, such as a sanitizer's). Any other
+ * thread may be a waker, and checkdead stays silent while one lives.
+ * A thread that starts before its own count is seen only errs on the
+ * silent side.
+ */
+static __thread bool tls_own;		/* a thread the runtime started */
+
+void gfi_thread_own(void)
+{
+	tls_own = true;
+	atomic_fetch_add(&gfi_sched.nownthreads, 1);
+}
+
+/* The process's threads now (num_threads, field 20); -1: unknown. */
+static int process_threads(void)
+{
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), i;
+	char buf[1024], *s;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: count from the last ')' */
+	s = strrchr(buf, ')');
+	for (i = 0; s && i < 18; i++)
+		s = strchr(s + 1, ' ');
+	return s ? atoi(s + 1) : -1;
+}
+
+/* Whether a thread outside the runtime may call in (unknown: yes). */
+static bool plain_threads(void)
+{
+	int e = errno, n = process_threads();
+
+	errno = e;
+	return n < 0 || n - gfi_sched.nthreads_base -
+			atomic_load(&gfi_sched.nownthreads) > 0;
+}
+
+/* In a fork child: its one thread, the runtime's or not. */
+static void threads_fork_child(void)
+{
+	atomic_store(&gfi_sched.nownthreads, tls_own ? 1 : 0);
+	gfi_sched.nthreads_base = tls_own ? 0 : 1;
+}
+
+/*
  * Go's checkdead, with sched.lock held, each time an M goes idle: if no M
- * runs, nothing can ready a G but a timer or the netpoller; with neither
- * pending and fibers alive, every fiber waits forever.
+ * runs, nothing can ready a G but a timer, the netpoller or a plain
+ * thread; with none of them and fibers alive, every fiber waits forever.
  */
 void gfi_checkdead_locked(void)
 {
@@ -506,7 +567,7 @@ void gfi_checkdead_locked(void)
 		if (atomic_load(&p->timer0when) || !runqempty(p))
 			return;
 	}
-	if (atomic_load(&gfi_sched.ngoroutines) == 0)
+	if (atomic_load(&gfi_sched.ngoroutines) == 0 || plain_threads())
 		return;
 	pthread_mutex_unlock(&gfi_sched.lock);
 	gfi_fatal("all fibers are asleep - deadlock!");
@@ -635,13 +696,33 @@ top:
 	was_spinning = m->spinning;
 	if (m->spinning) {
 		/*
-		 * Dropping spinning, then re-checking every queue: a G readied
-		 * between our steal and the drop saw nmspinning > 0 and woke
-		 * nobody (Go's "delicate dance").
+		 * Dropping spinning, then re-checking every queue, the global
+		 * one first: a G queued between our last look and the drop
+		 * saw nmspinning > 0 and woke nobody (Go's "delicate dance").
+		 * The global queue is where a plain thread's gf_ready, the
+		 * poller and a P-less syscall exit put theirs: skipping it
+		 * strands them until some unrelated event wakes an M.
+		 * The seq_cst decrement pairs with the waker's seq_cst
+		 * runqsize increment before its nmspinning load (wakep).
 		 */
+		gfi_chaos(GFI_CHAOS_RUNQ);
 		m->spinning = false;
 		atomic_fetch_sub(&gfi_sched.nmspinning, 1);
 		gfi_chaos(GFI_CHAOS_RUNQ);
+		if (atomic_load(&gfi_sched.runqsize)) {
+			pthread_mutex_lock(&gfi_sched.lock);
+			p = atomic_load(&gfi_sched.runqsize) ?
+			    pidleget_locked() : NULL;
+			if (p) {
+				gfi_acquirep(m, p);
+				gp = globrunqget_locked(p, 0);
+				pthread_mutex_unlock(&gfi_sched.lock);
+				m->spinning = true;
+				atomic_fetch_add(&gfi_sched.nmspinning, 1);
+				return gp;
+			}
+			pthread_mutex_unlock(&gfi_sched.lock);
+		}
 		for (i = 0; i < gfi_sched.nprocs; i++) {
 			if (runqempty(&gfi_sched.allp[i]))
 				continue;
@@ -802,6 +883,7 @@ static void *mstart(void *arg)
 	struct gfi_m *m = arg;
 	struct gfi_p *p = m->nextp;
 
+	gfi_thread_own();
 	m_init_thread(m);
 	m->nextp = NULL;
 	gfi_acquirep(m, p);
@@ -841,6 +923,8 @@ static void runtime_init(void)
 		n = 1;
 	if (n > 1024)
 		n = 1024;
+	gfi_sched.nthreads_base = process_threads();
+	pthread_atfork(NULL, NULL, threads_fork_child);
 	gfi_sched.traceback_all = tb && !strcmp(tb, "all");
 	gfi_sched.stack_size = env_size("GF_STACK_SIZE", 64 << 10);
 	gfi_stack_init();

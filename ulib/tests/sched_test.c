@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
@@ -67,6 +68,148 @@ TEST(deadlock_detected)
 	/* (at -O2 a tail call: named, "blocked in a tail call") */
 	EXPECT_NE(NULL, strstr(out, "[chan receive]:\n\twaits_forever"));
 	EXPECT_NE(NULL, strstr(out, "created by deadlock_main+"));
+}
+
+/*
+ * No false alarm for a plain thread's wake-up, which gfiber.h allows:
+ * main parks with every M idle and no timer while a pthread is about to
+ * close the channel.
+ */
+static void *plain_closer(void *arg)
+{
+	usleep(50000);
+	gf_chan_close(arg);
+	return NULL;
+}
+
+static int plain_waker_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(0, 0);
+	pthread_t t;
+
+	(void)arg;
+	EXPECT_EQ(0, pthread_create(&t, NULL, plain_closer, c));
+	EXPECT_EQ(0, gf_chan_recv(c, NULL));	/* closed by the thread */
+	gf_syscall_enter();
+	pthread_join(t, NULL);
+	gf_syscall_exit();
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(no_false_deadlock_plain_waker)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(plain_waker_main, NULL);
+}
+
+/*
+ * Nor is the deadlock of the same program missed once that thread is
+ * gone: the check counts plain threads alive, not ever seen.
+ */
+static void *plain_nothing(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static int dead_after_thread_main(void *arg)
+{
+	gf_chan_t *c = gf_chan_make(0, 0);
+	pthread_t t;
+
+	(void)arg;
+	if (pthread_create(&t, NULL, plain_nothing, NULL) == 0)
+		pthread_join(t, NULL);
+	gf_chan_recv(c, NULL);		/* nobody will send */
+	return 0;
+}
+
+static void dead_after_thread_child(void)
+{
+	setenv("GF_PROCS", "2", 1);
+	gf_main(dead_after_thread_main, NULL);
+}
+
+TEST(deadlock_detected_after_plain_thread)
+{
+	char out[16384];
+	int st = gft_fork_capture(dead_after_thread_child, out, sizeof(out));
+
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_NE(NULL, strstr(out,
+		"fatal error: all fibers are asleep - deadlock!"));
+}
+
+/*
+ * Every wake-up by a plain thread is seen. Its gf_ready goes on the
+ * global queue, typically while the M that ran the receiver drops its
+ * spinning: an M that then re-checks only the per-P queues sleeps, and
+ * so does the fiber (no timer here to wake anybody). A round stuck for
+ * 5 s is counted and unstuck by a gf_go (whose fiber goes on the global
+ * queue too and wakes an M), so that the test fails instead of hanging.
+ */
+#define WAKE_ROUNDS (20000 / GFT_SCALE)
+
+static gf_chan_t *wake_c;
+static atomic_int wake_done, wake_stuck;
+
+static void nop_fiber(void *arg)
+{
+	(void)arg;
+}
+
+static void *plain_sender(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < WAKE_ROUNDS; i++) {
+		int64_t t0;
+
+		/* fails (EAGAIN) until the receiver is parked */
+		while (gf_chan_send_deadline(wake_c, &i, GF_NOWAIT))
+			sched_yield();
+		t0 = gf_now();
+		while (atomic_load(&wake_done) <= i) {
+			if (gf_now() - t0 > 5000000000LL) {
+				atomic_fetch_add(&wake_stuck, 1);
+				gf_go(nop_fiber, NULL);
+				t0 = gf_now();
+			}
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static int plain_wakes_main(void *arg)
+{
+	GFT_FIBER;
+	pthread_t t;
+	int i, v;
+
+	(void)arg;
+	wake_c = gf_chan_make(sizeof(int), 0);
+	EXPECT_EQ(0, pthread_create(&t, NULL, plain_sender, NULL));
+	for (i = 0; i < WAKE_ROUNDS; i++) {
+		EXPECT_EQ(1, gf_chan_recv(wake_c, &v));
+		EXPECT_EQ(i, v);
+		atomic_fetch_add(&wake_done, 1);
+	}
+	gf_syscall_enter();
+	pthread_join(t, NULL);
+	gf_syscall_exit();
+	EXPECT_EQ(0, atomic_load(&wake_stuck));
+	gf_chan_unref(wake_c);
+	return 0;
+}
+
+TEST(plain_thread_wakeups_not_lost)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(plain_wakes_main, NULL);
 }
 
 /* No false alarm: a sleeper, a timer, an IO wait and a syscall all
