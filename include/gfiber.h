@@ -73,7 +73,10 @@ typedef struct gf_fiber gf_fiber_t;
  * GF_REQUIRE_KMOD=1 (fail when /dev/gfibers cannot be used),
  * GF_FAKE_TABLE=1 (without the device, register into a private table of
  * the same layout: for benchmarks), GF_NOSIGQUIT=1 (no SIGQUIT dump),
- * GF_TRACEBACK=all (dumps show runtime frames too).
+ * GF_TRACEBACK=all (dumps show runtime frames too), GF_RAND_SEED=n (the
+ * seed of the runtime's random choices - gf_select's among ready cases,
+ * the order threads steal work in - taken anew from getrandom(2) at each
+ * run otherwise: fix it to replay a run's choices).
  *
  * When fn returns, gf_main returns its value. Other fibers are not
  * waited for (as Go's main): those still runnable may go on running on

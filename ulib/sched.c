@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +82,37 @@ int64_t gfi_coarsetime(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The process's random seed, of which every P's and M's generator is
+ * derived (steal order, select's choice): new at each run, as Go's
+ * fastrand, so that a program never depends on one order by accident;
+ * GF_RAND_SEED=n fixes it, to replay a run.
+ */
+static uint64_t rand_seed;
+
+static void rand_init(void)
+{
+	const char *s = getenv("GF_RAND_SEED");
+
+	if (s && *s) {
+		rand_seed = strtoull(s, NULL, 0);
+		return;
+	}
+	if (getrandom(&rand_seed, sizeof(rand_seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(rand_seed))
+		rand_seed = (uint64_t)gfi_nanotime() ^
+			    ((uint64_t)getpid() << 32);
+}
+
+/* The generator state of the n-th P or M (apart: one multiply each). */
+static uint64_t rand_state(uint64_t kind, uint64_t n)
+{
+	uint64_t st = rand_seed ^ (kind << 56) ^ (n * 0x9e3779b97f4a7c15ULL);
+
+	gfi_rand(&st);
+	return st;
 }
 
 uint64_t gfi_rand(uint64_t *s)
@@ -375,7 +407,7 @@ static void newm(struct gfi_p *p, bool spinning)
 	m->id = atomic_fetch_add(&gfi_sched.mgen, 1) + 1;
 	m->nextp = p;
 	m->spinning = spinning;
-	m->rand = (uint64_t)(uintptr_t)m ^ (uint64_t)gfi_nanotime();
+	m->rand = rand_state(2, (uint64_t)m->id);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&m->thread, &attr, mstart, m))
@@ -923,6 +955,7 @@ static void runtime_init(void)
 		n = 1;
 	if (n > 1024)
 		n = 1024;
+	rand_init();
 	gfi_sched.nthreads_base = process_threads();
 	pthread_atfork(NULL, NULL, threads_fork_child);
 	gfi_sched.traceback_all = tb && !strcmp(tb, "all");
@@ -939,7 +972,7 @@ static void runtime_init(void)
 		struct gfi_p *p = &gfi_sched.allp[i];
 
 		p->id = i;
-		p->rand = (uint64_t)i * 0x9e3779b97f4a7c15ULL + 1;
+		p->rand = rand_state(1, (uint64_t)i);
 		pthread_mutex_lock(&gfi_sched.lock);
 		pidleput_locked(p);
 		pthread_mutex_unlock(&gfi_sched.lock);
@@ -999,7 +1032,7 @@ GF_API int gf_main(int (*fn)(void *arg), void *arg)
 		}
 		m->is_m0 = true;
 		m->id = atomic_fetch_add(&gfi_sched.mgen, 1) + 1;
-		m->rand = (uint64_t)gfi_nanotime();
+		m->rand = rand_state(2, (uint64_t)m->id);
 		gfi_sched.m0 = m;
 		gfi_sched.mcount++;
 		pthread_mutex_unlock(&gfi_sched.lock);

@@ -652,6 +652,57 @@ TEST(fork_child_polls_alone)
 	GFT_RUN(fork_poll_main, NULL);
 }
 
+/* ------------------------------------------------------------ random seed */
+
+/* Print the choices of 32 selects among 8 ready cases. */
+static int select_seq_main(void *arg)
+{
+	gf_chan_t *c[8];
+	gf_select_case_t cs[8];
+	int i, k, one = 1;
+
+	(void)arg;
+	for (i = 0; i < 8; i++) {
+		c[i] = gf_chan_make(sizeof(int), 1);
+		gf_chan_send(c[i], &one);
+	}
+	for (k = 0; k < 32; k++) {
+		/* every channel full: 8 receives ready */
+		for (i = 0; i < 8; i++)
+			cs[i] = (gf_select_case_t){ .chan = c[i],
+						    .dir = GF_SELECT_RECV };
+		i = gf_select(cs, 8, GF_FOREVER);
+		printf("%d", i);
+		gf_chan_send(c[i], &one);
+	}
+	printf("\n");
+	fflush(stdout);
+	return 0;
+}
+
+static void select_seq_child(void)
+{
+	setenv("GF_PROCS", "1", 1);
+	gf_main(select_seq_main, NULL);
+}
+
+/* select's random choice differs from run to run; GF_RAND_SEED replays */
+TEST(select_seed_per_run)
+{
+	char a[256], b[256], c[256], d[256];
+
+	unsetenv("GF_RAND_SEED");
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, a, sizeof(a)));
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, b, sizeof(b)));
+	ASSERT_EQ(33, strlen(a));
+	EXPECT_STRNE(a, b);		/* equal: 1 chance in 8^32 */
+	setenv("GF_RAND_SEED", "12345", 1);
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, c, sizeof(c)));
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, d, sizeof(d)));
+	EXPECT_STREQ(c, d);
+	ASSERT_EQ(33, strlen(c));
+}
+
 /* ------------------------------------------------------------ registry */
 
 static int ret0_never(void *arg)
