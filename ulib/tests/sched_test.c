@@ -723,11 +723,18 @@ TEST(require_kmod_fails_without_device)
 static gf_chan_t *regc;
 static uintptr_t expected_pc;
 
+static gf_fiber_t *reg_waiter_g;
+static atomic_int reg_release;
+
 static void __attribute__((noinline)) reg_waiter(void *arg)
 {
 	(void)arg;
+	__atomic_store_n(&reg_waiter_g, gf_self(), __ATOMIC_RELEASE);
 	gf_chan_recv(regc, NULL);
 	__asm__ volatile("");
+	/* running, its slot unchanged, until released */
+	while (!atomic_load(&reg_release))
+		__builtin_ia32_pause();
 }
 
 static int registry_main(void *arg)
@@ -742,7 +749,7 @@ static int registry_main(void *arg)
 	EXPECT_EQ(2, gf_registry_mode());
 	regc = gf_chan_make(0, 0);
 	id = gf_go(reg_waiter, NULL);
-	gf_sleep(2000000);
+	wait_parked(&reg_waiter_g);
 	all = atomic_load(&gfi_sched.allgs);
 	for (i = 0; i < atomic_load(&gfi_sched.nallgs); i++)
 		if (all[i]->id == id)
@@ -762,7 +769,19 @@ static int registry_main(void *arg)
 	EXPECT_NE(0, s->wait_since_ns);
 	EXPECT_NE(0, s->create_pc);
 	gf_chan_close(regc);
-	gf_sleep(2000000);
+	/* (the status word is written after the slot, with release) */
+	while (atomic_load(&reg_waiter_g->status) != GFIBERS_GRUNNING)
+		gf_sleep(1000000);
+	/* The wait is over: its object and site are gone from the slot. */
+	EXPECT_EQ(0, __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) & 1);
+	EXPECT_EQ(GFIBERS_GRUNNING, s->status);
+	EXPECT_EQ(GFIBERS_WAIT_NONE, s->wait_reason);
+	EXPECT_EQ(0, s->wait_obj);
+	EXPECT_EQ(0, s->wait_pc);
+	EXPECT_EQ(0, s->wait_since_ns);
+	atomic_store(&reg_release, 1);
+	while (__atomic_load_n(&s->fiber_id, __ATOMIC_ACQUIRE))
+		gf_sleep(1000000);
 	/* exited: the slot is free */
 	EXPECT_EQ(0, s->fiber_id);
 	EXPECT_EQ(GFIBERS_GDEAD, s->status);
@@ -775,6 +794,7 @@ TEST(registry_slots_in_fake_table)
 	if (access("/dev/gfibers", F_OK) == 0)
 		SKIP(return, "/dev/gfibers exists: the fake table is unused");
 	setenv("GF_FAKE_TABLE", "1", 1);
+	setenv("GF_PROCS", "2", 1);	/* main beside a running fiber */
 	GFT_RUN(registry_main, NULL);
 }
 
