@@ -139,7 +139,8 @@ GF_API gf_fiber_t *gf_self(void);
 GF_API int64_t gf_fiber_id(const gf_fiber_t *f);
 
 /* gf_exit - end the calling fiber now (as returning from its function).
- * Exiting the main fiber ends gf_main() with value 0. */
+ * Exiting the main fiber ends gf_main() with value 0. Outside a fiber
+ * there is nothing to end: a fatal error (abort). */
 GF_API __attribute__((noreturn)) void gf_exit(void);
 
 /* gf_num_fibers - fibers alive (created, not exited), all states. */
@@ -209,8 +210,8 @@ GF_API void gf_park(gf_unlock_fn unlockf, void *lock, int reason);
 /*
  * gf_ready - Go's goready: make a fiber parked by gf_park runnable. It
  * will run soon, on the caller's processor when there is one. Exactly
- * one gf_ready per park; calling it on a fiber that is not parked is a
- * bug and aborts (fatal error).
+ * one gf_ready per park; calling it on a fiber that is not parked, or
+ * on NULL, is a bug and aborts (fatal error).
  */
 GF_API void gf_ready(gf_fiber_t *f);
 

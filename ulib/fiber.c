@@ -511,7 +511,12 @@ bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 	if (!gp)
 		gfi_fatal("a blocking call outside a fiber");
 	gp->timedout = 0;
-	if (deadline < 0) {
+	/*
+	 * Only GF_FOREVER is forever: any other deadline, negative ones
+	 * included, is a time, and one already past expires at the first
+	 * timer check (gfi_timer_start takes it as 1 ns).
+	 */
+	if (deadline == GF_FOREVER) {
 		gfi_park(unlockf, lock, reason, pc, obj);
 		return true;
 	}
@@ -570,6 +575,8 @@ GF_API void gf_park(gf_unlock_fn unlockf, void *lock, int reason)
 
 GF_API void gf_ready(gf_fiber_t *f)
 {
+	if (!f)
+		gfi_fatal("gf_ready of a NULL fiber");
 	gfi_ready(f, true);
 }
 

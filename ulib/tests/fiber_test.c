@@ -304,6 +304,55 @@ static int park_false_outer(void *arg)
 	return 0;
 }
 
+/*
+ * Only GF_FOREVER is forever: a negative deadline is a time long past,
+ * so the park ends at once, timed out. (It once parked for good.)
+ */
+static int park_negative_deadline_main(void *arg)
+{
+	GFT_FIBER;
+	static const int64_t past[] = { -2, -1000, INT64_MIN, 0 };
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < sizeof(past) / sizeof(past[0]); i++) {
+		atomic_store(&gf_self()->selectdone, 0);
+		EXPECT_FALSE(gfi_park_deadline(NULL, NULL, GF_WAIT_SLEEP, 0,
+					       NULL, past[i]));
+		EXPECT_TRUE(gf_self()->timedout);
+	}
+	return 0;
+}
+
+TEST(park_negative_deadline_expired)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(park_negative_deadline_main, NULL);
+}
+
+static int ready_null_main(void *arg)
+{
+	(void)arg;
+	gf_ready(NULL);
+	return 0;
+}
+
+static void ready_null_child(void)
+{
+	gf_main(ready_null_main, NULL);
+}
+
+/* A bug of the caller, said as one (it was a SIGSEGV). */
+TEST(ready_null_is_fatal)
+{
+	char out[8192];
+	int st = gft_fork_capture(ready_null_child, out, sizeof(out));
+
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, "fatal error: gf_ready of a NULL fiber"));
+}
+
 TEST(park_unlock_false_and_null)
 {
 	(void)park_false_main;
