@@ -546,10 +546,14 @@ GF_API const char *gf_label_get(const char *key);
  * for full traces; the wait site (first line) is always exact. A fiber
  * whose function blocked in a tail call shows "fn (blocked in a tail
  * call)". Fibers not parked show their id and status only (they may be
- * running: the dump does not stop the world).
+ * running: the dump does not stop the world). A parked fiber is held
+ * still only while what is printed of it is copied, never while it is
+ * written: a slow or full fd delays the dump, not the fiber's wakers.
  * SIGQUIT prints the same to stderr and goes on (GF_NOSIGQUIT=1: not
- * installed). Returns the number of fibers written; -1 with errno from
- * write(2).
+ * installed), from a thread of the runtime's (the handler only tells
+ * it); a fork child gets its own, so that its SIGQUIT dumps the child.
+ * Returns the number of fibers written; -1 with errno: EBADF (fd < 0),
+ * or what write(2) failed with (the dump stops at the first failure).
  */
 GF_API int gf_dump(int fd);
 
@@ -557,8 +561,8 @@ GF_API int gf_dump(int fd);
  * gf_leakcheck - goleak for tests: waits up to timeout_ns for every
  * fiber other than the caller and the ids in ignore[] to exit; then, if
  * some are still alive, writes them to fd as gf_dump does (each with its
- * creator) and returns how many; 0 when none leaked; -1 with EPERM
- * outside a fiber.
+ * creator) and returns how many; 0 when none leaked; -1 with errno EPERM
+ * outside a fiber, EINVAL (ignore NULL with nignore > 0).
  */
 GF_API int gf_leakcheck(int fd, const int64_t *ignore, size_t nignore,
 			int64_t timeout_ns);

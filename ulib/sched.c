@@ -136,6 +136,26 @@ static void notesleep(struct gfi_m *m)
 	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
 }
 
+/* notesleep for at most ns; false if the time ran out first. */
+static bool notesleep_for(struct gfi_m *m, int64_t ns)
+{
+	int64_t end = gfi_nanotime() + ns, left;
+
+	while (!atomic_load_explicit(&m->note, memory_order_acquire)) {
+		struct timespec ts;
+
+		left = end - gfi_nanotime();
+		if (left <= 0)
+			return false;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, &ts,
+			NULL, 0);
+	}
+	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
+	return true;
+}
+
 static void notewakeup(struct gfi_m *m)
 {
 	atomic_store_explicit(&m->note, 1, memory_order_release);
@@ -459,8 +479,15 @@ void gfi_wakep_slow(void)
 }
 
 /* Park this M (no P) until startm hands it one. */
+/* How often the last idle M re-runs checkdead while plain threads live. */
+#define CHECKDEAD_RETRY_NS (200 * 1000000LL)
+
+static bool checkdead_locked(void);
+
 static void stopm(struct gfi_m *m)
 {
+	bool recheck;
+
 	gfi_assert(!m->p && !m->spinning);
 	pthread_mutex_lock(&gfi_sched.lock);
 	/*
@@ -475,9 +502,20 @@ static void stopm(struct gfi_m *m)
 	m->schedlink = gfi_sched.midle;
 	gfi_sched.midle = m;
 	gfi_sched.nmidle++;
-	gfi_checkdead_locked();
+	recheck = checkdead_locked();
 	pthread_mutex_unlock(&gfi_sched.lock);
-	notesleep(m);
+	/*
+	 * Spared for a plain thread's sake: the last M looks again now and
+	 * then, since that thread may end without calling in, and nothing
+	 * else would run the check again.
+	 */
+	while (recheck && !notesleep_for(m, CHECKDEAD_RETRY_NS)) {
+		pthread_mutex_lock(&gfi_sched.lock);
+		recheck = checkdead_locked();
+		pthread_mutex_unlock(&gfi_sched.lock);
+	}
+	if (!recheck)
+		notesleep(m);
 	if (m->nextp) {
 		gfi_acquirep(m, m->nextp);
 		m->nextp = NULL;
@@ -579,28 +617,32 @@ static void threads_fork_child(void)
  * Go's checkdead, with sched.lock held, each time an M goes idle: if no M
  * runs, nothing can ready a G but a timer, the netpoller or a plain
  * thread; with none of them and fibers alive, every fiber waits forever.
+ * Returns true when only a plain thread alive spared the program: the
+ * check is then worth making again (stopm).
  */
-void gfi_checkdead_locked(void)
+static bool checkdead_locked(void)
 {
 	int i;
 
 	if (!atomic_load(&gfi_sched.main_running) ||
 	    atomic_load(&gfi_sched.main_done))
-		return;
+		return false;
 	if (gfi_sched.mcount - gfi_sched.nmidle > 0)
-		return;
+		return false;
 	if (atomic_load(&gfi_sched.npollwait) > 0 ||
 	    atomic_load(&gfi_sched.nmsys) > 0 ||
 	    atomic_load(&gfi_sched.runqsize) > 0)
-		return;
+		return false;
 	for (i = 0; i < gfi_sched.nprocs; i++) {
 		struct gfi_p *p = &gfi_sched.allp[i];
 
 		if (atomic_load(&p->timer0when) || !runqempty(p))
-			return;
+			return false;
 	}
-	if (atomic_load(&gfi_sched.ngoroutines) == 0 || plain_threads())
-		return;
+	if (atomic_load(&gfi_sched.ngoroutines) == 0)
+		return false;
+	if (plain_threads())
+		return true;
 	pthread_mutex_unlock(&gfi_sched.lock);
 	gfi_fatal("all fibers are asleep - deadlock!");
 }

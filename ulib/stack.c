@@ -153,13 +153,25 @@ void gfi_stack_free(gfi_g *gp)
 	gp->map_lo = gp->stack_lo = gp->stack_hi = NULL;
 }
 
+/* SIG_DFL for sig, async-signal-safely (signal() is not listed so). */
+static void sig_default(int sig)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+/* May run in the SIGSEGV handler: async-signal-safe calls only. */
 void gfi_stack_overflow(gfi_g *gp, const char *how)
 {
 	gfi_printf(2, "fatal error: stack overflow in fiber %ld (%s): %s, "
 		   "stack [%p, %p)\n", (long)gp->id,
 		   gp->name[0] ? gp->name : "unnamed", how,
 		   (void *)gp->stack_lo, (void *)gp->stack_hi);
-	signal(SIGABRT, SIG_DFL);
+	sig_default(SIGABRT);
 	abort();
 }
 
@@ -200,7 +212,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 		old_segv.sa_handler(sig);
 		return;
 	}
-	signal(sig, SIG_DFL);
+	sig_default(sig);
 	/* returning re-executes the faulting access: default action */
 }
 

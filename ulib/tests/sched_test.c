@@ -377,6 +377,206 @@ TEST(sigquit_dumps)
 				    "\tquit_main+"));
 }
 
+/*
+ * A dump into a full pipe blocks in write(2); it must not hold the
+ * fiber it prints meanwhile. Main parks on a channel; a plain thread
+ * dumps into a full pipe (main is printed first); a fiber sends to main
+ * while that thread is blocked in its write. The send must complete:
+ * before, the dump held main with GSCAN across the write and the
+ * sender's gf_ready spun until the pipe was read. A watchdog thread
+ * reads the pipe after 10 s of no progress, so that the test fails
+ * instead of hanging.
+ */
+static int fullpipe[2];
+static atomic_int dumper_tid, dump_done, send_done, send_stuck;
+static gf_chan_t *dump_c;
+static gf_fiber_t *dump_main_g;
+
+static void *full_dumper(void *arg)
+{
+	(void)arg;
+	atomic_store(&dumper_tid, (int)gettid());
+	gf_dump(fullpipe[1]);
+	atomic_store(&dump_done, 1);
+	return NULL;
+}
+
+/* Whether thread tid is inside write(2) now. */
+static bool in_write(int tid)
+{
+	char path[64], buf[32] = "";
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return !strncmp(buf, "1 ", 2);
+}
+
+static void *pipe_watchdog(void *arg)
+{
+	char buf[4096];
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 10000 && !atomic_load(&send_done); i++)
+		usleep(1000);
+	if (!atomic_load(&send_done))
+		atomic_store(&send_stuck, 1);
+	while (!atomic_load(&dump_done))
+		if (read(fullpipe[0], buf, sizeof(buf)) <= 0)
+			usleep(1000);
+	return NULL;
+}
+
+static void dump_sender(void *arg)
+{
+	GFT_FIBER;
+	pthread_t t, w;
+	int i, one = 1;
+
+	(void)arg;
+	wait_parked(&dump_main_g);
+	EXPECT_EQ(0, pthread_create(&t, NULL, full_dumper, NULL));
+	for (i = 0; i < 10000; i++) {
+		int tid = atomic_load(&dumper_tid);
+
+		if (tid && in_write(tid))
+			break;
+		gf_sleep(1000000);
+	}
+	EXPECT_LT(i, 10000);		/* the dump is blocked in write */
+	EXPECT_EQ(0, pthread_create(&w, NULL, pipe_watchdog, NULL));
+	EXPECT_EQ(0, gf_chan_send(dump_c, &one));
+	atomic_store(&send_done, 1);
+	gf_syscall_enter();
+	pthread_join(w, NULL);
+	pthread_join(t, NULL);
+	gf_syscall_exit();
+	gf_waitgroup_done(&wg);
+}
+
+static int dump_full_pipe_main(void *arg)
+{
+	GFT_FIBER;
+	char junk[4096] = { 0 };
+	int v = 0;
+
+	(void)arg;
+	EXPECT_EQ(0, pipe(fullpipe));
+	fcntl(fullpipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(fullpipe[1], F_SETFL, O_NONBLOCK);
+	while (write(fullpipe[1], junk, sizeof(junk)) > 0)
+		;
+	while (write(fullpipe[1], junk, 1) > 0)
+		;
+	fcntl(fullpipe[1], F_SETFL, 0);	/* the dump's writes block */
+	dump_c = gf_chan_make(sizeof(int), 0);
+	gf_waitgroup_add(&wg, 1);
+	gf_go(dump_sender, NULL);
+	__atomic_store_n(&dump_main_g, gf_self(), __ATOMIC_RELEASE);
+	EXPECT_EQ(1, gf_chan_recv(dump_c, &v));
+	EXPECT_EQ(1, v);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, atomic_load(&send_stuck)) {
+		TH_LOG("gf_chan_send waited for the dump's write");
+	}
+	close(fullpipe[0]);
+	close(fullpipe[1]);
+	gf_chan_unref(dump_c);
+	return 0;
+}
+
+TEST(dump_does_not_hold_wakers)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(dump_full_pipe_main, NULL);
+}
+
+/* gf_dump's errors are gfiber.h's: -1 and errno, not a count. */
+static int dump_errors_main(void *arg)
+{
+	GFT_FIBER;
+	int p[2];
+
+	(void)arg;
+	EXPECT_EQ(-1, gf_dump(-1));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(0, pipe(p));
+	close(p[1]);
+	EXPECT_EQ(-1, gf_dump(p[0]));	/* read end: not writable */
+	EXPECT_EQ(EBADF, errno);
+	close(p[0]);
+	EXPECT_EQ(-1, gf_leakcheck(2, NULL, 1, 0));
+	EXPECT_EQ(EINVAL, errno);
+	return 0;
+}
+
+TEST(dump_errors)
+{
+	GFT_RUN(dump_errors_main, NULL);
+}
+
+/*
+ * A fork child's SIGQUIT dumps the child, on the child's stderr: before,
+ * the child had no dumper thread and wrote its byte into the parent's
+ * pipe, and the parent dumped itself. The child waits (10 s at most) to
+ * be killed once its dump was read.
+ */
+static int fork_quit_main(void *arg)
+{
+	GFT_FIBER;
+	static char out[16384];
+	size_t got = 0;
+	int64_t deadline;
+	int p[2], st = 0, i;
+	pid_t pid;
+
+	(void)arg;
+	EXPECT_EQ(0, pipe(p));
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		kill(getpid(), SIGQUIT);
+		for (i = 0; i < 1000; i++)
+			usleep(10000);
+		_exit(0);
+	}
+	close(p[1]);
+	EXPECT_LT(0, pid);
+	deadline = gf_now() + 10000000000LL;
+	while (got + 1 < sizeof(out) &&
+	       !strstr(out, "fiber 1 [running]:\n") &&
+	       gf_wait_fd(p[0], EPOLLIN, deadline) > 0) {
+		ssize_t r = read(p[0], out + got, sizeof(out) - 1 - got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		out[got] = 0;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	close(p[0]);
+	EXPECT_NE(NULL, strstr(out, "SIGQUIT: fiber dump")) {
+		TH_LOG("the child's SIGQUIT did not dump the child: %s", out);
+	}
+	/* the child's own fibers: the caller of fork, running */
+	EXPECT_NE(NULL, strstr(out, "fiber 1 [running]:\n"));
+	return 0;
+}
+
+TEST(fork_child_sigquit_dumps_child)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(fork_quit_main, NULL);
+}
+
 /* ------------------------------------------------------------ leakcheck */
 
 static void short_lived(void *arg)
