@@ -371,6 +371,8 @@ void gfi_goexit(void)
 	struct gfi_m *m = gfi_getm();
 	gfi_g *gp = m->curg;
 
+	/* while its id and name are still there to report */
+	gfi_stack_check_pad(gp);
 	gfi_casgstatus(gp, GFIBERS_GRUNNING, GFIBERS_GDEAD);
 	gfi_registry_release(gp);
 	labels_unref(gp->labels);
@@ -424,7 +426,6 @@ void gfi_after_switch(struct gfi_m *m)
 		__tsan_destroy_fiber(prev->tsan_fiber);
 		prev->tsan_fiber = NULL;
 #endif
-		gfi_stack_check_pad(prev);
 		gfput(m->p, prev);
 		break;
 	case PA_GLOBRUNQ:

@@ -510,6 +510,109 @@ TEST(stack_overflow_reported)
 #endif
 }
 
+/*
+ * One frame bigger than the whole stack, of which only the lowest byte
+ * is written: it lands 8 KiB below the stack, over a one-page guard and
+ * into the stack of the fiber below (main's, carved just before it),
+ * silently. The pad below every stack is now 64 KiB, so the write hits
+ * it: reported, and no neighbour touched. (Built without
+ * -fstack-clash-protection, as here, the frame is not probed page by
+ * page.)
+ */
+static __attribute__((noinline)) void huge_frame(void)
+{
+	volatile char buf[(64 + 8) << 10];
+
+	buf[0] = 1;
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+static void jumper(void *arg)
+{
+	(void)arg;
+	huge_frame();
+}
+
+static int jump_main(void *arg)
+{
+	gf_attr_t a = { .name = "big-frame" };
+
+	(void)arg;
+	gf_go_attr(jumper, NULL, &a);
+	gf_sleep(2000000000LL);
+	return 0;
+}
+
+static void jump_child(void)
+{
+	setenv("GF_PROCS", "1", 1);
+	gf_main(jump_main, NULL);
+}
+
+TEST(stack_overflow_big_frame_over_guard)
+{
+	char out[8192];
+	int st = gft_fork_capture(jump_child, out, sizeof(out));
+
+	TH_LOG("child said: %.300s", out);
+#ifdef GFT_ASAN
+	/* ASan's own report may come first */
+	ASSERT_TRUE(WIFSIGNALED(st) || WEXITSTATUS(st) != 0);
+#else
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, "stack overflow in fiber 2 (big-frame)"));
+#endif
+}
+
+/* Beyond the guard budget: a write into the pad, found at exit. */
+static __attribute__((noinline)) void pad_frame(void)
+{
+	volatile char buf[(64 + 16) << 10];
+
+	buf[0] = 1;
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+static void padder(void *arg)
+{
+	(void)arg;
+	pad_frame();
+}
+
+static int pad_main(void *arg)
+{
+	gf_attr_t a = { .name = "pad-writer" };
+
+	(void)arg;
+	gf_go_attr(padder, NULL, &a);
+	gf_sleep(2000000000LL);
+	return 0;
+}
+
+static void pad_child(void)
+{
+	setenv("GF_PROCS", "1", 1);
+	setenv("GF_GUARD_STACKS", "0", 1);
+	gf_main(pad_main, NULL);
+}
+
+TEST(stack_overflow_into_unguarded_pad)
+{
+	char out[8192];
+	int st = gft_fork_capture(pad_child, out, sizeof(out));
+
+	TH_LOG("child said: %.300s", out);
+#ifdef GFT_ASAN
+	ASSERT_TRUE(WIFSIGNALED(st) || WEXITSTATUS(st) != 0);
+#else
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, "stack overflow in fiber 2 (pad-writer): "
+				    "pad below the stack written"));
+#endif
+}
+
 /* ------------------------------------------------------------ many parked */
 
 static gf_chan_t *never;
