@@ -716,8 +716,11 @@ static void dump_fork_child(void)
 	close(quitpipe[0]);
 	close(quitpipe[1]);
 	quitpipe[0] = quitpipe[1] = -1;
+#ifndef GF_TSAN
+	/* (TSan kills a multi-threaded process's child that starts one) */
 	if (dumper_start() == 0)
 		return;
+#endif
 	/* No dumper here: SIGQUIT's default action, as said above. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;

@@ -606,6 +606,26 @@ static bool plain_threads(void)
 			atomic_load(&gfi_sched.nownthreads) > 0;
 }
 
+#ifdef GF_TSAN
+static void *nop_thread(void *arg)
+{
+	return arg;
+}
+
+/*
+ * TSan starts threads of its own at the first pthread_create: have them
+ * started before nthreads_base is read, or they would count as plain
+ * threads and keep deadlocks from being reported in TSan builds.
+ */
+static void tsan_own_threads(void)
+{
+	pthread_t t;
+
+	if (!pthread_create(&t, NULL, nop_thread, NULL))
+		pthread_join(t, NULL);
+}
+#endif
+
 /* In a fork child: its one thread, the runtime's or not. */
 static void threads_fork_child(void)
 {
@@ -998,6 +1018,9 @@ static void runtime_init(void)
 	if (n > 1024)
 		n = 1024;
 	rand_init();
+#ifdef GF_TSAN
+	tsan_own_threads();
+#endif
 	gfi_sched.nthreads_base = process_threads();
 	pthread_atfork(NULL, NULL, threads_fork_child);
 	gfi_sched.traceback_all = tb && !strcmp(tb, "all");

@@ -573,6 +573,10 @@ static int fork_quit_main(void *arg)
 
 TEST(fork_child_sigquit_dumps_child)
 {
+#ifdef GFT_TSAN
+	SKIP(return, "TSan kills a fork child that starts a thread, so the "
+	     "child of a TSan build has no dumper");
+#endif
 	setenv("GF_PROCS", "1", 1);
 	GFT_RUN(fork_quit_main, NULL);
 }
@@ -963,7 +967,7 @@ static int registry_main(void *arg)
 	EXPECT_EQ((uintptr_t)regc, s->wait_obj);
 	/* the wait site is in reg_waiter, not in the library */
 	EXPECT_GT(s->wait_pc, (uintptr_t)reg_waiter);
-	EXPECT_LT(s->wait_pc, (uintptr_t)reg_waiter + 64);
+	EXPECT_LT(s->wait_pc, (uintptr_t)reg_waiter + 256);
 	EXPECT_NE(0, s->saved_sp);
 	EXPECT_NE(0, s->saved_pc);
 	EXPECT_NE(0, s->wait_since_ns);
@@ -980,7 +984,8 @@ static int registry_main(void *arg)
 	EXPECT_EQ(0, s->wait_pc);
 	EXPECT_EQ(0, s->wait_since_ns);
 	atomic_store(&reg_release, 1);
-	while (__atomic_load_n(&s->fiber_id, __ATOMIC_ACQUIRE))
+	/* (the count drops after the slot's release) */
+	while (gf_num_fibers() > 1)
 		gf_sleep(1000000);
 	/* exited: the slot is free */
 	EXPECT_EQ(0, s->fiber_id);
