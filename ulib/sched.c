@@ -478,12 +478,12 @@ void gfi_wakep_slow(void)
 	startm(NULL, true);
 }
 
-/* Park this M (no P) until startm hands it one. */
 /* How often the last idle M re-runs checkdead while plain threads live. */
 #define CHECKDEAD_RETRY_NS (200 * 1000000LL)
 
 static bool checkdead_locked(void);
 
+/* Park this M (no P) until startm hands it one. */
 static void stopm(struct gfi_m *m)
 {
 	bool recheck;
