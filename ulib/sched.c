@@ -796,8 +796,10 @@ top:
 		 * The global queue is where a plain thread's gf_ready, the
 		 * poller and a P-less syscall exit put theirs: skipping it
 		 * strands them until some unrelated event wakes an M.
-		 * The seq_cst decrement pairs with the waker's seq_cst
-		 * runqsize increment before its nmspinning load (wakep).
+		 * Our locked decrement, then the runqsize load, pairs with
+		 * the waker's locked runqsize increment, then its
+		 * nmspinning load in wakep (a full barrier each on x86-64,
+		 * so one of us sees the other's store).
 		 */
 		gfi_chaos(GFI_CHAOS_RUNQ);
 		m->spinning = false;
