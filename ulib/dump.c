@@ -59,7 +59,7 @@ static void fmt_str(struct fmtbuf *b, const char *s)
 		fmt_ch(b, *s++);
 }
 
-static void fmt_num(struct fmtbuf *b, unsigned long v, unsigned base,
+static void fmt_num(struct fmtbuf *b, unsigned long v, unsigned int base,
 		    bool neg)
 {
 	char t[24];
@@ -121,7 +121,7 @@ static size_t fmt(char *buf, size_t size, const char *f, va_list ap)
 			break;
 		case 0:
 			f--;	/* a lone '%' at the end */
-			/* fall through */
+			__attribute__((fallthrough));
 		default:
 			fmt_ch(&b, '?');
 			break;
@@ -149,16 +149,22 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int gfi_printf(int fd, const char *f, ...)
+static int vprint(int fd, const char *f, va_list ap)
 {
 	char buf[1024];
+
+	return write_all(fd, buf, fmt(buf, sizeof(buf), f, ap));
+}
+
+int gfi_printf(int fd, const char *f, ...)
+{
 	va_list ap;
-	size_t n;
+	int r;
 
 	va_start(ap, f);
-	n = fmt(buf, sizeof(buf), f, ap);
+	r = vprint(fd, f, ap);
 	va_end(ap);
-	return write_all(fd, buf, n);
+	return r;
 }
 
 /* ---------------------------------------------------------- symbols */
@@ -346,11 +352,19 @@ struct dump_out {
 	int err;
 };
 
-#define out_printf(o, ...)						\
-	do {								\
-		if (!(o)->err && gfi_printf((o)->fd, __VA_ARGS__))	\
-			(o)->err = errno ? errno : EIO;			\
-	} while (0)
+/* Print to o unless an earlier write failed; keep the first error. */
+static __attribute__((format(printf, 2, 3))) void
+out_printf(struct dump_out *o, const char *f, ...)
+{
+	va_list ap;
+
+	if (o->err)
+		return;
+	va_start(ap, f);
+	if (vprint(o->fd, f, ap))
+		o->err = errno ? errno : EIO;
+	va_end(ap);
+}
 
 static int walk(gfi_g *gp, uintptr_t pc0, uintptr_t fp, uintptr_t *pcs)
 {

@@ -56,8 +56,7 @@
 #include "runtime.h"
 
 #define ARENA_STACKS 64
-/* The pad (guard) below each stack: frames up to this size cannot jump
- * it. Address space only (see above). */
+/* The pad (guard) below each stack: frames up to its size cannot jump it */
 #define PAD_PAGES 16
 
 static size_t pagesz;
