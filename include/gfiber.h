@@ -77,11 +77,15 @@ typedef struct gf_fiber gf_fiber_t;
  * The calling thread becomes the runtime's first thread. The runtime
  * reads, once: GF_PROCS (processors, default: online CPUs), GF_STACK_SIZE
  * (default fiber stack, bytes, default 64 KiB), GF_GUARD_STACKS (how many
- * stacks get a real guard page, default 8192, see docs/ulib.md),
+ * stacks get a real 64 KiB guard, default 8192; overflow detection and
+ * its limits: docs/ulib.md),
  * GF_REQUIRE_KMOD=1 (fail when /dev/gfibers cannot be used),
  * GF_FAKE_TABLE=1 (without the device, register into a private table of
  * the same layout: for benchmarks), GF_NOSIGQUIT=1 (no SIGQUIT dump),
- * GF_TRACEBACK=all (dumps show runtime frames too).
+ * GF_TRACEBACK=all (dumps show runtime frames too), GF_RAND_SEED=n (the
+ * seed of the runtime's random choices - gf_select's among ready cases,
+ * the order threads steal work in - taken anew from getrandom(2) at each
+ * run otherwise: fix it to replay a run's choices).
  *
  * When fn returns, gf_main returns its value. Other fibers are not
  * waited for (as Go's main): those still runnable may go on running on
@@ -89,8 +93,14 @@ typedef struct gf_fiber gf_fiber_t;
  * called again later, from the same thread only, but not nested.
  *
  * When every fiber is parked and nothing can wake any of them (no timer,
- * IO wait or wrapped syscall pending), the runtime prints "fatal error:
- * all fibers are asleep - deadlock!" and a dump to stderr, and aborts.
+ * IO wait or wrapped syscall pending, and no plain thread alive: see
+ * below), the runtime prints "fatal error: all fibers are asleep -
+ * deadlock!" and a dump to stderr, and aborts. A plain thread (one the
+ * runtime did not start) may wake fibers at any time (gf_ready, close,
+ * GF_NOWAIT sends), so while the process has more threads than the
+ * runtime's own and those it had when the runtime started (read from
+ * /proc/self/stat), the check stays silent and a deadlock shows as a
+ * hang (SIGQUIT dumps it); without a readable /proc it is never made.
  *
  * Returns fn's value; -1 with errno: EINVAL (fn NULL, or nested call,
  * or another thread than the first), ENOMEM, EAGAIN (no thread); with
@@ -140,7 +150,8 @@ GF_API gf_fiber_t *gf_self(void);
 GF_API int64_t gf_fiber_id(const gf_fiber_t *f);
 
 /* gf_exit - end the calling fiber now (as returning from its function).
- * Exiting the main fiber ends gf_main() with value 0. */
+ * Exiting the main fiber ends gf_main() with value 0. Outside a fiber
+ * there is nothing to end: a fatal error (abort). */
 GF_API __attribute__((noreturn)) void gf_exit(void);
 
 /* gf_num_fibers - fibers alive (created, not exited), all states. */
@@ -210,8 +221,8 @@ GF_API void gf_park(gf_unlock_fn unlockf, void *lock, int reason);
 /*
  * gf_ready - Go's goready: make a fiber parked by gf_park runnable. It
  * will run soon, on the caller's processor when there is one. Exactly
- * one gf_ready per park; calling it on a fiber that is not parked is a
- * bug and aborts (fatal error).
+ * one gf_ready per park; calling it on a fiber that is not parked, or
+ * on NULL, is a bug and aborts (fatal error).
  */
 GF_API void gf_ready(gf_fiber_t *f);
 
@@ -652,10 +663,14 @@ GF_API const char *gf_label_get(const char *key);
  * for full traces; the wait site (first line) is always exact. A fiber
  * whose function blocked in a tail call shows "fn (blocked in a tail
  * call)". Fibers not parked show their id and status only (they may be
- * running: the dump does not stop the world).
+ * running: the dump does not stop the world). A parked fiber is held
+ * still only while what is printed of it is copied, never while it is
+ * written: a slow or full fd delays the dump, not the fiber's wakers.
  * SIGQUIT prints the same to stderr and goes on (GF_NOSIGQUIT=1: not
- * installed). Returns the number of fibers written; -1 with errno from
- * write(2).
+ * installed), from a thread of the runtime's (the handler only tells
+ * it); a fork child gets its own, so that its SIGQUIT dumps the child.
+ * Returns the number of fibers written; -1 with errno: EBADF (fd < 0),
+ * or what write(2) failed with (the dump stops at the first failure).
  */
 GF_API int gf_dump(int fd);
 
@@ -663,8 +678,8 @@ GF_API int gf_dump(int fd);
  * gf_leakcheck - goleak for tests: waits up to timeout_ns for every
  * fiber other than the caller and the ids in ignore[] to exit; then, if
  * some are still alive, writes them to fd as gf_dump does (each with its
- * creator) and returns how many; 0 when none leaked; -1 with EPERM
- * outside a fiber.
+ * creator) and returns how many; 0 when none leaked; -1 with errno EPERM
+ * outside a fiber, EINVAL (ignore NULL with nignore > 0).
  */
 GF_API int gf_leakcheck(int fd, const int64_t *ignore, size_t nignore,
 			int64_t timeout_ns);

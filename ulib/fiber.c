@@ -378,6 +378,8 @@ void gfi_goexit(void)
 	struct gfi_m *m = gfi_getm();
 	gfi_g *gp = m->curg;
 
+	/* while its id and name are still there to report */
+	gfi_stack_check_pad(gp);
 	gfi_casgstatus(gp, GFIBERS_GRUNNING, GFIBERS_GDEAD);
 	gfi_registry_release(gp);
 	labels_unref(gp->labels);
@@ -437,7 +439,6 @@ void gfi_after_switch(struct gfi_m *m)
 		__tsan_destroy_fiber(prev->tsan_fiber);
 		prev->tsan_fiber = NULL;
 #endif
-		gfi_stack_check_pad(prev);
 		gfput(m->p, prev);
 		break;
 	case PA_GLOBRUNQ:
@@ -526,7 +527,12 @@ bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 	if (!gp)
 		gfi_fatal("a blocking call outside a fiber");
 	gp->timedout = 0;
-	if (deadline < 0) {
+	/*
+	 * Only GF_FOREVER is forever: any other deadline, negative ones
+	 * included, is a time, and one already past expires at the first
+	 * timer check (gfi_timer_start takes it as 1 ns).
+	 */
+	if (deadline == GF_FOREVER) {
 		gfi_park(unlockf, lock, reason, pc, obj);
 		return true;
 	}
@@ -585,6 +591,8 @@ GF_API void gf_park(gf_unlock_fn unlockf, void *lock, int reason)
 
 GF_API void gf_ready(gf_fiber_t *f)
 {
+	if (!f)
+		gfi_fatal("gf_ready of a NULL fiber");
 	gfi_ready(f, true);
 }
 

@@ -308,6 +308,8 @@ struct gfi_sched {
 	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
+	_Atomic int nownthreads;	/* threads the runtime started */
+	int nthreads_base;		/* threads before it started (sched.c) */
 	_Atomic int main_running;	/* inside gf_main: deadlock checks on */
 	_Atomic int main_done;		/* main fiber returned, M0 to leave */
 	int main_ret;
@@ -562,7 +564,8 @@ GF_HIDDEN void gfi_m_loop(struct gfi_m *m);
 GF_HIDDEN void gfi_handoffp(struct gfi_p *p);
 GF_HIDDEN struct gfi_p *gfi_pidleget(void);
 GF_HIDDEN void gfi_acquirep(struct gfi_m *m, struct gfi_p *p);
-GF_HIDDEN void gfi_checkdead_locked(void);
+/* Called first by each thread the runtime starts (not by M0). */
+GF_HIDDEN void gfi_thread_own(void);
 GF_HIDDEN void gfi_sysmon_wake(void);
 
 
@@ -612,8 +615,12 @@ GF_HIDDEN int gfi_dump(int fd, const int64_t *ignore, size_t nignore,
 		       bool only_others);
 GF_HIDDEN void gfi_dump_init(void);
 GF_HIDDEN const char *gfi_status_name(uint32_t status);
-/* Async-signal-safe formatted write of a whole line to fd. */
-GF_HIDDEN void gfi_printf(int fd, const char *fmt, ...)
+/*
+ * Async-signal-safe formatted write of a whole line (up to 1 KiB) to
+ * fd, no stdio (%s %c %d %u %x %ld %lu %lx %p %% only); 0, or -1 with
+ * errno from write(2).
+ */
+GF_HIDDEN int gfi_printf(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------- switch */

@@ -26,11 +26,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,6 +86,37 @@ int64_t gfi_coarsetime(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * The process's random seed, of which every P's and M's generator is
+ * derived (steal order, select's choice): new at each run, as Go's
+ * fastrand, so that a program never depends on one order by accident;
+ * GF_RAND_SEED=n fixes it, to replay a run.
+ */
+static uint64_t rand_seed;
+
+static void rand_init(void)
+{
+	const char *s = getenv("GF_RAND_SEED");
+
+	if (s && *s) {
+		rand_seed = strtoull(s, NULL, 0);
+		return;
+	}
+	if (getrandom(&rand_seed, sizeof(rand_seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(rand_seed))
+		rand_seed = (uint64_t)gfi_nanotime() ^
+			    ((uint64_t)getpid() << 32);
+}
+
+/* The generator state of the n-th P or M (apart: one multiply each). */
+static uint64_t rand_state(uint64_t kind, uint64_t n)
+{
+	uint64_t st = rand_seed ^ (kind << 56) ^ (n * 0x9e3779b97f4a7c15ULL);
+
+	gfi_rand(&st);
+	return st;
+}
+
 uint64_t gfi_rand(uint64_t *s)
 {
 	/* wyrand: one multiply, good enough for shuffles. */
@@ -103,6 +136,26 @@ static void notesleep(struct gfi_m *m)
 		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, NULL,
 			NULL, 0);
 	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
+}
+
+/* notesleep for at most ns; false if the time ran out first. */
+static bool notesleep_for(struct gfi_m *m, int64_t ns)
+{
+	int64_t end = gfi_nanotime() + ns, left;
+
+	while (!atomic_load_explicit(&m->note, memory_order_acquire)) {
+		struct timespec ts;
+
+		left = end - gfi_nanotime();
+		if (left <= 0)
+			return false;
+		ts.tv_sec = left / 1000000000;
+		ts.tv_nsec = left % 1000000000;
+		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, &ts,
+			NULL, 0);
+	}
+	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
+	return true;
 }
 
 static void notewakeup(struct gfi_m *m)
@@ -376,7 +429,7 @@ static void newm(struct gfi_p *p, bool spinning)
 	m->id = atomic_fetch_add(&gfi_sched.mgen, 1) + 1;
 	m->nextp = p;
 	m->spinning = spinning;
-	m->rand = (uint64_t)(uintptr_t)m ^ (uint64_t)gfi_nanotime();
+	m->rand = rand_state(2, (uint64_t)m->id);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&m->thread, &attr, mstart, m))
@@ -427,9 +480,16 @@ void gfi_wakep_slow(void)
 	startm(NULL, true);
 }
 
+/* How often the last idle M re-runs checkdead while plain threads live. */
+#define CHECKDEAD_RETRY_NS (200 * 1000000LL)
+
+static bool checkdead_locked(void);
+
 /* Park this M (no P) until startm hands it one. */
 static void stopm(struct gfi_m *m)
 {
+	bool recheck;
+
 	gfi_assert(!m->p && !m->spinning);
 	pthread_mutex_lock(&gfi_sched.lock);
 	/*
@@ -444,9 +504,20 @@ static void stopm(struct gfi_m *m)
 	m->schedlink = gfi_sched.midle;
 	gfi_sched.midle = m;
 	gfi_sched.nmidle++;
-	gfi_checkdead_locked();
+	recheck = checkdead_locked();
 	pthread_mutex_unlock(&gfi_sched.lock);
-	notesleep(m);
+	/*
+	 * Spared for a plain thread's sake: the last M looks again now and
+	 * then, since that thread may end without calling in, and nothing
+	 * else would run the check again.
+	 */
+	while (recheck && !notesleep_for(m, CHECKDEAD_RETRY_NS)) {
+		pthread_mutex_lock(&gfi_sched.lock);
+		recheck = checkdead_locked();
+		pthread_mutex_unlock(&gfi_sched.lock);
+	}
+	if (!recheck)
+		notesleep(m);
 	if (m->nextp) {
 		gfi_acquirep(m, m->nextp);
 		m->nextp = NULL;
@@ -485,31 +556,115 @@ void gfi_handoffp(struct gfi_p *p)
 /* ---------------------------------------------------------- deadlock */
 
 /*
- * Go's checkdead, with sched.lock held, each time an M goes idle: if no M
- * runs, nothing can ready a G but a timer or the netpoller; with neither
- * pending and fibers alive, every fiber waits forever.
+ * Plain threads. gfiber.h lets a thread that is not the runtime's call
+ * the non-blocking API (gf_ready, close, GF_NOWAIT sends): such a thread
+ * can wake a parked fiber when every M sleeps, as Go's cgo callers can
+ * (and Go gives up deadlock detection in a c-shared library for that
+ * reason). The runtime cannot know which thread will call in, or when,
+ * so it counts them all: the process's threads (/proc/self/stat) less
+ * those the runtime started (nownthreads, counted by each as it starts)
+ * and those there were when it started (nthreads_base: the thread in
+ * gf_main and whatever ran before, such as a sanitizer's). Any other
+ * thread may be a waker, and checkdead stays silent while one lives.
+ * A thread that starts before its own count is seen only errs on the
+ * silent side.
  */
-void gfi_checkdead_locked(void)
+static __thread bool tls_own;		/* a thread the runtime started */
+
+void gfi_thread_own(void)
+{
+	tls_own = true;
+	atomic_fetch_add(&gfi_sched.nownthreads, 1);
+}
+
+/* The process's threads now (num_threads, field 20); -1: unknown. */
+static int process_threads(void)
+{
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC), i;
+	char buf[1024], *s;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* comm may hold spaces and parentheses: count from the last ')' */
+	s = strrchr(buf, ')');
+	for (i = 0; s && i < 18; i++)
+		s = strchr(s + 1, ' ');
+	return s ? atoi(s + 1) : -1;
+}
+
+/* Whether a thread outside the runtime may call in (unknown: yes). */
+static bool plain_threads(void)
+{
+	int e = errno, n = process_threads();
+
+	errno = e;
+	return n < 0 || n - gfi_sched.nthreads_base -
+			atomic_load(&gfi_sched.nownthreads) > 0;
+}
+
+#ifdef GF_TSAN
+static void *nop_thread(void *arg)
+{
+	return arg;
+}
+
+/*
+ * TSan starts threads of its own at the first pthread_create: have them
+ * started before nthreads_base is read, or they would count as plain
+ * threads and keep deadlocks from being reported in TSan builds.
+ */
+static void tsan_own_threads(void)
+{
+	pthread_t t;
+
+	if (!pthread_create(&t, NULL, nop_thread, NULL))
+		pthread_join(t, NULL);
+}
+#endif
+
+/* In a fork child: its one thread, the runtime's or not. */
+static void threads_fork_child(void)
+{
+	atomic_store(&gfi_sched.nownthreads, tls_own ? 1 : 0);
+	gfi_sched.nthreads_base = tls_own ? 0 : 1;
+}
+
+/*
+ * Go's checkdead, with sched.lock held, each time an M goes idle: if no M
+ * runs, nothing can ready a G but a timer, the netpoller or a plain
+ * thread; with none of them and fibers alive, every fiber waits forever.
+ * Returns true when only a plain thread alive spared the program: the
+ * check is then worth making again (stopm).
+ */
+static bool checkdead_locked(void)
 {
 	int i;
 
 	if (!atomic_load(&gfi_sched.main_running) ||
 	    atomic_load(&gfi_sched.main_done))
-		return;
+		return false;
 	if (gfi_sched.mcount - gfi_sched.nmidle > 0)
-		return;
+		return false;
 	if (atomic_load(&gfi_sched.npollwait) > 0 ||
 	    atomic_load(&gfi_sched.nmsys) > 0 ||
 	    atomic_load(&gfi_sched.runqsize) > 0)
-		return;
+		return false;
 	for (i = 0; i < gfi_sched.nprocs; i++) {
 		struct gfi_p *p = &gfi_sched.allp[i];
 
 		if (atomic_load(&p->timer0when) || !runqempty(p))
-			return;
+			return false;
 	}
 	if (atomic_load(&gfi_sched.ngoroutines) == 0)
-		return;
+		return false;
+	if (plain_threads())
+		return true;
 	pthread_mutex_unlock(&gfi_sched.lock);
 	gfi_fatal("all fibers are asleep - deadlock!");
 }
@@ -637,13 +792,35 @@ top:
 	was_spinning = m->spinning;
 	if (m->spinning) {
 		/*
-		 * Dropping spinning, then re-checking every queue: a G readied
-		 * between our steal and the drop saw nmspinning > 0 and woke
-		 * nobody (Go's "delicate dance").
+		 * Dropping spinning, then re-checking every queue, the global
+		 * one first: a G queued between our last look and the drop
+		 * saw nmspinning > 0 and woke nobody (Go's "delicate dance").
+		 * The global queue is where a plain thread's gf_ready, the
+		 * poller and a P-less syscall exit put theirs: skipping it
+		 * strands them until some unrelated event wakes an M.
+		 * Our locked decrement, then the runqsize load, pairs with
+		 * the waker's locked runqsize increment, then its
+		 * nmspinning load in wakep (a full barrier each on x86-64,
+		 * so one of us sees the other's store).
 		 */
+		gfi_chaos(GFI_CHAOS_RUNQ);
 		m->spinning = false;
 		atomic_fetch_sub(&gfi_sched.nmspinning, 1);
 		gfi_chaos(GFI_CHAOS_RUNQ);
+		if (atomic_load(&gfi_sched.runqsize)) {
+			pthread_mutex_lock(&gfi_sched.lock);
+			p = atomic_load(&gfi_sched.runqsize) ?
+			    pidleget_locked() : NULL;
+			if (p) {
+				gfi_acquirep(m, p);
+				gp = globrunqget_locked(p, 0);
+				pthread_mutex_unlock(&gfi_sched.lock);
+				m->spinning = true;
+				atomic_fetch_add(&gfi_sched.nmspinning, 1);
+				return gp;
+			}
+			pthread_mutex_unlock(&gfi_sched.lock);
+		}
 		for (i = 0; i < gfi_sched.nprocs; i++) {
 			if (runqempty(&gfi_sched.allp[i]))
 				continue;
@@ -804,6 +981,7 @@ static void *mstart(void *arg)
 	struct gfi_m *m = arg;
 	struct gfi_p *p = m->nextp;
 
+	gfi_thread_own();
 	m_init_thread(m);
 	m->nextp = NULL;
 	gfi_acquirep(m, p);
@@ -843,6 +1021,12 @@ static void runtime_init(void)
 		n = 1;
 	if (n > 1024)
 		n = 1024;
+	rand_init();
+#ifdef GF_TSAN
+	tsan_own_threads();
+#endif
+	gfi_sched.nthreads_base = process_threads();
+	pthread_atfork(NULL, NULL, threads_fork_child);
 	gfi_sched.traceback_all = tb && !strcmp(tb, "all");
 	gfi_sched.stack_size = env_size("GF_STACK_SIZE", 64 << 10);
 	gfi_stack_init();
@@ -857,7 +1041,7 @@ static void runtime_init(void)
 		struct gfi_p *p = &gfi_sched.allp[i];
 
 		p->id = i;
-		p->rand = (uint64_t)i * 0x9e3779b97f4a7c15ULL + 1;
+		p->rand = rand_state(1, (uint64_t)i);
 		pthread_mutex_lock(&gfi_sched.lock);
 		pidleput_locked(p);
 		pthread_mutex_unlock(&gfi_sched.lock);
@@ -917,7 +1101,7 @@ GF_API int gf_main(int (*fn)(void *arg), void *arg)
 		}
 		m->is_m0 = true;
 		m->id = atomic_fetch_add(&gfi_sched.mgen, 1) + 1;
-		m->rand = (uint64_t)gfi_nanotime();
+		m->rand = rand_state(2, (uint64_t)m->id);
 		gfi_sched.m0 = m;
 		gfi_sched.mcount++;
 		pthread_mutex_unlock(&gfi_sched.lock);

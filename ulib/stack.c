@@ -9,22 +9,30 @@
  *
  *  - Default-size stacks are carved from arenas: one mmap of
  *    ARENA_STACKS slots (MAP_NORESERVE: nothing is committed until
- *    touched; adjacent arenas even merge into one VMA). A slot is one
- *    pad page plus the stack; a parked fiber that used little stack
- *    costs one resident page.
- *  - The pad page of the first GF_GUARD_STACKS slots (default 8192,
- *    about 16k VMAs, a quarter of the default limit) is made PROT_NONE:
- *    a real guard page, an overflow faults and the SIGSEGV handler
+ *    touched; adjacent arenas even merge into one VMA). A slot is a pad
+ *    of PAD_PAGES (64 KiB) plus the stack; a parked fiber that used
+ *    little stack costs one resident page. The pad costs address space
+ *    only: never touched, it has no page and no page table.
+ *  - The pad of the first GF_GUARD_STACKS slots (default 8192, about
+ *    16k VMAs, a quarter of the default limit) is made PROT_NONE: a
+ *    real guard, as cheap in VMAs at 64 KiB as at one page. An overflow
+ *    faults as soon as it touches the guard and the SIGSEGV handler
  *    reports the fiber's id and name.
- *  - Beyond the budget the pad page stays an untouched, unprotected
- *    page. Overflow is then detected after the fact: at every switch the
- *    stack pointer is checked against the stack's bottom, and at exit
- *    the pad page must still read zero (reading an untouched page maps
- *    the shared zero page: no memory). A small overflow lands in the pad
- *    and is reported; one larger than a page may corrupt the neighbour
- *    below before it is seen. That is the trade-off: exact detection for
- *    the first 8192 live stacks (stacks are recycled, so a program with
- *    fewer live fibers always has guards), best effort beyond.
+ *  - Beyond the budget the pad stays untouched and unprotected. Overflow
+ *    is then detected after the fact: at every switch the stack pointer
+ *    is checked against the stack's bottom, and at exit every page of
+ *    the pad that is resident (mincore: an untouched page is not, and is
+ *    not faulted in by the check) must read zero.
+ *  - What neither sees: one frame larger than the pad (a local array of
+ *    more than 64 KiB) may jump it and write into the stack below without
+ *    touching it. Code built with -fstack-clash-protection probes every
+ *    page of such a frame, so it hits the guard; without it, such a frame
+ *    is caught only if the fiber switches while it is live (the stack
+ *    pointer check) or faults while its stack pointer is below its
+ *    stack (the SIGSEGV handler looks at it). So: exact detection of
+ *    frames up to 64 KiB for the first 8192 live stacks (stacks are
+ *    recycled, so a program with fewer live fibers always has guards),
+ *    detection at exit beyond, and best effort for bigger frames.
  *  - Stacks of other sizes are mapped one by one with a guard page
  *    (two VMAs each) and unmapped when their fiber exits.
  *  - Out of address space (RLIMIT_AS) or of VMAs (vm.max_map_count,
@@ -42,11 +50,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "runtime.h"
 
 #define ARENA_STACKS 64
+/* The pad (guard) below each stack: frames up to its size cannot jump it */
+#define PAD_PAGES 16
 
 static size_t pagesz;
 static int arena_lock;
@@ -67,7 +78,8 @@ void gfi_stack_init(void)
 
 static int stack_map_single(gfi_g *gp, size_t size)
 {
-	char *p = mmap(NULL, size + pagesz, PROT_READ | PROT_WRITE,
+	size_t pad = PAD_PAGES * pagesz;
+	char *p = mmap(NULL, size + pad, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
 		       -1, 0);
 
@@ -76,14 +88,14 @@ static int stack_map_single(gfi_g *gp, size_t size)
 		return -1;
 	}
 	/* The guard splits the mapping: one more VMA, which may be refused */
-	if (mprotect(p, pagesz, PROT_NONE)) {
-		munmap(p, size + pagesz);
+	if (mprotect(p, pad, PROT_NONE)) {
+		munmap(p, size + pad);
 		errno = ENOMEM;
 		return -1;
 	}
 	gp->map_lo = p;
-	gp->stack_lo = p + pagesz;
-	gp->stack_hi = p + pagesz + size;
+	gp->stack_lo = p + pad;
+	gp->stack_hi = p + pad + size;
 	gp->stack_guarded = 1;
 	gp->stack_arena = 0;
 	return 0;
@@ -91,7 +103,8 @@ static int stack_map_single(gfi_g *gp, size_t size)
 
 int gfi_stack_alloc(gfi_g *gp, size_t size)
 {
-	size_t slot = gfi_sched.stack_size + pagesz;
+	size_t pad = PAD_PAGES * pagesz;
+	size_t slot = gfi_sched.stack_size + pad;
 	char *p;
 
 	size = (size + pagesz - 1) & ~(pagesz - 1);
@@ -128,7 +141,7 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 		 * gf_go fails rather than give a weaker check than the one
 		 * documented. The slot stays for the next try.
 		 */
-		if (mprotect(p, pagesz, PROT_NONE)) {
+		if (mprotect(p, pad, PROT_NONE)) {
 			gfi_unlock(&arena_lock);
 			errno = ENOMEM;
 			return -1;
@@ -139,7 +152,7 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 	arena_next += slot;
 	gfi_unlock(&arena_lock);
 	gp->map_lo = p;
-	gp->stack_lo = p + pagesz;
+	gp->stack_lo = p + pad;
 	gp->stack_hi = p + slot;
 	gp->stack_arena = 1;
 	return 0;
@@ -153,26 +166,52 @@ void gfi_stack_free(gfi_g *gp)
 	gp->map_lo = gp->stack_lo = gp->stack_hi = NULL;
 }
 
+/* SIG_DFL for sig, async-signal-safely (signal() is not listed so). */
+static void sig_default(int sig)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+/* May run in the SIGSEGV handler: async-signal-safe calls only. */
 void gfi_stack_overflow(gfi_g *gp, const char *how)
 {
 	gfi_printf(2, "fatal error: stack overflow in fiber %ld (%s): %s, "
 		   "stack [%p, %p)\n", (long)gp->id,
 		   gp->name[0] ? gp->name : "unnamed", how,
 		   (void *)gp->stack_lo, (void *)gp->stack_hi);
-	signal(SIGABRT, SIG_DFL);
+	sig_default(SIGABRT);
 	abort();
 }
 
+/*
+ * At exit, for a stack without guard: every resident page of its pad
+ * must be zero. A page not resident was never written (or is swapped
+ * out: then unchecked); it is not read, so the check costs no memory.
+ */
 void gfi_stack_check_pad(gfi_g *gp)
 {
-	if (!gp->stack_guarded && gp->stack_lo) {
-		const uint64_t *w = (const uint64_t *)(void *)gp->stack_lo - 8;
-		int i;
+	unsigned char vec[PAD_PAGES];
+	size_t i, k;
 
-		for (i = 0; i < 8; i++)
-			if (w[i])
-				gfi_stack_overflow(gp, "pad page below the "
-						   "stack written");
+	if (gp->stack_guarded || !gp->stack_lo)
+		return;
+	if (mincore(gp->map_lo, (size_t)(gp->stack_lo - gp->map_lo), vec))
+		return;		/* cannot tell: no check, no fault */
+	for (i = 0; i < PAD_PAGES; i++) {
+		const uint64_t *w;
+
+		if (!(vec[i] & 1))
+			continue;
+		w = (const uint64_t *)(void *)(gp->map_lo + i * pagesz);
+		for (k = 0; k < pagesz / sizeof(*w); k++)
+			if (w[k])
+				gfi_stack_overflow(gp, "pad below the stack "
+						   "written");
 	}
 }
 
@@ -180,19 +219,25 @@ void gfi_stack_check_pad(gfi_g *gp)
 
 static struct sigaction old_segv;
 
-static void segv_handler(int sig, siginfo_t *si, void *uc)
+static void segv_handler(int sig, siginfo_t *si, void *ucv)
 {
 	struct gfi_m *m = gfi_getm();
 	gfi_g *gp = m ? m->curg : NULL;
+	ucontext_t *uc = ucv;
 	char *a = si->si_addr;
+	char *sp = (char *)uc->uc_mcontext.gregs[REG_RSP];
 
-	if (gp && gp->stack_lo && a >= gp->map_lo - 16 * pagesz &&
-	    a < gp->stack_lo)
+	if (gp && gp->stack_lo && a >= gp->map_lo && a < gp->stack_lo)
 		gfi_stack_overflow(gp, "guard page hit");
+	/* A frame that jumped the guard, faulting anywhere (lower) */
+	if (gp && gp->stack_lo && sp < gp->stack_lo &&
+	    sp >= gp->map_lo - (256l << 20))
+		gfi_stack_overflow(gp, "stack pointer below the stack at a "
+				   "fault");
 	/* Not ours: the previous handler, or the default action. */
 	if (old_segv.sa_flags & SA_SIGINFO) {
 		if (old_segv.sa_sigaction) {
-			old_segv.sa_sigaction(sig, si, uc);
+			old_segv.sa_sigaction(sig, si, ucv);
 			return;
 		}
 	} else if (old_segv.sa_handler != SIG_DFL &&
@@ -200,7 +245,7 @@ static void segv_handler(int sig, siginfo_t *si, void *uc)
 		old_segv.sa_handler(sig);
 		return;
 	}
-	signal(sig, SIG_DFL);
+	sig_default(sig);
 	/* returning re-executes the faulting access: default action */
 }
 

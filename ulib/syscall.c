@@ -57,6 +57,7 @@ static void *sysmon(void *arg)
 	int idle = 0;
 
 	(void)arg;
+	gfi_thread_own();	/* not a plain thread: sched.c, checkdead */
 	for (;;) {
 		struct timespec ts = { 0, delay };
 

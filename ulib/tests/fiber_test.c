@@ -304,6 +304,55 @@ static int park_false_outer(void *arg)
 	return 0;
 }
 
+/*
+ * Only GF_FOREVER is forever: a negative deadline is a time long past,
+ * so the park ends at once, timed out. (It once parked for good.)
+ */
+static int park_negative_deadline_main(void *arg)
+{
+	GFT_FIBER;
+	static const int64_t past[] = { -2, -1000, INT64_MIN, 0 };
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < sizeof(past) / sizeof(past[0]); i++) {
+		atomic_store(&gf_self()->selectdone, 0);
+		EXPECT_FALSE(gfi_park_deadline(NULL, NULL, GF_WAIT_SLEEP, 0,
+					       NULL, past[i]));
+		EXPECT_TRUE(gf_self()->timedout);
+	}
+	return 0;
+}
+
+TEST(park_negative_deadline_expired)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(park_negative_deadline_main, NULL);
+}
+
+static int ready_null_main(void *arg)
+{
+	(void)arg;
+	gf_ready(NULL);
+	return 0;
+}
+
+static void ready_null_child(void)
+{
+	gf_main(ready_null_main, NULL);
+}
+
+/* A bug of the caller, said as one (it was a SIGSEGV). */
+TEST(ready_null_is_fatal)
+{
+	char out[8192];
+	int st = gft_fork_capture(ready_null_child, out, sizeof(out));
+
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, "fatal error: gf_ready of a NULL fiber"));
+}
+
 TEST(park_unlock_false_and_null)
 {
 	(void)park_false_main;
@@ -458,6 +507,109 @@ TEST(stack_overflow_reported)
 	EXPECT_EQ(SIGABRT, WTERMSIG(st));
 	EXPECT_NE(NULL, strstr(out, "stack overflow in fiber 2"));
 	EXPECT_NE(NULL, strstr(out, "deep-recursion"));
+#endif
+}
+
+/*
+ * One frame bigger than the whole stack, of which only the lowest byte
+ * is written: it lands 8 KiB below the stack, over a one-page guard and
+ * into the stack of the fiber below (main's, carved just before it),
+ * silently. The pad below every stack is now 64 KiB, so the write hits
+ * it: reported, and no neighbour touched. (Built without
+ * -fstack-clash-protection, as here, the frame is not probed page by
+ * page.)
+ */
+static __attribute__((noinline)) void huge_frame(void)
+{
+	volatile char buf[(64 + 8) << 10];
+
+	buf[0] = 1;
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+static void jumper(void *arg)
+{
+	(void)arg;
+	huge_frame();
+}
+
+static int jump_main(void *arg)
+{
+	gf_attr_t a = { .name = "big-frame" };
+
+	(void)arg;
+	gf_go_attr(jumper, NULL, &a);
+	gf_sleep(2000000000LL);
+	return 0;
+}
+
+static void jump_child(void)
+{
+	setenv("GF_PROCS", "1", 1);
+	gf_main(jump_main, NULL);
+}
+
+TEST(stack_overflow_big_frame_over_guard)
+{
+	char out[8192];
+	int st = gft_fork_capture(jump_child, out, sizeof(out));
+
+	TH_LOG("child said: %.300s", out);
+#ifdef GFT_ASAN
+	/* ASan's own report may come first */
+	ASSERT_TRUE(WIFSIGNALED(st) || WEXITSTATUS(st) != 0);
+#else
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, "stack overflow in fiber 2 (big-frame)"));
+#endif
+}
+
+/* Beyond the guard budget: a write into the pad, found at exit. */
+static __attribute__((noinline)) void pad_frame(void)
+{
+	volatile char buf[(64 + 16) << 10];
+
+	buf[0] = 1;
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
+static void padder(void *arg)
+{
+	(void)arg;
+	pad_frame();
+}
+
+static int pad_main(void *arg)
+{
+	gf_attr_t a = { .name = "pad-writer" };
+
+	(void)arg;
+	gf_go_attr(padder, NULL, &a);
+	gf_sleep(2000000000LL);
+	return 0;
+}
+
+static void pad_child(void)
+{
+	setenv("GF_PROCS", "1", 1);
+	setenv("GF_GUARD_STACKS", "0", 1);
+	gf_main(pad_main, NULL);
+}
+
+TEST(stack_overflow_into_unguarded_pad)
+{
+	char out[8192];
+	int st = gft_fork_capture(pad_child, out, sizeof(out));
+
+	TH_LOG("child said: %.300s", out);
+#ifdef GFT_ASAN
+	ASSERT_TRUE(WIFSIGNALED(st) || WEXITSTATUS(st) != 0);
+#else
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, "stack overflow in fiber 2 (pad-writer): "
+				    "pad below the stack written"));
 #endif
 }
 

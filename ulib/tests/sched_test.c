@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
@@ -67,6 +68,148 @@ TEST(deadlock_detected)
 	/* (at -O2 a tail call: named, "blocked in a tail call") */
 	EXPECT_NE(NULL, strstr(out, "[chan receive]:\n\twaits_forever"));
 	EXPECT_NE(NULL, strstr(out, "created by deadlock_main+"));
+}
+
+/*
+ * No false alarm for a plain thread's wake-up, which gfiber.h allows:
+ * main parks with every M idle and no timer while a pthread is about to
+ * close the channel.
+ */
+static void *plain_closer(void *arg)
+{
+	usleep(50000);
+	gf_chan_close(arg);
+	return NULL;
+}
+
+static int plain_waker_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_make(0, 0);
+	pthread_t t;
+
+	(void)arg;
+	EXPECT_EQ(0, pthread_create(&t, NULL, plain_closer, c));
+	EXPECT_EQ(0, gf_chan_recv(c, NULL));	/* closed by the thread */
+	gf_syscall_enter();
+	pthread_join(t, NULL);
+	gf_syscall_exit();
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(no_false_deadlock_plain_waker)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(plain_waker_main, NULL);
+}
+
+/*
+ * Nor is the deadlock of the same program missed once that thread is
+ * gone: the check counts plain threads alive, not ever seen.
+ */
+static void *plain_nothing(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static int dead_after_thread_main(void *arg)
+{
+	gf_chan_t *c = gf_chan_make(0, 0);
+	pthread_t t;
+
+	(void)arg;
+	if (pthread_create(&t, NULL, plain_nothing, NULL) == 0)
+		pthread_join(t, NULL);
+	gf_chan_recv(c, NULL);		/* nobody will send */
+	return 0;
+}
+
+static void dead_after_thread_child(void)
+{
+	setenv("GF_PROCS", "2", 1);
+	gf_main(dead_after_thread_main, NULL);
+}
+
+TEST(deadlock_detected_after_plain_thread)
+{
+	char out[16384];
+	int st = gft_fork_capture(dead_after_thread_child, out, sizeof(out));
+
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_NE(NULL, strstr(out,
+		"fatal error: all fibers are asleep - deadlock!"));
+}
+
+/*
+ * Every wake-up by a plain thread is seen. Its gf_ready goes on the
+ * global queue, typically while the M that ran the receiver drops its
+ * spinning: an M that then re-checks only the per-P queues sleeps, and
+ * so does the fiber (no timer here to wake anybody). A round stuck for
+ * 5 s is counted and unstuck by a gf_go (whose fiber goes on the global
+ * queue too and wakes an M), so that the test fails instead of hanging.
+ */
+#define WAKE_ROUNDS (20000 / GFT_SCALE)
+
+static gf_chan_t *wake_c;
+static atomic_int wake_done, wake_stuck;
+
+static void nop_fiber(void *arg)
+{
+	(void)arg;
+}
+
+static void *plain_sender(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < WAKE_ROUNDS; i++) {
+		int64_t t0;
+
+		/* fails (EAGAIN) until the receiver is parked */
+		while (gf_chan_send_deadline(wake_c, &i, GF_NOWAIT))
+			sched_yield();
+		t0 = gf_now();
+		while (atomic_load(&wake_done) <= i) {
+			if (gf_now() - t0 > 5000000000LL) {
+				atomic_fetch_add(&wake_stuck, 1);
+				gf_go(nop_fiber, NULL);
+				t0 = gf_now();
+			}
+			sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static int plain_wakes_main(void *arg)
+{
+	GFT_FIBER;
+	pthread_t t;
+	int i, v;
+
+	(void)arg;
+	wake_c = gf_chan_make(sizeof(int), 0);
+	EXPECT_EQ(0, pthread_create(&t, NULL, plain_sender, NULL));
+	for (i = 0; i < WAKE_ROUNDS; i++) {
+		EXPECT_EQ(1, gf_chan_recv(wake_c, &v));
+		EXPECT_EQ(i, v);
+		atomic_fetch_add(&wake_done, 1);
+	}
+	gf_syscall_enter();
+	pthread_join(t, NULL);
+	gf_syscall_exit();
+	EXPECT_EQ(0, atomic_load(&wake_stuck));
+	gf_chan_unref(wake_c);
+	return 0;
+}
+
+TEST(plain_thread_wakeups_not_lost)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(plain_wakes_main, NULL);
 }
 
 /* No false alarm: a sleeper, a timer, an IO wait and a syscall all
@@ -232,6 +375,210 @@ TEST(sigquit_dumps)
 	EXPECT_NE(NULL, strstr(out, "SIGQUIT: fiber dump"));
 	EXPECT_NE(NULL, strstr(out, "fiber 1 [chan receive] \"main\":\n"
 				    "\tquit_main+"));
+}
+
+/*
+ * A dump into a full pipe blocks in write(2); it must not hold the
+ * fiber it prints meanwhile. Main parks on a channel; a plain thread
+ * dumps into a full pipe (main is printed first); a fiber sends to main
+ * while that thread is blocked in its write. The send must complete:
+ * before, the dump held main with GSCAN across the write and the
+ * sender's gf_ready spun until the pipe was read. A watchdog thread
+ * reads the pipe after 10 s of no progress, so that the test fails
+ * instead of hanging.
+ */
+static int fullpipe[2];
+static atomic_int dumper_tid, dump_done, send_done, send_stuck;
+static gf_chan_t *dump_c;
+static gf_fiber_t *dump_main_g;
+
+static void *full_dumper(void *arg)
+{
+	(void)arg;
+	atomic_store(&dumper_tid, (int)gettid());
+	gf_dump(fullpipe[1]);
+	atomic_store(&dump_done, 1);
+	return NULL;
+}
+
+/* Whether thread tid is inside write(2) now. */
+static bool in_write(int tid)
+{
+	char path[64], buf[32] = "";
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return !strncmp(buf, "1 ", 2);
+}
+
+static void *pipe_watchdog(void *arg)
+{
+	char buf[4096];
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 10000 && !atomic_load(&send_done); i++)
+		usleep(1000);
+	if (!atomic_load(&send_done))
+		atomic_store(&send_stuck, 1);
+	while (!atomic_load(&dump_done))
+		if (read(fullpipe[0], buf, sizeof(buf)) <= 0)
+			usleep(1000);
+	return NULL;
+}
+
+static void dump_sender(void *arg)
+{
+	GFT_FIBER;
+	pthread_t t, w;
+	int i, one = 1;
+
+	(void)arg;
+	wait_parked(&dump_main_g);
+	EXPECT_EQ(0, pthread_create(&t, NULL, full_dumper, NULL));
+	for (i = 0; i < 10000; i++) {
+		int tid = atomic_load(&dumper_tid);
+
+		if (tid && in_write(tid))
+			break;
+		gf_sleep(1000000);
+	}
+	EXPECT_LT(i, 10000);		/* the dump is blocked in write */
+	EXPECT_EQ(0, pthread_create(&w, NULL, pipe_watchdog, NULL));
+	EXPECT_EQ(0, gf_chan_send(dump_c, &one));
+	atomic_store(&send_done, 1);
+	gf_syscall_enter();
+	pthread_join(w, NULL);
+	pthread_join(t, NULL);
+	gf_syscall_exit();
+	gf_waitgroup_done(&wg);
+}
+
+static int dump_full_pipe_main(void *arg)
+{
+	GFT_FIBER;
+	char junk[4096] = { 0 };
+	int v = 0;
+
+	(void)arg;
+	EXPECT_EQ(0, pipe(fullpipe));
+	fcntl(fullpipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(fullpipe[1], F_SETFL, O_NONBLOCK);
+	while (write(fullpipe[1], junk, sizeof(junk)) > 0)
+		;
+	while (write(fullpipe[1], junk, 1) > 0)
+		;
+	fcntl(fullpipe[1], F_SETFL, 0);	/* the dump's writes block */
+	dump_c = gf_chan_make(sizeof(int), 0);
+	gf_waitgroup_add(&wg, 1);
+	gf_go(dump_sender, NULL);
+	__atomic_store_n(&dump_main_g, gf_self(), __ATOMIC_RELEASE);
+	EXPECT_EQ(1, gf_chan_recv(dump_c, &v));
+	EXPECT_EQ(1, v);
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(0, atomic_load(&send_stuck)) {
+		TH_LOG("gf_chan_send waited for the dump's write");
+	}
+	close(fullpipe[0]);
+	close(fullpipe[1]);
+	gf_chan_unref(dump_c);
+	return 0;
+}
+
+TEST(dump_does_not_hold_wakers)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(dump_full_pipe_main, NULL);
+}
+
+/* gf_dump's errors are gfiber.h's: -1 and errno, not a count. */
+static int dump_errors_main(void *arg)
+{
+	GFT_FIBER;
+	int p[2];
+
+	(void)arg;
+	EXPECT_EQ(-1, gf_dump(-1));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(0, pipe(p));
+	close(p[1]);
+	EXPECT_EQ(-1, gf_dump(p[0]));	/* read end: not writable */
+	EXPECT_EQ(EBADF, errno);
+	close(p[0]);
+	EXPECT_EQ(-1, gf_leakcheck(2, NULL, 1, 0));
+	EXPECT_EQ(EINVAL, errno);
+	return 0;
+}
+
+TEST(dump_errors)
+{
+	GFT_RUN(dump_errors_main, NULL);
+}
+
+/*
+ * A fork child's SIGQUIT dumps the child, on the child's stderr: before,
+ * the child had no dumper thread and wrote its byte into the parent's
+ * pipe, and the parent dumped itself. The child waits (10 s at most) to
+ * be killed once its dump was read.
+ */
+static int fork_quit_main(void *arg)
+{
+	GFT_FIBER;
+	static char out[16384];
+	size_t got = 0;
+	int64_t deadline;
+	int p[2], st = 0, i;
+	pid_t pid;
+
+	(void)arg;
+	EXPECT_EQ(0, pipe(p));
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 2);
+		kill(getpid(), SIGQUIT);
+		for (i = 0; i < 1000; i++)
+			usleep(10000);
+		_exit(0);
+	}
+	close(p[1]);
+	EXPECT_LT(0, pid);
+	deadline = gf_now() + 10000000000LL;
+	while (got + 1 < sizeof(out) &&
+	       !strstr(out, "fiber 1 [running]:\n") &&
+	       gf_wait_fd(p[0], EPOLLIN, deadline) > 0) {
+		ssize_t r = read(p[0], out + got, sizeof(out) - 1 - got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		out[got] = 0;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	close(p[0]);
+	EXPECT_NE(NULL, strstr(out, "SIGQUIT: fiber dump")) {
+		TH_LOG("the child's SIGQUIT did not dump the child: %s", out);
+	}
+	/* the child's own fibers: the caller of fork, running */
+	EXPECT_NE(NULL, strstr(out, "fiber 1 [running]:\n"));
+	return 0;
+}
+
+TEST(fork_child_sigquit_dumps_child)
+{
+#ifdef GFT_TSAN
+	SKIP(return, "TSan kills a fork child that starts a thread, so the "
+	     "child of a TSan build has no dumper");
+#endif
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(fork_quit_main, NULL);
 }
 
 /* ------------------------------------------------------------ leakcheck */
@@ -509,6 +856,57 @@ TEST(fork_child_polls_alone)
 	GFT_RUN(fork_poll_main, NULL);
 }
 
+/* ------------------------------------------------------------ random seed */
+
+/* Print the choices of 32 selects among 8 ready cases. */
+static int select_seq_main(void *arg)
+{
+	gf_chan_t *c[8];
+	gf_select_case_t cs[8];
+	int i, k, one = 1;
+
+	(void)arg;
+	for (i = 0; i < 8; i++) {
+		c[i] = gf_chan_make(sizeof(int), 1);
+		gf_chan_send(c[i], &one);
+	}
+	for (k = 0; k < 32; k++) {
+		/* every channel full: 8 receives ready */
+		for (i = 0; i < 8; i++)
+			cs[i] = (gf_select_case_t){ .chan = c[i],
+						    .dir = GF_SELECT_RECV };
+		i = gf_select(cs, 8, GF_FOREVER);
+		printf("%d", i);
+		gf_chan_send(c[i], &one);
+	}
+	printf("\n");
+	fflush(stdout);
+	return 0;
+}
+
+static void select_seq_child(void)
+{
+	setenv("GF_PROCS", "1", 1);
+	gf_main(select_seq_main, NULL);
+}
+
+/* select's random choice differs from run to run; GF_RAND_SEED replays */
+TEST(select_seed_per_run)
+{
+	char a[256], b[256], c[256], d[256];
+
+	unsetenv("GF_RAND_SEED");
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, a, sizeof(a)));
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, b, sizeof(b)));
+	ASSERT_EQ(33, strlen(a));
+	EXPECT_STRNE(a, b);		/* equal: 1 chance in 8^32 */
+	setenv("GF_RAND_SEED", "12345", 1);
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, c, sizeof(c)));
+	ASSERT_EQ(0, gft_fork_capture(select_seq_child, d, sizeof(d)));
+	EXPECT_STREQ(c, d);
+	ASSERT_EQ(33, strlen(c));
+}
+
 /* ------------------------------------------------------------ registry */
 
 static int ret0_never(void *arg)
@@ -529,11 +927,18 @@ TEST(require_kmod_fails_without_device)
 static gf_chan_t *regc;
 static uintptr_t expected_pc;
 
+static gf_fiber_t *reg_waiter_g;
+static atomic_int reg_release;
+
 static void __attribute__((noinline)) reg_waiter(void *arg)
 {
 	(void)arg;
+	__atomic_store_n(&reg_waiter_g, gf_self(), __ATOMIC_RELEASE);
 	gf_chan_recv(regc, NULL);
 	__asm__ volatile("");
+	/* running, its slot unchanged, until released */
+	while (!atomic_load(&reg_release))
+		__builtin_ia32_pause();
 }
 
 static int registry_main(void *arg)
@@ -548,7 +953,7 @@ static int registry_main(void *arg)
 	EXPECT_EQ(2, gf_registry_mode());
 	regc = gf_chan_make(0, 0);
 	id = gf_go(reg_waiter, NULL);
-	gf_sleep(2000000);
+	wait_parked(&reg_waiter_g);
 	all = atomic_load(&gfi_sched.allgs);
 	for (i = 0; i < atomic_load(&gfi_sched.nallgs); i++)
 		if (all[i]->id == id)
@@ -562,13 +967,26 @@ static int registry_main(void *arg)
 	EXPECT_EQ((uintptr_t)regc, s->wait_obj);
 	/* the wait site is in reg_waiter, not in the library */
 	EXPECT_GT(s->wait_pc, (uintptr_t)reg_waiter);
-	EXPECT_LT(s->wait_pc, (uintptr_t)reg_waiter + 64);
+	EXPECT_LT(s->wait_pc, (uintptr_t)reg_waiter + 256);
 	EXPECT_NE(0, s->saved_sp);
 	EXPECT_NE(0, s->saved_pc);
 	EXPECT_NE(0, s->wait_since_ns);
 	EXPECT_NE(0, s->create_pc);
 	gf_chan_close(regc);
-	gf_sleep(2000000);
+	/* (the status word is written after the slot, with release) */
+	while (atomic_load(&reg_waiter_g->status) != GFIBERS_GRUNNING)
+		gf_sleep(1000000);
+	/* The wait is over: its object and site are gone from the slot. */
+	EXPECT_EQ(0, __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) & 1);
+	EXPECT_EQ(GFIBERS_GRUNNING, s->status);
+	EXPECT_EQ(GFIBERS_WAIT_NONE, s->wait_reason);
+	EXPECT_EQ(0, s->wait_obj);
+	EXPECT_EQ(0, s->wait_pc);
+	EXPECT_EQ(0, s->wait_since_ns);
+	atomic_store(&reg_release, 1);
+	/* (the count drops after the slot's release) */
+	while (gf_num_fibers() > 1)
+		gf_sleep(1000000);
 	/* exited: the slot is free */
 	EXPECT_EQ(0, s->fiber_id);
 	EXPECT_EQ(GFIBERS_GDEAD, s->status);
@@ -581,6 +999,7 @@ TEST(registry_slots_in_fake_table)
 	if (access("/dev/gfibers", F_OK) == 0)
 		SKIP(return, "/dev/gfibers exists: the fake table is unused");
 	setenv("GF_FAKE_TABLE", "1", 1);
+	setenv("GF_PROCS", "2", 1);	/* main beside a running fiber */
 	GFT_RUN(registry_main, NULL);
 }
 
