@@ -368,6 +368,7 @@ static inline gfi_g *gfi_getg(void)
 GF_HIDDEN int64_t gfi_nanotime(void);		/* CLOCK_MONOTONIC */
 GF_HIDDEN int64_t gfi_coarsetime(void);		/* CLOCK_MONOTONIC_COARSE */
 GF_HIDDEN uint64_t gfi_rand(uint64_t *state);	/* wyrand */
+GF_HIDDEN uint64_t gfi_rand_plain(void);	/* a state, for a plain thread */
 
 /* ---------------------------------------------------------- sudog */
 

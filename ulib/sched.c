@@ -117,6 +117,15 @@ static uint64_t rand_state(uint64_t kind, uint64_t n)
 	return st;
 }
 
+/* A state for a caller without an M (a plain thread's select): from the
+ * run's seed too, a new one per call. */
+uint64_t gfi_rand_plain(void)
+{
+	static _Atomic uint64_t n;
+
+	return rand_state(3, atomic_fetch_add(&n, 1));
+}
+
 uint64_t gfi_rand(uint64_t *s)
 {
 	/* wyrand: one multiply, good enough for shuffles. */

@@ -296,8 +296,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 	m = gfi_getm();
 	rnd = m && m->p ? &m->p->rand : (m ? &m->rand : NULL);
 	{
-		static _Atomic uint64_t shared_rand;
-		uint64_t local = atomic_fetch_add(&shared_rand, 1);
+		uint64_t local = rnd ? 0 : gfi_rand_plain();
 
 		if (!rnd)
 			rnd = &local;

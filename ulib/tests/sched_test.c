@@ -859,17 +859,11 @@ TEST(fork_child_polls_alone)
 /* ------------------------------------------------------------ random seed */
 
 /* Print the choices of 32 selects among 8 ready cases. */
-static int select_seq_main(void *arg)
+static void select_seq(gf_chan_t **c)
 {
-	gf_chan_t *c[8];
 	gf_select_case_t cs[8];
 	int i, k, one = 1;
 
-	(void)arg;
-	for (i = 0; i < 8; i++) {
-		c[i] = gf_chan_make(sizeof(int), 1);
-		gf_chan_send(c[i], &one);
-	}
 	for (k = 0; k < 32; k++) {
 		/* every channel full: 8 receives ready */
 		for (i = 0; i < 8; i++)
@@ -881,6 +875,29 @@ static int select_seq_main(void *arg)
 	}
 	printf("\n");
 	fflush(stdout);
+}
+
+/* The same from a plain thread: a select there has no M's generator. */
+static void *select_seq_thread(void *c)
+{
+	select_seq(c);
+	return NULL;
+}
+
+static int select_seq_main(void *arg)
+{
+	gf_chan_t *c[8];
+	pthread_t th;
+	int i, one = 1;
+
+	(void)arg;
+	for (i = 0; i < 8; i++) {
+		c[i] = gf_chan_make(sizeof(int), 1);
+		gf_chan_send(c[i], &one);
+	}
+	select_seq(c);
+	pthread_create(&th, NULL, select_seq_thread, c);
+	pthread_join(th, NULL);	/* never parks: every case is ready */
 	return 0;
 }
 
@@ -898,13 +915,14 @@ TEST(select_seed_per_run)
 	unsetenv("GF_RAND_SEED");
 	ASSERT_EQ(0, gft_fork_capture(select_seq_child, a, sizeof(a)));
 	ASSERT_EQ(0, gft_fork_capture(select_seq_child, b, sizeof(b)));
-	ASSERT_EQ(33, strlen(a));
+	ASSERT_EQ(66, strlen(a));
 	EXPECT_STRNE(a, b);		/* equal: 1 chance in 8^32 */
+	EXPECT_NE(0, strncmp(a + 33, b + 33, 33));	/* the plain thread's */
 	setenv("GF_RAND_SEED", "12345", 1);
 	ASSERT_EQ(0, gft_fork_capture(select_seq_child, c, sizeof(c)));
 	ASSERT_EQ(0, gft_fork_capture(select_seq_child, d, sizeof(d)));
 	EXPECT_STREQ(c, d);
-	ASSERT_EQ(33, strlen(c));
+	ASSERT_EQ(66, strlen(c));
 }
 
 /* ------------------------------------------------------------ registry */
