@@ -272,7 +272,11 @@ GF_API int gf_sleep_until(int64_t deadline);
  * While a fiber exists that was created and has not yet parked, yielded
  * or exited, no fiber is marked leaked: the judgment waits until none
  * is, then is made again (a true leak is marked then, a little later).
- * A fiber that runs long without ever blocking delays marks so.
+ * A fiber that runs long without ever blocking delays marks so. Sync
+ * objects (below) are the caller's memory, which a deferred judgment
+ * could outlive: a judgment of theirs that falls while some fiber is
+ * fresh is skipped, and made again only at the object's next park or
+ * unref (a leak may then stay unmarked; never a false mark).
  * An armed timer's channel (gf_timer_*, gf_after) is never judged: the
  * timer will send; once it fired or was stopped, it is judged as any.
  * A leaked mark so always means "can never wake" for programs that

@@ -57,12 +57,23 @@ struct wq {
 		      (struct gfi_waitq *)&(obj)->queue, \
 		      (struct gfi_waitq *)&(obj)->other })
 
-/* Mark the plain waiters leaked if the references prove it (locked). */
+/*
+ * Mark the plain waiters leaked if the references prove it (locked).
+ * Not while some fiber is fresh (created, not yet parked, yielded or
+ * exited: fiber.c): it may be about to take its own reference, as the
+ * convention lets it, and wake them. Channels judge again once no fiber
+ * is fresh (chan.c); a sync object is the caller's memory, which a
+ * deferred judgment could outlive, so its judgment is only skipped: the
+ * next park on it or unref of it judges again. A mark may come late or
+ * not at all, never falsely.
+ */
 static void leak_check(const struct wq *w)
 {
 	const struct gf__leak *lk = w->leak;
 
 	if (!lk->counted || lk->nplain == 0 || lk->refs > lk->nplain)
+		return;
+	if (atomic_load(&gfi_nfresh))
 		return;
 	gfi_mark_leaked(w->q);
 	if (w->q2)

@@ -316,6 +316,41 @@ TEST(no_false_mark_before_a_new_fiber_runs)
 	GFT_RUN(fresh_main, NULL);
 }
 
+/* The same on a mutex: the new fiber takes its own reference and
+ * unlocks the mutex main waits for; main is never marked. */
+static gf_mutex_t fmu;
+
+static void natural_unlocker(void *arg)
+{
+	gf_mutex_t *mu = gf_mutex_ref(arg);
+
+	gf_mutex_unlock(mu);
+	gf_mutex_unref(mu);
+}
+
+static int fresh_mutex_main(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	gf_mutex_ref(&fmu);
+	EXPECT_EQ(0, gf_mutex_lock(&fmu));
+	atomic_store(&marks_seen, -1);
+	gf_go(natural_unlocker, &fmu);
+	gf_go(mark_watcher, NULL);
+	EXPECT_EQ(0, gf_mutex_lock(&fmu));	/* unlocked by the new fiber */
+	EXPECT_EQ(0, atomic_load(&marks_seen));
+	EXPECT_EQ(0, gf_mutex_unlock(&fmu));
+	gf_mutex_unref(&fmu);
+	return 0;
+}
+
+TEST(no_false_mark_on_a_mutex_before_a_new_fiber_runs)
+{
+	setenv("GF_PROCS", "1", 1);	/* watcher runs before the worker */
+	GFT_RUN(fresh_mutex_main, NULL);
+}
+
 /* ------------------------------------------------------------ timers */
 
 static gf_chan_t *tc, *td;
@@ -559,10 +594,16 @@ static void forgetful_worker(void *arg)
 	gf_unref((gf_waitgroup_t *)arg);	/* the bug: no Done */
 }
 
+static atomic_int watcher_started;
+
 static void watcher(void *arg)
 {
 	GFT_FIBER;
 
+	/* Parked before main parks: settled, so main's park is judged (a
+	 * fiber not yet settled could still take a reference). */
+	atomic_store(&watcher_started, 1);
+	gf_sleep(20000000);
 	/* Marked by main's own park, just after its switch. */
 	EXPECT_EQ(1, settle("[sync.WaitGroup.Wait (leaked)", 1));
 	gf_waitgroup_done(arg);	/* unstick main, contract broken */
@@ -581,6 +622,9 @@ static int last_parker_main(void *arg)
 	while (gf_num_fibers() > 1 && id)	/* the worker is gone */
 		gf_sleep(1000000);
 	gf_go(watcher, &w);	/* holds no reference: the bug's witness */
+	while (!atomic_load(&watcher_started))
+		gf_yield();
+	gf_sleep(2000000);	/* it parks in its sleep meanwhile */
 	gf_waitgroup_wait(&w);	/* refs 1 (ours) == parked 1: leaked */
 	EXPECT_EQ(0, count_in_dump("(leaked)"));
 	gf_unref(&w);
