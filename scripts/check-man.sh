@@ -71,6 +71,51 @@ done < <(scripts/gf-api.sh)
 [[ -z $missing ]]
 ok $? "every GF_API function of include/gfiber.h has a man page" "$missing"
 
+# The SYNOPSIS of each function's page declares it exactly as gfiber.h
+# does (return type, qualifiers, parameter types and names; spacing
+# aside): a type changed in the header (void -> int) shows here.
+protos() {	# protos: "name<TAB>normalised declaration" of include/gfiber.h
+	perl -0777 -ne 's{/\*.*?\*/}{}gs;
+		while (/^GF_API\s+([^;]*?\;)/mg) {
+			my $d = $1; $d =~ s/\s+/ /g;
+			(my $t = $d) =~ s/__attribute__\s*\(\(.*?\)\)//g;
+			$t =~ /(\w+)\s*\(/ and print "$1\t$d\n";
+		}' include/gfiber.h
+}
+synopsis() {	# synopsis PAGE: the declarations of its SYNOPSIS, one a line
+	perl -ne 'BEGIN { $in = 0 }
+		$in = 1, next if /^\.SH SYNOPSIS/;
+		last if $in && /^\.SH/;
+		next unless $in;
+		$_ = $prev . $_, $prev = "" if defined $prev && $prev ne "";
+		if (s/\\\n$//) { $prev = $_; next }
+		next unless s/^\.(B|BI|BR|IB|RB|I)\s+//;
+		my $alt = $1 ne "B" && $1 ne "I";
+		my @a; push @a, defined $1 ? $1 : $2 while /"([^"]*)"|(\S+)/g;
+		my $l = join($alt ? "" : " ", @a);
+		$l =~ s/\\f[BIRP]//g; $l =~ s/\\-/-/g; $l =~ s/\\&//g;
+		$acc .= " " . $l;
+		if ($acc =~ /;\s*$/) { ($d = $acc) =~ s/\s+/ /g; $d =~ s/^ //;
+			print "$d\n"; $acc = "" }
+		elsif ($acc !~ /\(/) { $acc = "" }' "$1"
+}
+norm() { sed 's/ *\([(),*]\) */\1/g; s/  */ /g; s/^ //; s/ $//'; }
+mismatch=
+while IFS=$'\t' read -r f decl; do
+	p=man/man3/$f.3
+	[[ -f $p ]] || continue
+	if is_link "$p"; then p=man/$(sed -n '1s/^\.so //p' "$p"); fi
+	want=$(norm <<< "$decl")
+	got=$(synopsis "$p" | norm | grep -E "[ *]$f\(" )
+	if [[ -z $got ]]; then
+		mismatch+="$f: no declaration in the SYNOPSIS of $p"$'\n'
+	elif ! grep -qxF -- "$want" <<< "$got"; then
+		mismatch+="$f: $p has '$got', gfiber.h '$want'"$'\n'
+	fi
+done < <(protos)
+[[ -z $mismatch ]]
+ok $? "every SYNOPSIS declaration is gfiber.h's" "$mismatch"
+
 # Names in NAME sections that are neither GF_API functions nor macros of
 # gfiber.h (nor the overview's own name): documentation of something gone.
 api=$(scripts/gf-api.sh; sed -n 's/^#define \(gf_[a-z_]*\)(.*/\1/p' include/gfiber.h; echo gfiber)
