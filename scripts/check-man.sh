@@ -116,6 +116,36 @@ done < <(protos)
 [[ -z $mismatch ]]
 ok $? "every SYNOPSIS declaration is gfiber.h's" "$mismatch"
 
+# Every errno name gfiber.h's comments give for a function (the comments
+# between the declaration before and its own; the file's conventions at
+# the top are not a function's) is in the ERRORS section of its page: an
+# error row added to the header and not to the page shows.
+errnos() {	# errnos: "name<TAB>ERRNO ERRNO..." of include/gfiber.h
+	perl -MErrno -0777 -ne 'my $from = index($_, "#define GF_API");
+		while (/^GF_API\s+[^;]*?;/mg) {
+			my ($end, $d) = (pos, $&);
+			my $text = substr($_, $from, $end - length($d) - $from);
+			$from = $end;
+			my %e; $e{$_} = 1 for grep { exists $!{$_} }
+				join(" ", $text =~ m{/\*(.*?)\*/}gs) =~ /\b(E[A-Z0-9]+)\b/g;
+			$d =~ s/__attribute__\s*\(\(.*?\)\)//g;
+			$d =~ /(\w+)\s*\(/ and print "$1\t", join(" ", sort keys %e), "\n";
+		}' include/gfiber.h
+}
+errors_of() { awk '/^\.SH ERRORS/ { f = 1; next } /^\.SH/ { f = 0 } f' "$1"; }
+noerr=
+while IFS=$'\t' read -r f list; do
+	p=man/man3/$f.3
+	[[ -f $p && -n $list ]] || continue
+	if is_link "$p"; then p=man/$(sed -n '1s/^\.so //p' "$p"); fi
+	for e in $list; do
+		errors_of "$p" | grep -qw -- "$e" ||
+			noerr+="$f: $e (gfiber.h) not in the ERRORS of $p"$'\n'
+	done
+done < <(errnos)
+[[ -z $noerr ]]
+ok $? "every errno gfiber.h gives a function is in its page's ERRORS" "$noerr"
+
 # Names in NAME sections that are neither GF_API functions nor macros of
 # gfiber.h (nor the overview's own name): documentation of something gone.
 api=$(scripts/gf-api.sh; sed -n 's/^#define \(gf_[a-z_]*\)(.*/\1/p' include/gfiber.h; echo gfiber)
