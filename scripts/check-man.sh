@@ -167,6 +167,25 @@ done
 [[ -z $nopage ]]
 ok $? "every tool has a man page" "$nopage"
 
+# Every option a tool parses (getopt_long's struct option names and short
+# letters) is in the OPTIONS of its page.
+noopt=
+for t in tools/*.c; do
+	p=man/man1/$(basename "$t" .c).1
+	[[ -f $p ]] || continue
+	opts=$(awk '/^\.SH OPTIONS/ { f = 1; next } /^\.SH/ { f = 0 } f' "$p")
+	for o in $(sed -n 's/^[[:space:]]*{ *"\([a-z0-9-]*\)", *[a-z_]*_argument.*/\1/p' "$t"); do
+		grep -qF -- "\\-\\-${o//-/\\-}" <<< "$opts" ||
+			noopt+="$p: no --$o in OPTIONS"$'\n'
+	done
+	for o in $(sed -n 's/.*getopt_long([^"]*"\([^"]*\)".*/\1/p' "$t" | tr -d ':' | fold -w1); do
+		grep -qE -- "\\\\-$o\\b" <<< "$opts" ||
+			noopt+="$p: no -$o in OPTIONS"$'\n'
+	done
+done
+[[ -z $noopt ]]
+ok $? "every option of a tool is in its page's OPTIONS" "$noopt"
+
 [[ -f man/man4/gfibers.4 ]]
 ok $? "gfibers(4) for /dev/gfibers and /proc/gfibers"
 
