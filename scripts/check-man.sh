@@ -3,8 +3,11 @@
 # The man pages (man/): every page `mandoc -T lint` clean (style included),
 # every link page a single `.so` line to a page that exists, every GF_API
 # function of include/gfiber.h documented (a page or a link of its name,
-# and its name in that page's NAME section), no page naming a function
-# that is gone, a page per tool. TAP on stdout; exit 1 when one failed.
+# and its name in that page's NAME section), each page's SYNOPSIS
+# declaring its functions exactly as gfiber.h does, every errno gfiber.h
+# gives a function in its page's ERRORS, no page naming a function that
+# is gone, a page per tool with every option the tool parses. TAP on
+# stdout; exit 1 when one failed.
 # Installs mandoc when root and missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
