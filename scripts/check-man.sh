@@ -10,7 +10,7 @@
 # stdout; exit 1 when one failed.
 # Installs mandoc when root and missing.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 scripts/deps.sh mandoc >&2 || {
 	printf 'TAP version 13\n1..1\nnot ok 1 %s: packages missing (scripts/deps.sh)\n' "$(basename "$0")"
 	exit 1
@@ -177,6 +177,7 @@ for t in tools/*.c; do
 	p=man/man1/$(basename "$t" .c).1
 	[[ -f $p ]] || continue
 	opts=$(awk '/^\.SH OPTIONS/ { f = 1; next } /^\.SH/ { f = 0 } f' "$p")
+	# shellcheck disable=SC2013 # option names are words
 	for o in $(sed -n 's/^[[:space:]]*{ *"\([a-z0-9-]*\)", *[a-z_]*_argument.*/\1/p' "$t"); do
 		grep -qF -- "\\-\\-${o//-/\\-}" <<< "$opts" ||
 			noopt+="$p: no --$o in OPTIONS"$'\n'
