@@ -284,11 +284,15 @@ static int park_false_main(void *arg)
 	return 1;
 }
 
+/* Readies f once it is parked (a ready of a fiber not parked is fatal):
+ * a sleep alone is a timing assumption a loaded machine breaks. */
 static void readier(void *arg)
 {
 	gf_fiber_t *f = arg;
 
 	gf_sleep(1000000);
+	while ((atomic_load(&f->status) & ~GSCAN) != GFIBERS_GWAITING)
+		gf_sleep(1000000);
 	gf_ready(f);
 }
 
