@@ -49,6 +49,9 @@ struct gfps_proc {
 	const struct gfps_ctx *fiber;
 	struct ctx_frame frame;
 	int read_errno;		/* first failed process_vm_readv() */
+	/* /proc/PID/mem, when process_vm_readv() is not built in
+	 * (CONFIG_CROSS_MEMORY_ATTACH=n: ENOSYS); 0: not opened */
+	int mem_fd;
 	/* a few recently read blocks of the target's memory */
 	struct {
 		uint64_t base;	/* 0: empty */
@@ -187,6 +190,8 @@ void gfps_proc_close(struct gfps_proc *p)
 	if (cur == p)
 		cur = NULL;
 	dwfl_end(p->dwfl);
+	if (p->mem_fd > 0)
+		close(p->mem_fd);
 	free(p);
 }
 
@@ -331,12 +336,36 @@ int gfps_symbolize(struct gfps_proc *p, uint64_t pc, bool retaddr,
 
 /* ---------------------------------------------------------- unwinding */
 
+/*
+ * A kernel without CONFIG_CROSS_MEMORY_ATTACH has no process_vm_readv():
+ * read /proc/PID/mem instead. Same access rule (ptrace attach mode, real
+ * credentials), and it does not stop the target either.
+ */
+static ssize_t read_proc_mem(struct gfps_proc *p, uint64_t addr, void *buf,
+			     size_t len)
+{
+	char path[64];
+
+	if (p->mem_fd <= 0) {
+		snprintf(path, sizeof(path), "/proc/%ld/mem", p->pid);
+		p->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (p->mem_fd < 0) {
+			p->mem_fd = 0;
+			return -1;
+		}
+	}
+	return pread(p->mem_fd, buf, len, (off_t)addr);
+}
+
 static int read_mem(struct gfps_proc *p, uint64_t addr, void *buf, size_t len)
 {
 	struct iovec local = { .iov_base = buf, .iov_len = len };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
-	ssize_t r = process_vm_readv((pid_t)p->pid, &local, 1, &remote, 1, 0);
+	ssize_t r = p->mem_fd > 0 ? -1 :
+		process_vm_readv((pid_t)p->pid, &local, 1, &remote, 1, 0);
 
+	if (p->mem_fd > 0 || (r < 0 && errno == ENOSYS))
+		r = read_proc_mem(p, addr, buf, len);
 	if (r == (ssize_t)len)
 		return 0;
 	if (!p->read_errno)
