@@ -722,10 +722,27 @@ static int by_pid_status_reason(const void *a, const void *b)
 	return c ? c : strcmp(x->reason, y->reason);
 }
 
+/* "metric{pid,comm,status,reason,site,created}" of one group (info i). */
+static void site_metric(const char *metric, const struct gfps_group *g,
+			const struct info *in)
+{
+	char pid[32], s[512];
+
+	snprintf(pid, sizeof(pid), "%ld", g->pid);
+	printf("%s{", metric);
+	label("pid", pid, false);
+	label("comm", g->comm, true);
+	label("status", g->status, true);
+	label("reason", g->reason, true);
+	label("site", site_str(&in->wait, s, sizeof(s)), true);
+	label("created", site_str(&in->create, s, sizeof(s)), true);
+	printf("}");
+}
+
 static void print_metrics(struct gfps_set *set)
 {
 	struct gfps_group **v = calloc(set->ngroups + 1, sizeof(*v));
-	char pid[32], s[512];
+	char pid[32];
 	size_t i, j, n = 0;
 
 	if (!v) {
@@ -760,15 +777,8 @@ static void print_metrics(struct gfps_set *set)
 
 		if (!g->wait_pc || !site_match(&infos[i]))
 			continue;
-		snprintf(pid, sizeof(pid), "%ld", g->pid);
-		printf("gfibers_wait_site_fibers{");
-		label("pid", pid, false);
-		label("comm", g->comm, true);
-		label("status", g->status, true);
-		label("reason", g->reason, true);
-		label("site", site_str(&infos[i].wait, s, sizeof(s)), true);
-		label("created", site_str(&infos[i].create, s, sizeof(s)), true);
-		printf("} %ld\n", g->count);
+		site_metric("gfibers_wait_site_fibers", g, &infos[i]);
+		printf(" %ld\n", g->count);
 	}
 	printf("# HELP gfibers_wait_site_oldest_wait_seconds Longest wait per process, wait reason and wait site.\n");
 	printf("# TYPE gfibers_wait_site_oldest_wait_seconds gauge\n");
@@ -777,15 +787,8 @@ static void print_metrics(struct gfps_set *set)
 
 		if (!g->wait_pc || g->oldest_ms < 0 || !site_match(&infos[i]))
 			continue;
-		snprintf(pid, sizeof(pid), "%ld", g->pid);
-		printf("gfibers_wait_site_oldest_wait_seconds{");
-		label("pid", pid, false);
-		label("comm", g->comm, true);
-		label("status", g->status, true);
-		label("reason", g->reason, true);
-		label("site", site_str(&infos[i].wait, s, sizeof(s)), true);
-		label("created", site_str(&infos[i].create, s, sizeof(s)), true);
-		printf("} %ld.%03ld\n", g->oldest_ms / 1000, g->oldest_ms % 1000);
+		site_metric("gfibers_wait_site_oldest_wait_seconds", g, &infos[i]);
+		printf(" %ld.%03ld\n", g->oldest_ms / 1000, g->oldest_ms % 1000);
 	}
 	printf("# EOF\n");
 }

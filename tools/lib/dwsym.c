@@ -123,6 +123,19 @@ static const Dwfl_Callbacks callbacks = {
 	.debuginfo_path = &debuginfo_path,
 };
 
+/* The two errors of reading a process's maps that a user can act on. */
+static bool maps_error(long pid, int e, char *err, size_t errlen)
+{
+	if (e == ENOENT || e == ESRCH)
+		snprintf(err, errlen, "pid %ld: no such process (it exited)", pid);
+	else if (e == EACCES || e == EPERM)
+		snprintf(err, errlen, "pid %ld: no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE) or the process's own user",
+			 pid);
+	else
+		return false;
+	return true;
+}
+
 struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 {
 	struct gfps_proc *p = calloc(1, sizeof(*p));
@@ -139,12 +152,7 @@ struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 	if (access(path, R_OK) || (e = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
 	    close(e)) {
 		e = errno;
-		if (e == ENOENT || e == ESRCH)
-			snprintf(err, errlen, "pid %ld: no such process (it exited)", pid);
-		else if (e == EACCES || e == EPERM)
-			snprintf(err, errlen, "pid %ld: no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE) or the process's own user",
-				 pid);
-		else
+		if (!maps_error(pid, e, err, errlen))
 			snprintf(err, errlen, "pid %ld: %s: %s", pid, path, strerror(e));
 		free(p);
 		errno = e;
@@ -166,12 +174,7 @@ struct gfps_proc *gfps_proc_open(long pid, char *err, size_t errlen)
 	cur = p;
 	e = dwfl_linux_proc_report(p->dwfl, (pid_t)pid);
 	if (e || dwfl_report_end(p->dwfl, NULL, NULL)) {
-		if (e == ENOENT || e == ESRCH)
-			snprintf(err, errlen, "pid %ld: no such process (it exited)", pid);
-		else if (e == EACCES || e == EPERM)
-			snprintf(err, errlen, "pid %ld: no access to its memory maps: names and stacks need root (CAP_SYS_PTRACE) or the process's own user",
-				 pid);
-		else
+		if (!maps_error(pid, e, err, errlen))
 			snprintf(err, errlen, "pid %ld: reading its maps: %s", pid,
 				 e > 0 ? strerror(e) : dwfl_errmsg(-1));
 		dwfl_end(p->dwfl);
