@@ -60,7 +60,8 @@ all: lib tests selftests examples tools module
 help:
 	@echo 'make              library, host tests, selftests, examples, tools, module'
 	@echo 'make demo         boot the VM, run examples/leak, print /proc/gfibers'
-	@echo 'make check        host tests (plain, ASan+UBSan, TSan), then the VM'
+	@echo 'make check        first-run guards, host tests (plain, ASan+UBSan, TSan,'
+	@echo '                  chaos, clang), gfps tests, packaging, then the VM'
 	@echo '                  kselftests on the 6.1 and 6.12 Debian kernels'
 	@echo 'make check-debug  the VM kselftests on a debug kernel (KASAN, lockdep,'
 	@echo '                  kmemleak, UBSAN, fault injection), built once into'
