@@ -25,7 +25,7 @@ pkgs=(libgfiber0 libgfiber-dev gfibers-dkms gfibers-tools)
 
 build() {
 	local src=$out/src/gfibers-$version
-	scripts/deps.sh debhelper dh-dkms dpkg-dev fakeroot rsync >&2 || return 1
+	scripts/deps.sh build-essential debhelper dh-dkms dpkg-dev fakeroot rsync >&2 || return 1
 	rm -rf "$out"
 	mkdir -p "$src"
 	rsync -a --exclude=/build --exclude=.git --exclude='*.o' --exclude='*.ko' \
