@@ -56,6 +56,7 @@ test)
 esac
 
 n=0 failed=0
+mkdir -p "$top/build"	# run alone on a clean clone too
 log=$top/build/deb-test.log
 t() {	# t NAME COMMAND...: one TAP line for the command's exit status
 	local name=$1
