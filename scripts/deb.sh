@@ -149,7 +149,7 @@ cp scripts/pkgtest/hello.c "$scratch/"
 prog() {	# prog shared|static
 	local static=
 	[[ $1 == static ]] && static=--static
-	scripts/deps.sh pkg-config >&2 || return 1
+	"$top"/scripts/deps.sh pkg-config >&2 || return 1
 	cd "$scratch" || return 1
 	# shellcheck disable=SC2046
 	cc -Wall -Werror ${static:+-static} -o "hello-$1" hello.c \
