@@ -51,7 +51,7 @@ TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
 TOOL_LIB_A := $(B)/tools/lib/libtools.a
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
-.PHONY: all lib tests selftests examples tools tools-tests module deps check check-debug \
+.PHONY: all lib tests selftests examples tools tools-tests gdb-tests module deps check check-debug \
 	vmtest demo demo-vm fuzz soak chaos print-ktag \
 	bench checkpatch clean help FORCE
 
@@ -191,6 +191,17 @@ $(B)/tools/tests/parked-static: tools/tests/parked.c $(B)/libgfiber.a $(LIB_HDRS
 $(B)/tools/tests/gfps-asan: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB) $(TOOL_LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(SAN_asan) -Itools -o $@ $< $(GFPS_SRCS) $(TOOL_LIB) -ldw -lelf $(LDLIBS)
+
+# The gdb extension's and USDT probes' tests (tools/gdb/test.sh): leak
+# static (from examples/) and linked with libgfiber.so, and a workload of
+# known parks.
+gdb-tests: $(B)/examples/leak $(B)/tools/gdb/leak-shared $(B)/tools/gdb/parks
+$(B)/tools/gdb/leak-shared: examples/leak.c $(B)/libgfiber.so $(B)/$(SONAME) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -o $@ $< -L$(B) -lgfiber -Wl,-rpath,$(abspath $(B)) $(LDLIBS)
+$(B)/tools/gdb/parks: tools/gdb/parks.c $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
 
 # ---------------------------------------------------------------- module
 no_kernel = $(if $(KREL),,; no Debian $(VMK) kernel with its headers is installed)

@@ -112,6 +112,26 @@ static inline void gfi_chaos(enum gfi_chaos_point point)
 }
 #endif
 
+/* ---------------------------------------------------------- USDT */
+
+/*
+ * Static probes for bpftrace, perf and SystemTap (docs/usdt.md), provider
+ * gfiber: create(id, parent id, creation site), park(id, wait reason,
+ * wait site, object), ready(id, waker's id or 0), exit(id), leak(id, wait
+ * reason). Each is one nop where nothing is attached. <sys/sdt.h> is
+ * Debian's systemtap-sdt-dev (make deps); a build without it must say so:
+ * -DGF_NO_USDT builds the library without probes.
+ */
+#ifdef GF_NO_USDT
+#define GFI_PROBE(...) do { } while (0)
+#elif __has_include(<sys/sdt.h>)
+#define SDT_USE_VARIADIC 1
+#include <sys/sdt.h>
+#define GFI_PROBE(name, ...) STAP_PROBEV(gfiber, name, __VA_ARGS__)
+#else
+#error "<sys/sdt.h> is missing: install systemtap-sdt-dev (make deps), or build with CPPFLAGS=-DGF_NO_USDT for a library without USDT probes"
+#endif
+
 /* ---------------------------------------------------------- spinlock */
 
 /*

@@ -324,6 +324,10 @@ def run_in_fiber(f, fn):
     # them; gdb unwinds from there as for any thread.
     ctx["sp"] = f.sp + lay.ctx_rip
     ctx["pc"] = lay.switch_pc
+    if not _has_debug_info(_u64(ctx["sp"]) - 1):
+        gdb.write("note: no debug info for fiber %d's frames (stripped?): "
+                  "functions are named from the symbol table, without "
+                  "file:line or locals\n" % f.id)
     if not is_live():
         _run_on_core(ctx, fn)
         return
