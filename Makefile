@@ -307,6 +307,10 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR	?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL	?= install
+# gdb's auto-load directory: gdb finds the shared library's script there
+# as <dir>/<the library's real path>-gdb.py (docs/gdb.md)
+GDBDIR	?= $(PREFIX)/share/gdb/auto-load
+GDB_SCRIPT = $(GDBDIR)$(LIBDIR)/libgfiber.so.$(VERSION)-gdb.py
 
 MAN_PAGES := $(wildcard man/man*/*.[0-9])
 TOOLS	:= $(patsubst tools/%.c,%,$(TOOL_SRCS))
@@ -343,6 +347,8 @@ install: lib tools-dyn $(B)/gfiber.pc
 	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libgfiber.so
 	$(INSTALL) -m 644 $(B)/gfiber.pc $(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc
 	$(INSTALL) -m 755 $(TOOLS_DYN) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -d $(DESTDIR)$(dir $(GDB_SCRIPT))
+	$(INSTALL) -m 644 tools/gdb/libgfiber-gdb.py $(DESTDIR)$(GDB_SCRIPT)
 	for m in $(MAN_PAGES:man/%=%); do \
 		$(INSTALL) -m 644 man/$$m $(DESTDIR)$(MANDIR)/$$m || exit 1; \
 	done
@@ -351,7 +357,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gfiber.h $(DESTDIR)$(INCLUDEDIR)/gfibers/gfibers.h \
 		$(DESTDIR)$(LIBDIR)/libgfiber.a $(DESTDIR)$(LIBDIR)/libgfiber.so \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libgfiber.so.$(VERSION) \
-		$(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc \
+		$(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc $(DESTDIR)$(GDB_SCRIPT) \
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES:man/%=%))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/gfibers 2>/dev/null || true
