@@ -567,6 +567,18 @@ GF_HIDDEN __attribute__((used)) const struct gfi_debug gfi_debug = {
 	.ctx_frame_size = GF_CTX_FRAME_SIZE,
 };
 
+/* The USDT probes' semaphores (runtime.h): raised by an attached tracer. */
+#ifndef GF_NO_USDT
+#define GFI_PROBE_SEM_DEF(name) \
+	__attribute__((section(".probes"))) unsigned short \
+		gfiber_##name##_semaphore
+GFI_PROBE_SEM_DEF(create);
+GFI_PROBE_SEM_DEF(park);
+GFI_PROBE_SEM_DEF(ready);
+GFI_PROBE_SEM_DEF(exit);
+GFI_PROBE_SEM_DEF(leak);
+#endif
+
 /*
  * gdb loads tools/gdb/libgfiber-gdb.py for every program linked with the
  * library, static or shared, when it finds the file: in the current

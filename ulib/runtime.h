@@ -124,10 +124,25 @@ static inline void gfi_chaos(enum gfi_chaos_point point)
  */
 #ifdef GF_NO_USDT
 #define GFI_PROBE(...) do { } while (0)
+#define GFI_PROBE_ON(name) 0
 #elif __has_include(<sys/sdt.h>)
 #define SDT_USE_VARIADIC 1
+#define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 #define GFI_PROBE(name, ...) STAP_PROBEV(gfiber, name, __VA_ARGS__)
+/*
+ * A probe whose arguments cost instructions to compute (ready's waker)
+ * is guarded by its semaphore, which a tracer raises while attached
+ * (registry.c defines them, one per probe).
+ */
+#define GFI_PROBE_ON(name) __builtin_expect(gfiber_##name##_semaphore, 0)
+#define GFI_PROBE_SEM(name) \
+	GF_HIDDEN extern unsigned short gfiber_##name##_semaphore
+GFI_PROBE_SEM(create);
+GFI_PROBE_SEM(park);
+GFI_PROBE_SEM(ready);
+GFI_PROBE_SEM(exit);
+GFI_PROBE_SEM(leak);
 #else
 #error "<sys/sdt.h> is missing: install systemtap-sdt-dev (make deps), or build with CPPFLAGS=-DGF_NO_USDT for a library without USDT probes"
 #endif
