@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: MIT
 # tools/gdb/test.sh [BUILD]: libgfiber-gdb.py in Debian's gdb, batch mode,
 # on examples/leak (built with -g): info fibers names every fiber's
 # status, reason and wait site (file:line); fiber N bt shows the parked
