@@ -551,7 +551,7 @@ void gfi_ready(gfi_g *gp, bool next)
 
 	gfi_chaos(GFI_CHAOS_READY);
 	m = gfi_getm();
-	if (GFI_PROBE_ON(ready)) GFI_PROBE(ready, gp->id, m && m->curg ? m->curg->id : 0);
+	GFI_PROBE_GUARDED(ready, gp->id, m && m->curg ? m->curg->id : 0);
 	gfi_casgstatus(gp, GFIBERS_GWAITING, GFIBERS_GRUNNABLE);
 	if (m && m->p)
 		gfi_runqput(m->p, gp, next);

@@ -7,7 +7,8 @@
  * Waits for SIGUSR1 (the tracer attached), then in its main fiber parks
  * NSLEEP times in gf_sleep ("sleep") and NPARK times in gf_park under a
  * reason of its own, each woken by a second fiber once it is parked.
- * Nothing else in it parks. Prints "reason R count C" per reason.
+ * Nothing else in it parks. Prints "reason R count C" per reason, and
+ * "readies N", the gfiber:ready count (one per park).
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -54,6 +55,8 @@ static int parks_main(void *arg)
 		gf_park(publish, NULL, reason);
 	printf("reason %d count %d\n", GF_WAIT_SLEEP, NSLEEP);
 	printf("reason %d count %d\n", reason, NPARK);
+	/* each park ended by a gf_ready: the timer's, the waker's */
+	printf("readies %d\n", NSLEEP + NPARK);
 	return 0;
 }
 

@@ -283,15 +283,17 @@ if [[ -x $PARKS ]]; then
 	fi
 	if ! command -v bpftrace >/dev/null; then
 		skip "bpftrace counts parks per wait reason" "bpftrace not installed"
+		skip "bpftrace: gfiber:ready fires" "bpftrace not installed"
 	elif ! timeout 30 bpftrace -e 'BEGIN { exit(); }' >/dev/null 2>&1; then
 		skip "bpftrace counts parks per wait reason" "BPF cannot be loaded here ($(timeout 30 bpftrace -e 'BEGIN { exit(); }' 2>&1 | tail -1))"
+		skip "bpftrace: gfiber:ready fires" "BPF cannot be loaded here"
 	else
 		# parks waits for SIGUSR1 before its workload, once bpftrace is attached
 		"$PARKS" > "$tmp/parks.out" &
 		ppid=$!
 		pids+=($ppid)
 		timeout 60 bpftrace -p "$ppid" -e "usdt:$PARKS:gfiber:park { @[arg1] = count(); }
-			usdt:$PARKS:gfiber:exit { @exits = count(); }" > "$tmp/bt.out" 2>&1 &
+			usdt:$PARKS:gfiber:ready { @readies = count(); }" > "$tmp/bt.out" 2>&1 &
 		bpid=$!
 		for i in $(seq 300); do grep -q '^Attaching' "$tmp/bt.out" && break; sleep 0.1; done
 		sleep 1
@@ -305,6 +307,13 @@ if [[ -x $PARKS ]]; then
 			ok "bpftrace: parks per wait reason match the program's own counts"
 		else
 			nok "bpftrace: parks per wait reason match the program's own counts" "want:" "$want" "got:" "$(cat "$tmp/bt.out")"
+		fi
+		# ready is behind its semaphore: it fires only if bpftrace raised it
+		if [[ $(awk '/^readies/ { print $2 }' "$tmp/parks.out") == $(awk '/^@readies:/ { print $2 }' "$tmp/bt.out") ]] &&
+		   grep -q '^@readies: [1-9]' "$tmp/bt.out"; then
+			ok "bpftrace: gfiber:ready (semaphore-guarded) fires once per park"
+		else
+			nok "bpftrace: gfiber:ready (semaphore-guarded) fires once per park" "$(cat "$tmp/parks.out")" "$(cat "$tmp/bt.out")"
 		fi
 	fi
 else
