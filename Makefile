@@ -51,7 +51,7 @@ TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
 TOOL_LIB_A := $(B)/tools/lib/libtools.a
 KHDR      := $(B)/kselftest/kselftest_harness.h
 
-.PHONY: all lib tests selftests examples tools tools-tests module deps check check-debug \
+.PHONY: all lib tests selftests examples tools tools-tests gdb-tests module deps check check-debug \
 	vmtest demo demo-vm fuzz soak chaos print-ktag \
 	bench checkpatch clean help FORCE
 
@@ -192,6 +192,17 @@ $(B)/tools/tests/gfps-asan: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB) $
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) $(SAN_asan) -Itools -o $@ $< $(GFPS_SRCS) $(TOOL_LIB) -ldw -lelf $(LDLIBS)
 
+# The gdb extension's and USDT probes' tests (tools/gdb/test.sh): leak
+# static (from examples/) and linked with libgfiber.so, and a workload of
+# known parks.
+gdb-tests: $(B)/examples/leak $(B)/tools/gdb/leak-shared $(B)/tools/gdb/parks
+$(B)/tools/gdb/leak-shared: examples/leak.c $(B)/libgfiber.so $(B)/$(SONAME) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -o $@ $< -L$(B) -lgfiber -Wl,-rpath,$(abspath $(B)) $(LDLIBS)
+$(B)/tools/gdb/parks: tools/gdb/parks.c $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+
 # ---------------------------------------------------------------- module
 no_kernel = $(if $(KREL),,; no Debian $(VMK) kernel with its headers is installed)
 need_kdir = $(if $(wildcard $(KDIR)/Makefile),,$(error no kernel tree at KDIR=$(KDIR)$(no_kernel): run `make deps` (as root), or set KDIR))
@@ -296,6 +307,10 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR	?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 INSTALL	?= install
+# gdb's auto-load directory: gdb finds the shared library's script there
+# as <dir>/<the library's real path>-gdb.py (docs/gdb.md)
+GDBDIR	?= $(PREFIX)/share/gdb/auto-load
+GDB_SCRIPT = $(GDBDIR)$(LIBDIR)/libgfiber.so.$(VERSION)-gdb.py
 
 MAN_PAGES := $(wildcard man/man*/*.[0-9])
 TOOLS	:= $(patsubst tools/%.c,%,$(TOOL_SRCS))
@@ -332,6 +347,8 @@ install: lib tools-dyn $(B)/gfiber.pc
 	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libgfiber.so
 	$(INSTALL) -m 644 $(B)/gfiber.pc $(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc
 	$(INSTALL) -m 755 $(TOOLS_DYN) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -d $(DESTDIR)$(dir $(GDB_SCRIPT))
+	$(INSTALL) -m 644 tools/gdb/libgfiber-gdb.py $(DESTDIR)$(GDB_SCRIPT)
 	for m in $(MAN_PAGES:man/%=%); do \
 		$(INSTALL) -m 644 man/$$m $(DESTDIR)$(MANDIR)/$$m || exit 1; \
 	done
@@ -340,7 +357,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/gfiber.h $(DESTDIR)$(INCLUDEDIR)/gfibers/gfibers.h \
 		$(DESTDIR)$(LIBDIR)/libgfiber.a $(DESTDIR)$(LIBDIR)/libgfiber.so \
 		$(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libgfiber.so.$(VERSION) \
-		$(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc \
+		$(DESTDIR)$(PKGCONFIGDIR)/gfiber.pc $(DESTDIR)$(GDB_SCRIPT) \
 		$(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS)) \
 		$(addprefix $(DESTDIR)$(MANDIR)/,$(MAN_PAGES:man/%=%))
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/gfibers 2>/dev/null || true

@@ -12,7 +12,8 @@
 #               machine is removed)
 #     clang     library, host tests and tools built with clang, the host
 #               tests run (but capacity_test, which gcc's run covers)
-#     tools     gfps's host tests (tools/tests/run.sh)
+#     tools     gfps's host tests (tools/tests/run.sh), the gdb extension's
+#               and USDT probes' (tools/gdb/test.sh)
 #     tree      first-run guards: nothing needed is ignored by git, kernel
 #               paths resolve or say what is missing (check-tree.sh)
 #     host      the library's host tests: plain, ASan+UBSan, TSan
@@ -88,6 +89,12 @@ for stage in "$@"; do
 			tools/tests/run.sh | tee "$out/tools.tap"
 		else
 			failed_step tools "build gfps and its host tests"
+		fi
+		echo "check: gdb extension and USDT probes"
+		if $MAKE --no-print-directory $jobs gdb-tests; then
+			tools/gdb/test.sh | tee "$out/gdb.tap"
+		else
+			failed_step gdb "build the gdb and USDT tests"
 		fi
 		;;
 	chaos)

@@ -352,6 +352,7 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 			      memory_order_relaxed);
 	gfi_registry_claim(gp);
 	id = gp->id;	/* gp may run and exit as soon as it is queued */
+	GFI_PROBE(create, id, gp->parent_id, pc);
 	if (p)
 		gfi_runqput(p, gp, true);
 	else
@@ -384,6 +385,7 @@ void gfi_goexit(void)
 	gfi_registry_release(gp);
 	labels_unref(gp->labels);
 	gp->labels = NULL;
+	GFI_PROBE(exit, gp->id);
 	__atomic_store_n(&gp->id, 0, __ATOMIC_RELAXED);
 	atomic_fetch_sub(&gfi_sched.ngoroutines, 1);
 	if (gp->is_main) {
@@ -468,6 +470,7 @@ void gfi_park(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 	gp->waitpc = pc;
 	gp->waitobj = obj;
 	gp->waitsince = gfi_coarsetime();
+	GFI_PROBE(park, gp->id, reason, pc, obj);
 	m->prevg = gp;
 	m->prev_action = PA_PARK;
 	m->unlockf = unlockf;
@@ -548,6 +551,7 @@ void gfi_ready(gfi_g *gp, bool next)
 
 	gfi_chaos(GFI_CHAOS_READY);
 	m = gfi_getm();
+	GFI_PROBE_GUARDED(ready, gp->id, m && m->curg ? m->curg->id : 0);
 	gfi_casgstatus(gp, GFIBERS_GWAITING, GFIBERS_GRUNNABLE);
 	if (m && m->p)
 		gfi_runqput(m->p, gp, next);
@@ -563,6 +567,7 @@ void gfi_mark_g_leaked(gfi_g *gp)
 
 		if (atomic_compare_exchange_strong(&gp->status, &o,
 						   GFIBERS_GWAITING | GSCAN)) {
+			GFI_PROBE(leak, gp->id, gp->waitreason);
 			gfi_registry_write(gp, GFIBERS_GLEAKED);
 			atomic_store_explicit(&gp->status, GFIBERS_GLEAKED,
 					      memory_order_release);

@@ -475,3 +475,118 @@ static void fork_child(void)
 		}
 	}
 }
+
+/* ---------------------------------------------------------- debuggers */
+
+/*
+ * gfi_debug: what tools/gdb/libgfiber-gdb.py reads to find every fiber
+ * of a live process or a core file with no help from the runtime: where
+ * the Gs and the names are, and the offsets of the fields it reads. It
+ * needs the symbol table only, not the debug info, so that a program
+ * stripped with --strip-debug still shows its fibers (with function
+ * names for sites). version changes whenever a field's meaning does; the
+ * script refuses a version it does not know.
+ */
+struct gfi_debug {
+	char magic[8];			/* "gfibers" */
+	uint32_t version, size;
+	gfi_g **_Atomic *allgs;
+	_Atomic uint32_t *nallgs;
+	const char * const *status_names;
+	const char * const *reason_names;
+	const char *user_reason_names;	/* [nuser][user_reason_len] */
+	const int *nuser_reasons;
+	uint32_t nstatus, nreasons, user_reason_base, user_reason_len;
+	uint32_t gscan, g_size;
+	/* struct gf_fiber */
+	uint32_t g_sp, g_m, g_status, g_waitreason, g_id, g_parent_id;
+	uint32_t g_create_pc, g_fn, g_waitpc, g_waitsince, g_waitobj;
+	uint32_t g_stack_lo, g_stack_hi, g_is_main, g_name, g_name_len;
+	uint32_t g_labels;
+	/* struct gfi_labels */
+	uint32_t labels_n, labels_kv, labels_kv_size, labels_key_len,
+		 labels_val;
+	/* struct gfi_m */
+	uint32_t m_curg, m_id, m_tid;
+	/* the frame gf_ctx_switch leaves at a saved sp (ctx.h) */
+	uint32_t ctx_rip, ctx_rbp, ctx_rbx, ctx_r12, ctx_r13, ctx_r14,
+		 ctx_r15, ctx_frame_size;
+};
+
+#define GF_SIZEOF_FIELD(t, f) sizeof(((t *)0)->f)
+
+GF_HIDDEN __attribute__((used)) const struct gfi_debug gfi_debug = {
+	.magic = "gfibers",
+	.version = 1,
+	.size = sizeof(struct gfi_debug),
+	.allgs = &gfi_sched.allgs,
+	.nallgs = &gfi_sched.nallgs,
+	.status_names = gfibers_status_names,
+	.reason_names = gfibers_reason_names,
+	.user_reason_names = &reason_names[0][0],
+	.nuser_reasons = &nreasons,
+	.nstatus = GFIBERS_GSTATUS_MAX + 1,
+	.nreasons = GFIBERS_WAIT_NR_BUILTIN,
+	.user_reason_base = GFIBERS_WAIT_USER_BASE,
+	.user_reason_len = GFIBERS_REASON_NAME_LEN,
+	.gscan = GSCAN,
+	.g_size = sizeof(gfi_g),
+	.g_sp = offsetof(gfi_g, sp),
+	.g_m = offsetof(gfi_g, m),
+	.g_status = offsetof(gfi_g, status),
+	.g_waitreason = offsetof(gfi_g, waitreason),
+	.g_id = offsetof(gfi_g, id),
+	.g_parent_id = offsetof(gfi_g, parent_id),
+	.g_create_pc = offsetof(gfi_g, create_pc),
+	.g_fn = offsetof(gfi_g, fn),
+	.g_waitpc = offsetof(gfi_g, waitpc),
+	.g_waitsince = offsetof(gfi_g, waitsince),
+	.g_waitobj = offsetof(gfi_g, waitobj),
+	.g_stack_lo = offsetof(gfi_g, stack_lo),
+	.g_stack_hi = offsetof(gfi_g, stack_hi),
+	.g_is_main = offsetof(gfi_g, is_main),
+	.g_name = offsetof(gfi_g, name),
+	.g_name_len = GF_SIZEOF_FIELD(gfi_g, name),
+	.g_labels = offsetof(gfi_g, labels),
+	.labels_n = offsetof(struct gfi_labels, n),
+	.labels_kv = offsetof(struct gfi_labels, kv),
+	.labels_kv_size = GF_SIZEOF_FIELD(struct gfi_labels, kv[0]),
+	.labels_key_len = GF_SIZEOF_FIELD(struct gfi_labels, kv[0].key),
+	.labels_val = offsetof(struct gfi_labels, kv[0].val) -
+		      offsetof(struct gfi_labels, kv[0]),
+	.m_curg = offsetof(struct gfi_m, curg),
+	.m_id = offsetof(struct gfi_m, id),
+	.m_tid = offsetof(struct gfi_m, tid),
+	.ctx_rip = GF_CTX_OFF_RIP,
+	.ctx_rbp = GF_CTX_OFF_RBP,
+	.ctx_rbx = GF_CTX_OFF_RBX,
+	.ctx_r12 = GF_CTX_OFF_R12,
+	.ctx_r13 = GF_CTX_OFF_R13,
+	.ctx_r14 = GF_CTX_OFF_R14,
+	.ctx_r15 = GF_CTX_OFF_R15,
+	.ctx_frame_size = GF_CTX_FRAME_SIZE,
+};
+
+/* The USDT probes' semaphores (runtime.h): raised by an attached tracer. */
+#ifndef GF_NO_USDT
+#define GFI_PROBE_SEM_DEF(name) \
+	__attribute__((section(".probes"))) unsigned short \
+		gfiber_##name##_semaphore
+GFI_PROBE_SEM_DEF(create);
+GFI_PROBE_SEM_DEF(park);
+GFI_PROBE_SEM_DEF(ready);
+GFI_PROBE_SEM_DEF(exit);
+GFI_PROBE_SEM_DEF(leak);
+#endif
+
+/*
+ * gdb loads tools/gdb/libgfiber-gdb.py for every program linked with the
+ * library, static or shared, when it finds the file: in the current
+ * directory or the source search path (`directory DIR`), and within
+ * `auto-load safe-path` (docs/gdb.md). "MS": one entry however many
+ * objects carry it.
+ */
+__asm__(".pushsection \".debug_gdb_scripts\", \"MS\", @progbits, 1\n"
+	".byte 1\n"
+	".asciz \"libgfiber-gdb.py\"\n"
+	".popsection\n");

@@ -112,6 +112,46 @@ static inline void gfi_chaos(enum gfi_chaos_point point)
 }
 #endif
 
+/* ---------------------------------------------------------- USDT */
+
+/*
+ * Static probes for bpftrace, perf and SystemTap (docs/usdt.md), provider
+ * gfiber: create(id, parent id, creation site), park(id, wait reason,
+ * wait site, object), ready(id, waker's id or 0), exit(id), leak(id, wait
+ * reason). Each is one nop where nothing is attached (ready: a test of
+ * its semaphore, see below). <sys/sdt.h> is
+ * Debian's systemtap-sdt-dev (make deps); a build without it must say so:
+ * -DGF_NO_USDT builds the library without probes.
+ */
+#ifdef GF_NO_USDT
+#define GFI_PROBE(...) do { } while (0)
+#define GFI_PROBE_GUARDED(...) do { } while (0)
+#elif __has_include(<sys/sdt.h>)
+#define SDT_USE_VARIADIC 1
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+#define GFI_PROBE(name, ...) STAP_PROBEV(gfiber, name, __VA_ARGS__)
+/*
+ * A probe whose arguments cost instructions to compute (ready's waker)
+ * is guarded by its semaphore, which a tracer raises while attached
+ * (registry.c defines them, one per probe).
+ */
+#define GFI_PROBE_GUARDED(name, ...)					     \
+	do {								     \
+		if (__builtin_expect(gfiber_##name##_semaphore, 0))	     \
+			GFI_PROBE(name, __VA_ARGS__);			     \
+	} while (0)
+#define GFI_PROBE_SEM(name) \
+	GF_HIDDEN extern unsigned short gfiber_##name##_semaphore
+GFI_PROBE_SEM(create);
+GFI_PROBE_SEM(park);
+GFI_PROBE_SEM(ready);
+GFI_PROBE_SEM(exit);
+GFI_PROBE_SEM(leak);
+#else
+#error "<sys/sdt.h> is missing: install systemtap-sdt-dev (make deps), or build with CPPFLAGS=-DGF_NO_USDT for a library without USDT probes"
+#endif
+
 /* ---------------------------------------------------------- spinlock */
 
 /*
