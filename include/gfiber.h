@@ -78,8 +78,8 @@ GF_API int *gf_errno_location(void);
 #define errno (*gf_errno_location())
 #endif
 
-/* Calls whose result must be checked: ignoring it is a bug (a value not
- * received, a lock not taken, a deadline passed unnoticed). */
+/* Calls whose result must be checked: ignoring it is a bug (a case not
+ * known, a lock not taken, a deadline passed unnoticed). */
 #define GF_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Durations, int64_t nanoseconds (Go's time.Nanosecond...). */

@@ -515,6 +515,9 @@ static int dump_errors_main(void *arg)
 	close(p[0]);
 	EXPECT_EQ(-1, gf_leakcheck(2, NULL, 1, gf_timeout(0)));
 	EXPECT_EQ(EINVAL, errno);
+	/* the bound is required: forever would hang on the first leak */
+	EXPECT_EQ(-1, gf_leakcheck(2, NULL, 0, GF_FOREVER));
+	EXPECT_EQ(EINVAL, errno);
 	return 0;
 }
 
