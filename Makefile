@@ -333,7 +333,7 @@ $(B)/gfiber.pc: gfiber.pc.in include/gfibers_version.h FORCE
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    $< > $@.tmp && mv $@.tmp $@
 
-.PHONY: install uninstall tools-dyn deb check-clang check-man check-version check-licenses check-packaging
+.PHONY: install uninstall tools-dyn deb check-clang check-man check-api check-version check-licenses check-packaging
 
 install: lib tools-dyn $(B)/gfiber.pc
 	$(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/gfibers $(DESTDIR)$(LIBDIR) \
@@ -375,6 +375,11 @@ check-clang:
 # The man pages: mandoc -T lint, and one for every GF_API function.
 check-man:
 	@scripts/check-man.sh
+
+# What the compiler enforces of gfiber.h's conventions (typed deadlines,
+# GF_MUST_CHECK), with gcc and clang, C and C++.
+check-api:
+	@scripts/check-api.sh
 
 # The version of include/gfibers_version.h everywhere it must be repeated.
 check-version:

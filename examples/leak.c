@@ -57,7 +57,8 @@ static void stuck_select(void *arg)
 
 	(void)arg;
 	gf_waitgroup_done(&parked);
-	gf_select(cs, 2, GF_FOREVER);
+	if (gf_select(cs, 2) < 0)	/* never ready: parks for good */
+		perror("gf_select");
 }
 
 static void stuck_locker(void *arg)
@@ -88,11 +89,11 @@ static int leak_main(void *arg)
 	long n = (long)arg, i;
 	gf_attr_t attr = { .name = "leaker" };
 
-	nobody_sends = gf_chan_make(sizeof(long), 0);
-	nobody_receives = gf_chan_make(sizeof(long), 0);
-	nobody_either = gf_chan_make(sizeof(long), 0);
+	nobody_sends = gf_chan_new(sizeof(long), 0);
+	nobody_receives = gf_chan_new(sizeof(long), 0);
+	nobody_either = gf_chan_new(sizeof(long), 0);
 	if (!nobody_sends || !nobody_receives || !nobody_either) {
-		perror("gf_chan_make");
+		perror("gf_chan_new");
 		return 1;
 	}
 	gf_label_set("demo", "leak");

@@ -60,7 +60,7 @@ static void park_chan_send(void *a)
 
 static void park_select(void *a)
 {
-	gf_chan_t *c = gf_chan_make(0, 0);
+	gf_chan_t *c = gf_chan_new(0, 0);
 	gf_select_case_t cs[2] = {
 		{ .chan = c, .dir = GF_SELECT_RECV },
 		{ .chan = c, .dir = GF_SELECT_RECV },
@@ -68,16 +68,14 @@ static void park_select(void *a)
 
 	(void)a;
 	gf_waitgroup_done(&started);
-	gf_select(cs, 2, GF_FOREVER);
-	sink = 1;
+	sink = gf_select(cs, 2);
 }
 
 static void park_select_no_cases(void *a)
 {
 	(void)a;
 	gf_waitgroup_done(&started);
-	gf_select(NULL, 0, GF_FOREVER);
-	sink = 1;
+	sink = gf_select(NULL, 0);
 }
 
 static void park_chan_recv_nil(void *a)
@@ -110,7 +108,7 @@ static void park_io_wait(void *a)
 {
 	(void)a;
 	gf_waitgroup_done(&started);
-	gf_wait_fd(pipefd[0], EPOLLIN, GF_FOREVER);
+	gf_wait_fd(pipefd[0], EPOLLIN);
 	sink = 1;
 }
 
@@ -118,7 +116,7 @@ static void park_semacquire(void *a)
 {
 	(void)a;
 	gf_waitgroup_done(&started);
-	gf_sem_acquire(&empty, GF_FOREVER);
+	gf_sem_acquire(&empty);
 	sink = 1;
 }
 
@@ -214,8 +212,8 @@ static int park_main(void *arg)
 	size_t i;
 
 	(void)arg;
-	unbuffered = gf_chan_make(sizeof(long), 0);
-	unbuffered2 = gf_chan_make(sizeof(long), 0);
+	unbuffered = gf_chan_new(sizeof(long), 0);
+	unbuffered2 = gf_chan_new(sizeof(long), 0);
 	if (!unbuffered || !unbuffered2 || pipe(pipefd)) {
 		perror("park_each: setup");
 		return 1;

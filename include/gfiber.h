@@ -8,18 +8,34 @@
  * library (channel, select, sleep, sync, IO wait, gf_park) or yields;
  * there is no preemption.
  *
- * Conventions, for every call below:
- *  - Errors: -1 (or NULL) with errno set; Go's panics (send on a closed
- *    channel, closing twice, unlocking an unlocked mutex) are errors here,
- *    documented on each call. Runtime bugs abort with "fatal error: ...".
- *  - Deadlines are absolute CLOCK_MONOTONIC nanoseconds (gf_now() +
- *    timeout): GF_FOREVER (-1) blocks without limit, GF_NOWAIT (0) never
- *    blocks (fails with EAGAIN where it would), any other value fails
- *    with ETIMEDOUT once passed; any other negative value counts as
- *    long passed (ETIMEDOUT unless the call can complete at once).
+ * Conventions, for every call below (the table of gfiber(3) lists them
+ * call by call):
+ *  - Errors: every call that can fail returns -1 with errno set (a
+ *    constructor: NULL with errno); success is 0, or a count or index
+ *    >= 0 where the call returns one (gf_select's case, gf_wait_fd's
+ *    event, gf_read's bytes, gf_go's id). Go's panics (send on a closed
+ *    channel, closing twice, unlocking an unlocked mutex) are errors
+ *    here, documented on each call. Runtime bugs abort with "fatal
+ *    error: ...". Calls whose result must not be ignored are declared
+ *    GF_MUST_CHECK (warn_unused_result).
+ *  - Blocking calls come in two forms: X blocks without limit, X_until
+ *    is bounded by a deadline, a gf_deadline_t: an absolute time on
+ *    gf_now()'s clock (CLOCK_MONOTONIC, ns) in a struct, so that a
+ *    duration passed by mistake does not compile. Make one with
+ *    gf_timeout(200 * GF_MILLISECOND) (from now) or gf_deadline_at(t)
+ *    (a gf_now() time). GF_FOREVER never expires (X_until(...,
+ *    GF_FOREVER) is X); GF_NOWAIT never blocks: it fails with EAGAIN
+ *    where the call would block (Go's select default, TryLock). A
+ *    deadline that has passed (gf_timeout(0), gf_timeout(-5)) still
+ *    completes a call that can complete at once, and fails with
+ *    ETIMEDOUT where it would block.
+ *  - Durations are int64_t nanoseconds, only where the call means a
+ *    duration (gf_sleep, gf_timer_new, gf_ticker_new, gf_timer_reset,
+ *    gf_after): write them with GF_MILLISECOND and friends.
  *  - Blocking calls may only be made from a fiber (inside gf_main()).
  *    A plain thread may call the non-blocking ones (GF_NOWAIT, close,
- *    gf_ready). A fiber must not block its thread in the kernel for long
+ *    gf_ready); a call that would block there fails with EPERM. A
+ *    fiber must not block its thread in the kernel for long
  *    (read(2) on a pipe, sleep(3), pthread_mutex_lock...): wrap such
  *    calls with gf_syscall_enter()/gf_syscall_exit() or use gf_read()/
  *    gf_write()/gf_wait_fd(), so that its processor runs other fibers.
@@ -62,8 +78,34 @@ GF_API int *gf_errno_location(void);
 #define errno (*gf_errno_location())
 #endif
 
-#define GF_FOREVER	((int64_t)-1)
-#define GF_NOWAIT	((int64_t)0)
+/* Calls whose result must be checked: ignoring it is a bug (a case not
+ * known, a lock not taken, a deadline passed unnoticed). */
+#define GF_MUST_CHECK __attribute__((warn_unused_result))
+
+/* Durations, int64_t nanoseconds (Go's time.Nanosecond...). */
+#define GF_NANOSECOND	((int64_t)1)
+#define GF_MICROSECOND	((int64_t)1000)
+#define GF_MILLISECOND	((int64_t)1000000)
+#define GF_SECOND	((int64_t)1000000000)
+
+/*
+ * A deadline of an X_until call: ns is an absolute gf_now() time, or -1
+ * (GF_FOREVER), or 0 (GF_NOWAIT); any other value <= 0 is a time long
+ * passed. A struct, so that an integer (a duration meant as a timeout)
+ * passed where a deadline is wanted does not compile. Make one with
+ * gf_timeout() or gf_deadline_at(); compare by .ns.
+ */
+typedef struct gf_deadline {
+	int64_t ns;
+} gf_deadline_t;
+
+#ifdef __cplusplus
+#define GF_FOREVER	(gf_deadline_t{ -1 })
+#define GF_NOWAIT	(gf_deadline_t{ 0 })
+#else
+#define GF_FOREVER	((gf_deadline_t){ .ns = -1 })
+#define GF_NOWAIT	((gf_deadline_t){ .ns = 0 })
+#endif
 
 /* A fiber. Valid while the fiber lives; see gf_park() for the rules. */
 typedef struct gf_fiber gf_fiber_t;
@@ -232,14 +274,26 @@ GF_API void gf_ready(gf_fiber_t *f);
 GF_API int64_t gf_now(void);
 
 /*
+ * gf_timeout - the deadline ns nanoseconds from now (gf_now() + ns,
+ * saturating at INT64_MAX: never, in practice). ns <= 0 gives a deadline
+ * already passed: the call it bounds completes if it can at once, and
+ * times out where it would block (see the conventions above for how
+ * that differs from GF_NOWAIT). Never fails.
+ */
+GF_API gf_deadline_t gf_timeout(int64_t ns);
+/* gf_deadline_at - the deadline at when, a gf_now() time; when <= 0 is a
+ * time long passed (never GF_FOREVER or GF_NOWAIT). Never fails. */
+GF_API gf_deadline_t gf_deadline_at(int64_t when);
+
+/*
  * gf_sleep - park for at least ns nanoseconds ("sleep"); ns <= 0 yields.
- * gf_sleep_until - park until the absolute deadline; one already passed
- * (any negative value but GF_FOREVER too) yields.
+ * gf_sleep_until - park until the deadline; one already passed (and
+ * GF_NOWAIT) yields.
  * Return 0; -1 with EPERM outside a fiber, EINVAL for
  * gf_sleep_until(GF_FOREVER) (a sleep without end: park instead).
  */
 GF_API int gf_sleep(int64_t ns);
-GF_API int gf_sleep_until(int64_t deadline);
+GF_API int gf_sleep_until(gf_deadline_t until);
 
 /* ------------------------------------------------------------ channels */
 
@@ -290,15 +344,20 @@ GF_API int gf_sleep_until(int64_t deadline);
 typedef struct gf_chan gf_chan_t;
 
 /*
- * gf_chan_make - a channel of cap elements of elemsize bytes; cap 0 is
- * unbuffered (a send waits for a receiver). elemsize may be 0.
+ * gf_chan_new - a channel of cap elements of elemsize bytes; cap 0 is
+ * unbuffered (a send waits for a receiver). elemsize may be 0. Every
+ * send copies elemsize bytes from its elem, every receive into it: the
+ * element type is the caller's to keep (timer channels carry an int64_t).
  * Returns the channel; NULL with errno: EINVAL (elemsize over 65536 or
  * cap over 2^31), ENOMEM.
  */
-GF_API gf_chan_t *gf_chan_make(size_t elemsize, size_t cap);
+GF_API GF_MUST_CHECK gf_chan_t *gf_chan_new(size_t elemsize, size_t cap);
 
 /* gf_chan_ref - take one more reference; returns c (NULL: NULL). */
 GF_API gf_chan_t *gf_chan_ref(gf_chan_t *c);
+
+/* gf_chan_elemsize - the size of c's elements, as made (0: nil). */
+GF_API size_t gf_chan_elemsize(gf_chan_t *c);
 
 /*
  * gf_chan_unref - drop one reference. The last one frees the channel,
@@ -315,28 +374,41 @@ GF_API void gf_chan_unref(gf_chan_t *c);
  * buffer space frees. elem may be NULL only when elemsize is 0.
  * Returns 0; -1 with errno EPIPE if the channel is or becomes closed
  * (Go panics), EINVAL (elem NULL, elemsize > 0: nothing is sent), EPERM
- * (it would block outside a fiber). The _deadline variant: EAGAIN
- * (GF_NOWAIT and no room), ETIMEDOUT.
+ * (it would block outside a fiber). gf_chan_send_until: also EAGAIN
+ * (GF_NOWAIT and no room), ETIMEDOUT. Neither is GF_MUST_CHECK: a send
+ * that may be dropped (gf_chan_send_until(c, &v, GF_NOWAIT), Go's select
+ * with a default) is an idiom.
  */
 GF_API int gf_chan_send(gf_chan_t *c, const void *elem);
-GF_API int gf_chan_send_deadline(gf_chan_t *c, const void *elem,
-				 int64_t deadline);
+GF_API int gf_chan_send_until(gf_chan_t *c, const void *elem,
+			      gf_deadline_t until);
 
 /*
  * gf_chan_recv - receive into elem (may be NULL to discard) (Go's
- * v, ok := <-c): FIFO; blocks ("chan receive"). Returns 1 with a value,
- * 0 when the channel is closed and drained (elem zeroed, ok == false in
- * Go); -1 with EPERM (it would block outside a fiber). The _deadline
- * variant: -1 with EAGAIN (GF_NOWAIT, nothing to receive), ETIMEDOUT.
+ * v, ok := <-c): FIFO; blocks ("chan receive"). Returns 0 with a value;
+ * -1 with errno EPIPE when the channel is closed and drained (elem
+ * zeroed; ok == false in Go: the same errno as a send on a closed
+ * channel), EPERM (it would block outside a fiber). gf_chan_recv_until:
+ * also EAGAIN (GF_NOWAIT, nothing to receive), ETIMEDOUT. The loop:
+ *
+ *	while (gf_chan_recv(c, &v) == 0)
+ *		use(v);
+ *	if (errno != EPIPE)
+ *		fail();
+ *
+ * Neither is GF_MUST_CHECK: gf_chan_recv(done, NULL), Go's <-done,
+ * waits for a close or a value and needs no result, and
+ * gf_chan_recv_until(c, NULL, GF_NOWAIT) drains a value that may be
+ * there (a timer's, before gf_timer_reset).
  */
 GF_API int gf_chan_recv(gf_chan_t *c, void *elem);
-GF_API int gf_chan_recv_deadline(gf_chan_t *c, void *elem, int64_t deadline);
+GF_API int gf_chan_recv_until(gf_chan_t *c, void *elem, gf_deadline_t until);
 
 /*
  * gf_chan_close - close: buffered values can still be received, then
- * receives return 0; every waiting receiver is woken (0), every waiting
- * sender fails with EPIPE. Returns 0; -1 with errno EPIPE if already
- * closed, EINVAL for a nil channel (Go panics in both cases).
+ * receives fail with EPIPE; every waiting receiver is woken (EPIPE),
+ * every waiting sender fails with EPIPE. Returns 0; -1 with errno EPIPE
+ * if already closed, EINVAL for a nil channel (Go panics in both cases).
  */
 GF_API int gf_chan_close(gf_chan_t *c);
 
@@ -361,50 +433,59 @@ typedef struct gf_select_case {
  * gf_select - Go's select over n cases: when several are ready one is
  * chosen uniformly at random; otherwise blocks ("select", or "select (no
  * cases)" when every channel is nil: leaked from the start unless a
- * deadline bounds it) until one is. deadline GF_NOWAIT is
+ * deadline bounds it) until one is. gf_select_until(..., GF_NOWAIT) is
  * Go's default clause. A receive on a closed channel is ready (ok false);
  * a send on a closed channel is ready and fails (ok false; Go panics).
- * Returns the chosen index; -1 with errno EAGAIN (GF_NOWAIT, none
- * ready), ETIMEDOUT, EINVAL (n < 0, n > 65536, cases NULL with n > 0,
- * bad dir, a send case on a channel with elemsize > 0 and elem NULL),
- * ENOMEM (more than 8 cases need memory), EPERM (it would block outside
- * a fiber). cases may be NULL when n is 0 (an empty select).
+ * Returns the chosen index (>= 0); -1 with errno EINVAL (n < 0,
+ * n > 65536, cases NULL with n > 0, bad dir, a send case on a channel
+ * with elemsize > 0 and elem NULL), ENOMEM (more than 8 cases need
+ * memory), EPERM (it would block outside a fiber); gf_select_until
+ * also EAGAIN (GF_NOWAIT, none ready), ETIMEDOUT. cases may be NULL
+ * when n is 0 (an empty select).
  */
-GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline);
+GF_API GF_MUST_CHECK int gf_select(gf_select_case_t *cases, int n);
+GF_API GF_MUST_CHECK int gf_select_until(gf_select_case_t *cases, int n,
+					 gf_deadline_t until);
 
 /* ------------------------------------------------------------ timers */
 
 /*
- * Timers and tickers deliver the firing time (int64_t gf_now() value) on
- * a channel of capacity 1 (Go's time.Timer, time.Ticker), from a heap per
- * processor: starting, stopping and resetting cost O(log n). Durations
- * (ns) are relative; one that would pass INT64_MAX nanoseconds of the
- * clock saturates there: never, in practice.
+ * Timers and tickers deliver the firing time on a channel of capacity 1
+ * (Go's time.Timer, time.Ticker): an int64_t, the gf_now() time it
+ * fired, so receive into an int64_t:
+ *
+ *	int64_t when;
+ *
+ *	if (gf_chan_recv(gf_timer_chan(t), &when) == 0)
+ *		...
+ *
+ * They run from a heap per processor: starting, stopping and resetting
+ * cost O(log n). Durations (ns) are relative; one that would pass
+ * INT64_MAX nanoseconds of the clock saturates there: never, in practice.
  */
 typedef struct gf_timer gf_timer_t;
 
 /* gf_timer_new - fire once after ns (<= 0: at once). NULL with ENOMEM. */
-GF_API gf_timer_t *gf_timer_new(int64_t ns);
+GF_API GF_MUST_CHECK gf_timer_t *gf_timer_new(int64_t ns);
 /* gf_ticker_new - fire every period ns (> 0, else EINVAL); a slow reader
  * drops ticks, as Go. */
-GF_API gf_timer_t *gf_ticker_new(int64_t period);
+GF_API GF_MUST_CHECK gf_timer_t *gf_ticker_new(int64_t period);
 /* gf_timer_chan - the channel (owned by the timer, valid until free);
  * NULL with EINVAL for t NULL. */
 GF_API gf_chan_t *gf_timer_chan(gf_timer_t *t);
 /*
- * gf_timer_stop - stop it. Returns true if that prevented a firing,
- * false if it had already fired (its value may sit in the channel, as
- * in Go before 1.23) or been stopped; false with errno EINVAL for t
- * NULL (clear errno first to tell the two falses apart).
+ * gf_timer_stop - stop it. Returns 1 if that prevented a firing, 0 if
+ * it had already fired (its value may sit in the channel, as in Go
+ * before 1.23) or been stopped; -1 with errno EINVAL for t NULL.
  */
-GF_API bool gf_timer_stop(gf_timer_t *t);
+GF_API int gf_timer_stop(gf_timer_t *t);
 /*
  * gf_timer_reset - restart with a new duration (period for tickers; a
- * timer's ns <= 0 fires at once). Returns true if the timer was active;
- * false with errno EINVAL for t NULL or a ticker with ns <= 0 (a period
- * must be > 0; the ticker is left as it was).
+ * timer's ns <= 0 fires at once). Returns 1 if the timer was active, 0
+ * if not; -1 with errno EINVAL for t NULL or a ticker with ns <= 0 (a
+ * period must be > 0; the ticker is left as it was).
  */
-GF_API bool gf_timer_reset(gf_timer_t *t, int64_t ns);
+GF_API int gf_timer_reset(gf_timer_t *t, int64_t ns);
 /*
  * gf_timer_free - stop and free it, and its channel reference; NULL:
  * nothing. As with free(3), t is gone after: a second gf_timer_free or
@@ -419,7 +500,7 @@ GF_API void gf_timer_free(gf_timer_t *t);
  * it); the timer holds another until it fired, which does not count as
  * gf_chan_ref having been called. NULL with ENOMEM.
  */
-GF_API gf_chan_t *gf_after(int64_t ns);
+GF_API GF_MUST_CHECK gf_chan_t *gf_after(int64_t ns);
 
 /* ------------------------------------------------------------ sync */
 
@@ -444,9 +525,9 @@ GF_API gf_chan_t *gf_after(int64_t ns);
  * (gf_*_ref returns NULL; gf_*_unref(NULL) does nothing). A call that
  * would block fails outside a fiber with EPERM (the uncontended ones -
  * a free mutex, a positive semaphore, a zero wait group - succeed from
- * any thread). Deadlines as everywhere: GF_NOWAIT fails with EAGAIN
- * where the call would block; any other negative value but GF_FOREVER,
- * or a deadline passed, with ETIMEDOUT. The calls Go declares without a
+ * any thread). Deadlines as everywhere: each blocking call X has
+ * X_until; GF_NOWAIT fails with EAGAIN where the call would block, a
+ * deadline passed with ETIMEDOUT. The calls Go declares without a
  * result (Lock, Wait, Signal...) return 0 here, or -1 with these errnos.
  * No call touches its object once its waiter can return from the wait:
  * an object may live on the waiter's stack (see gf_waitgroup_done_unref
@@ -501,12 +582,15 @@ typedef struct gf_mutex {
  * EPERM (locked, and the caller is not a fiber). */
 GF_API int gf_mutex_lock(gf_mutex_t *m);
 /* gf_mutex_trylock - 0 when acquired, -1 with EBUSY, EINVAL (NULL). */
-GF_API int gf_mutex_trylock(gf_mutex_t *m);
-/* gf_mutex_lock_deadline - 0; -1 with EAGAIN (GF_NOWAIT), ETIMEDOUT,
+GF_API GF_MUST_CHECK int gf_mutex_trylock(gf_mutex_t *m);
+/* gf_mutex_lock_until - 0; -1 with EAGAIN (GF_NOWAIT), ETIMEDOUT,
  * EINVAL (NULL), EPERM (it would block outside a fiber). */
-GF_API int gf_mutex_lock_deadline(gf_mutex_t *m, int64_t deadline);
+GF_API GF_MUST_CHECK int gf_mutex_lock_until(gf_mutex_t *m,
+					     gf_deadline_t until);
 /* gf_mutex_unlock - 0; -1 with EPERM when not locked (Go: fatal),
- * EINVAL (NULL). Any fiber or thread may unlock (no owner, as Go's). */
+ * EINVAL (NULL). Any fiber or thread may unlock (no owner, as Go's).
+ * Not GF_MUST_CHECK, as gf_mutex_lock: their errors are bugs of the
+ * caller's, never conditions of a correct program to handle. */
 GF_API int gf_mutex_unlock(gf_mutex_t *m);
 /* gf_mutex_ref / gf_mutex_unref - leak-proof references (above). */
 GF_API gf_mutex_t *gf_mutex_ref(gf_mutex_t *m);
@@ -531,13 +615,15 @@ GF_API int gf_rwmutex_lock(gf_rwmutex_t *rw);
 /* 0; -1 with EPERM when not write-locked, EINVAL (NULL). */
 GF_API int gf_rwmutex_unlock(gf_rwmutex_t *rw);
 /*
- * gf_rwmutex_rlock_deadline / gf_rwmutex_lock_deadline - as rlock / lock
+ * gf_rwmutex_rlock_until / gf_rwmutex_lock_until - as rlock / lock
  * with a deadline: 0 when acquired; -1 with EAGAIN (GF_NOWAIT, not free
  * now: Go's TryRLock / TryLock), ETIMEDOUT, EINVAL, EPERM. A writer that
  * gives up lets in the readers that queued behind it.
  */
-GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline);
-GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline);
+GF_API GF_MUST_CHECK int gf_rwmutex_rlock_until(gf_rwmutex_t *rw,
+						gf_deadline_t until);
+GF_API GF_MUST_CHECK int gf_rwmutex_lock_until(gf_rwmutex_t *rw,
+					       gf_deadline_t until);
 GF_API gf_rwmutex_t *gf_rwmutex_ref(gf_rwmutex_t *rw);
 GF_API void gf_rwmutex_unref(gf_rwmutex_t *rw);
 
@@ -555,11 +641,11 @@ typedef struct gf_cond {
  * m NULL), EPERM (m not locked, or the caller is not a fiber).
  */
 GF_API int gf_cond_wait(gf_cond_t *c, gf_mutex_t *m);
-/* gf_cond_wait_deadline - as wait; -1 also with EAGAIN (GF_NOWAIT) or
+/* gf_cond_wait_until - as wait; -1 also with EAGAIN (GF_NOWAIT) or
  * ETIMEDOUT, m locked again (a deadline passed at the call: m never
  * unlocked). */
-GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
-				 int64_t deadline);
+GF_API GF_MUST_CHECK int gf_cond_wait_until(gf_cond_t *c, gf_mutex_t *m,
+					    gf_deadline_t until);
 /* wake one waiter (FIFO) / all: 0; -1 with EINVAL (NULL). */
 GF_API int gf_cond_signal(gf_cond_t *c);
 GF_API int gf_cond_broadcast(gf_cond_t *c);
@@ -590,9 +676,10 @@ GF_API int gf_waitgroup_done_unref(gf_waitgroup_t *wg);
 /* gf_waitgroup_wait - until 0: 0; -1 with EINVAL (NULL), EPERM (not 0,
  * outside a fiber). */
 GF_API int gf_waitgroup_wait(gf_waitgroup_t *wg);
-/* gf_waitgroup_wait_deadline - 0 once the counter is 0; -1 with EAGAIN
+/* gf_waitgroup_wait_until - 0 once the counter is 0; -1 with EAGAIN
  * (GF_NOWAIT and not 0), ETIMEDOUT, EINVAL, EPERM. */
-GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline);
+GF_API GF_MUST_CHECK int gf_waitgroup_wait_until(gf_waitgroup_t *wg,
+						 gf_deadline_t until);
 GF_API gf_waitgroup_t *gf_waitgroup_ref(gf_waitgroup_t *wg);
 GF_API void gf_waitgroup_unref(gf_waitgroup_t *wg);
 
@@ -617,9 +704,12 @@ typedef struct gf_sem {
 } gf_sem_t;
 #define GF_SEM_INIT(n) { .count = (n) }
 /* gf_sem_acquire - take one unit, waiting until available: 0; -1 with
- * EAGAIN (GF_NOWAIT), ETIMEDOUT, EINVAL (NULL), EPERM (it would block
- * outside a fiber). */
-GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline);
+ * EINVAL (NULL), EPERM (it would block outside a fiber).
+ * gf_sem_acquire_until - the same, bounded: -1 also with EAGAIN
+ * (GF_NOWAIT: Go's TryAcquire), ETIMEDOUT. */
+GF_API int gf_sem_acquire(gf_sem_t *s);
+GF_API GF_MUST_CHECK int gf_sem_acquire_until(gf_sem_t *s,
+					      gf_deadline_t until);
 /* gf_sem_release - give one back: 0; -1 with EINVAL (NULL). */
 GF_API int gf_sem_release(gf_sem_t *s);
 GF_API gf_sem_t *gf_sem_ref(gf_sem_t *s);
@@ -679,14 +769,16 @@ GF_API const char *gf_label_get(const char *key);
 GF_API int gf_dump(int fd);
 
 /*
- * gf_leakcheck - goleak for tests: waits up to timeout_ns for every
- * fiber other than the caller and the ids in ignore[] to exit; then, if
- * some are still alive, writes them to fd as gf_dump does (each with its
- * creator) and returns how many; 0 when none leaked; -1 with errno EPERM
- * outside a fiber, EINVAL (ignore NULL with nignore > 0).
+ * gf_leakcheck - goleak for tests: waits until the deadline (required:
+ * gf_timeout(GF_SECOND); GF_NOWAIT or a passed one checks once) for
+ * every fiber other than the caller and the ids in ignore[] to exit;
+ * then, if some are still alive, writes them to fd as gf_dump does
+ * (each with its creator) and returns how many; 0 when none leaked; -1
+ * with errno EPERM outside a fiber, EINVAL (ignore NULL with nignore >
+ * 0, or GF_FOREVER: a leaked fiber would hang the check).
  */
-GF_API int gf_leakcheck(int fd, const int64_t *ignore, size_t nignore,
-			int64_t timeout_ns);
+GF_API GF_MUST_CHECK int gf_leakcheck(int fd, const int64_t *ignore,
+				      size_t nignore, gf_deadline_t until);
 
 /* ------------------------------------------------------------ syscalls, IO */
 
@@ -702,12 +794,12 @@ GF_API void gf_syscall_exit(void);
 
 /*
  * gf_wait_fd - park ("IO wait") until fd is ready for events (EPOLLIN
- * and/or EPOLLOUT, no other bit) or the deadline. The fd may be blocking
- * or not (its flags are not touched). Readiness is edge-triggered and
- * remembered while nobody waits, so a wake-up may be stale (the data
- * already taken): retry the IO, and wait again on EAGAIN. Returns the
- * ready event (> 0); -1 with errno: ETIMEDOUT (a deadline passed, also
- * any negative one but GF_FOREVER), EAGAIN (GF_NOWAIT), EINVAL (no
+ * and/or EPOLLOUT, no other bit); gf_wait_fd_until: or the deadline.
+ * The fd may be blocking or not (its flags are not touched). Readiness
+ * is edge-triggered and remembered while nobody waits, so a wake-up may
+ * be stale (the data already taken): retry the IO, and wait again on
+ * EAGAIN. Returns the ready event (> 0); -1 with errno: ETIMEDOUT and
+ * EAGAIN (gf_wait_fd_until: the deadline passed, GF_NOWAIT), EINVAL (no
  * event, or another bit), EBADF (fd negative or not open; or closed
  * with gf_close while waiting; or closed with close(2) while waiting,
  * reported once the number is waited on again), EPERM (fd not pollable,
@@ -722,7 +814,9 @@ GF_API void gf_syscall_exit(void);
  * waits on that number again (then EBADF; never the next file's
  * readiness): close a fd that fibers may wait on with gf_close.
  */
-GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
+GF_API int gf_wait_fd(int fd, int events);
+GF_API GF_MUST_CHECK int gf_wait_fd_until(int fd, int events,
+					  gf_deadline_t until);
 
 /*
  * gf_read / gf_write - read(2)/write(2) that park the fiber ("IO wait")
@@ -739,8 +833,8 @@ GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
  * EPERM when it would block outside a fiber, EMFILE, ENFILE, ENOMEM if
  * the poller cannot be made).
  */
-GF_API ssize_t gf_read(int fd, void *buf, size_t n);
-GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
+GF_API GF_MUST_CHECK ssize_t gf_read(int fd, void *buf, size_t n);
+GF_API GF_MUST_CHECK ssize_t gf_write(int fd, const void *buf, size_t n);
 
 /*
  * gf_close - close(2) for a fd that fibers may wait on (Go's

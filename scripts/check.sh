@@ -6,7 +6,8 @@
 # VM that never started included.
 #
 #   check.sh STAGE...
-#     pkg       licences, version, man pages, make install + pkg-config,
+#     pkg       licences, version, man pages, the API conventions the
+#               compiler enforces (check-api.sh), make install + pkg-config,
 #               DKMS (6.1 and 6.12), the Debian packages (as root they are
 #               installed and purged: a gfibers package installed on this
 #               machine is removed)
@@ -101,7 +102,7 @@ for stage in "$@"; do
 		scripts/chaos.sh -n "${CHAOS_SEEDS:-2}" -o "$out"
 		;;
 	pkg)
-		for c in licenses version man install dkms; do
+		for c in licenses version man api install dkms; do
 			echo "check: packaging ($c)"
 			scripts/check-$c.sh | tee "$out/pkg-$c.tap"
 		done

@@ -82,7 +82,7 @@ static gf_chan_t *defer_list;
 GF_HIDDEN int gfi_chan_lock_addr_cmp(const gf_chan_t *a, const gf_chan_t *b);
 GF_HIDDEN void gfi_chan_mark_leaked(gf_chan_t *c);
 
-GF_API gf_chan_t *gf_chan_make(size_t elemsize, size_t cap)
+GF_API gf_chan_t *gf_chan_new(size_t elemsize, size_t cap)
 {
 	gf_chan_t *c;
 
@@ -466,7 +466,7 @@ static int nil_block(int64_t deadline, uint32_t reason, uintptr_t pc)
  */
 static inline int64_t deadline_norm(int64_t deadline)
 {
-	return deadline < 0 && deadline != GF_FOREVER ? 1 : deadline;
+	return deadline < 0 && deadline != GFI_FOREVER ? 1 : deadline;
 }
 
 static int chansend(gf_chan_t *c, const void *ep, int64_t deadline,
@@ -572,27 +572,38 @@ static int chanrecv(gf_chan_t *c, void *ep, int64_t deadline, uintptr_t pc)
 
 GF_API int gf_chan_send(gf_chan_t *c, const void *elem)
 {
-	return chansend(c, elem, GF_FOREVER,
+	return chansend(c, elem, GFI_FOREVER,
 			(uintptr_t)__builtin_return_address(0));
 }
 
-GF_API int gf_chan_send_deadline(gf_chan_t *c, const void *elem,
-				 int64_t deadline)
+GF_API int gf_chan_send_until(gf_chan_t *c, const void *elem,
+			      gf_deadline_t until)
 {
-	return chansend(c, elem, deadline,
+	return chansend(c, elem, until.ns,
 			(uintptr_t)__builtin_return_address(0));
+}
+
+/* chanrecv's 1 (a value) / 0 (closed and drained) as the API's 0 / -1
+ * with EPIPE: one return convention for every call. */
+static int recv_result(int r)
+{
+	if (r == 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	return r < 0 ? -1 : 0;
 }
 
 GF_API int gf_chan_recv(gf_chan_t *c, void *elem)
 {
-	return chanrecv(c, elem, GF_FOREVER,
-			(uintptr_t)__builtin_return_address(0));
+	return recv_result(chanrecv(c, elem, GFI_FOREVER,
+				    (uintptr_t)__builtin_return_address(0)));
 }
 
-GF_API int gf_chan_recv_deadline(gf_chan_t *c, void *elem, int64_t deadline)
+GF_API int gf_chan_recv_until(gf_chan_t *c, void *elem, gf_deadline_t until)
 {
-	return chanrecv(c, elem, deadline,
-			(uintptr_t)__builtin_return_address(0));
+	return recv_result(chanrecv(c, elem, until.ns,
+				    (uintptr_t)__builtin_return_address(0)));
 }
 
 GF_API int gf_chan_close(gf_chan_t *c)
@@ -653,6 +664,11 @@ GF_API size_t gf_chan_len(gf_chan_t *c)
 GF_API size_t gf_chan_cap(gf_chan_t *c)
 {
 	return c ? c->dataqsiz : 0;
+}
+
+GF_API size_t gf_chan_elemsize(gf_chan_t *c)
+{
+	return c ? c->elemsize : 0;
 }
 
 /* ---------------------------------------------------------- for select */

@@ -786,17 +786,18 @@ static int count_others(gfi_g *self, const int64_t *ignore, size_t n)
 }
 
 GF_API int gf_leakcheck(int fd, const int64_t *ignore, size_t nignore,
-			int64_t timeout_ns)
+			gf_deadline_t until)
 {
 	gfi_g *self = gfi_getg();
-	int64_t deadline = gfi_nanotime() + (timeout_ns > 0 ? timeout_ns : 0);
+	int64_t deadline = until.ns;
 	int n;
 
 	if (!self) {
 		errno = EPERM;
 		return -1;
 	}
-	if (!ignore && nignore) {
+	/* The bound is required: forever would hang on the first leak. */
+	if ((!ignore && nignore) || deadline == GFI_FOREVER) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -535,7 +535,7 @@ bool gfi_park_deadline(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 	 * included, is a time, and one already past expires at the first
 	 * timer check (gfi_timer_start takes it as 1 ns).
 	 */
-	if (deadline == GF_FOREVER) {
+	if (deadline == GFI_FOREVER) {
 		gfi_park(unlockf, lock, reason, pc, obj);
 		return true;
 	}
@@ -638,4 +638,20 @@ GF_API int64_t gf_num_fibers(void)
 GF_API int64_t gf_now(void)
 {
 	return gfi_nanotime();
+}
+
+/* A time at or before 0 is long passed: 1, which is neither GF_NOWAIT's
+ * 0 nor GF_FOREVER's -1 (gfiber.h). */
+GF_API gf_deadline_t gf_deadline_at(int64_t when)
+{
+	return (gf_deadline_t){ .ns = when > 0 ? when : 1 };
+}
+
+GF_API gf_deadline_t gf_timeout(int64_t ns)
+{
+	int64_t now = gfi_nanotime();
+
+	if (ns <= 0)
+		return gf_deadline_at(now);
+	return gf_deadline_at(ns > INT64_MAX - now ? INT64_MAX : now + ns);
 }

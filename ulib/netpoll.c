@@ -585,7 +585,7 @@ static int pd_register(struct polldesc *pd, uint64_t seq)
  * GF_FOREVER, or one not in the future. */
 static bool deadline_passed(int64_t deadline)
 {
-	if (deadline == GF_FOREVER)
+	if (deadline == GFI_FOREVER)
 		return false;
 	return deadline <= 0 || deadline <= gfi_nanotime();
 }
@@ -664,7 +664,7 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 		rev = fd_ready(fd, events);
 		if (rev)
 			return rev;
-		errno = !gp ? EPERM : deadline == GF_NOWAIT ? EAGAIN
+		errno = !gp ? EPERM : deadline == GFI_NOWAIT ? EAGAIN
 							     : ETIMEDOUT;
 		return -1;
 	}
@@ -696,9 +696,15 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 	return w == &rsg ? EPOLLIN : EPOLLOUT;
 }
 
-GF_API int gf_wait_fd(int fd, int events, int64_t deadline)
+GF_API int gf_wait_fd(int fd, int events)
 {
-	return wait_fd(fd, events, deadline, UINT64_MAX,
+	return wait_fd(fd, events, GFI_FOREVER, UINT64_MAX,
+		       (uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_wait_fd_until(int fd, int events, gf_deadline_t until)
+{
+	return wait_fd(fd, events, until.ns, UINT64_MAX,
 		       (uintptr_t)__builtin_return_address(0));
 }
 
@@ -804,7 +810,7 @@ static ssize_t fd_io(int fd, void *buf, size_t n, bool out, uintptr_t pc)
 			       errno != EINTR))
 			return r;
 		if (errno != EINTR &&
-		    wait_fd(fd, out ? EPOLLOUT : EPOLLIN, GF_FOREVER, seq,
+		    wait_fd(fd, out ? EPOLLOUT : EPOLLIN, GFI_FOREVER, seq,
 			    pc) < 0)
 			return -1;
 	}

@@ -518,6 +518,13 @@ GF_HIDDEN int64_t gfi_timers_run(struct gfi_p *p, int64_t now);
 GF_HIDDEN void gfi_park(gf_unlock_fn unlockf, void *lock, uint32_t reason,
 			uintptr_t pc, void *obj);
 /*
+ * The deadlines of the internal calls are gf_deadline_t's ns (gfiber.h):
+ * GFI_FOREVER is GF_FOREVER's, GFI_NOWAIT GF_NOWAIT's.
+ */
+#define GFI_FOREVER	((int64_t)-1)
+#define GFI_NOWAIT	((int64_t)0)
+
+/*
  * Park with a deadline: g->selectdone must have been set to 0 before the
  * G became visible to wakers; returns true if woken, false on deadline
  * (g->timedout). deadline > 0 arms a timer inside the park, before

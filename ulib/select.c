@@ -277,7 +277,7 @@ int gfi_select(gf_select_case_t *cases, int n, int64_t deadline, uintptr_t pc,
 	}
 	/* Negative but not GF_FOREVER: long passed (chan.c's
 	 * deadline_norm). */
-	if (deadline < 0 && deadline != GF_FOREVER)
+	if (deadline < 0 && deadline != GFI_FOREVER)
 		deadline = 1;
 	if (n > SMALL) {
 		order = malloc(sizeof(*order) * 2 * (size_t)n);
@@ -408,8 +408,15 @@ out:
 	return ret;
 }
 
-GF_API int gf_select(gf_select_case_t *cases, int n, int64_t deadline)
+GF_API int gf_select(gf_select_case_t *cases, int n)
 {
-	return gfi_select(cases, n, deadline,
+	return gfi_select(cases, n, GFI_FOREVER,
+			  (uintptr_t)__builtin_return_address(0), GF_WAIT_SELECT);
+}
+
+GF_API int gf_select_until(gf_select_case_t *cases, int n,
+			   gf_deadline_t until)
+{
+	return gfi_select(cases, n, until.ns,
 			  (uintptr_t)__builtin_return_address(0), GF_WAIT_SELECT);
 }

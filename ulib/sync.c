@@ -105,7 +105,7 @@ static bool wq_unlock(gf_fiber_t *gp, void *arg)
  * GF_FOREVER, or one not in the future. */
 static bool deadline_passed(int64_t deadline)
 {
-	if (deadline == GF_FOREVER)
+	if (deadline == GFI_FOREVER)
 		return false;
 	return deadline <= 0 || deadline <= gfi_nanotime();
 }
@@ -113,7 +113,7 @@ static bool deadline_passed(int64_t deadline)
 /* The errno of a wait that would block past deadline. */
 static int deadline_errno(int64_t deadline)
 {
-	return deadline == GF_NOWAIT ? EAGAIN : ETIMEDOUT;
+	return deadline == GFI_NOWAIT ? EAGAIN : ETIMEDOUT;
 }
 
 /*
@@ -130,7 +130,7 @@ static int wq_wait(struct wq w, uint32_t reason, uintptr_t pc, void *obj,
 {
 	gfi_g *gp = gfi_getg();
 	struct gfi_sudog sg = { .g = gp };
-	struct wq_park p = { .w = w, .plain = deadline == GF_FOREVER };
+	struct wq_park p = { .w = w, .plain = deadline == GFI_FOREVER };
 	int err = 0;
 
 	if (unlocked)
@@ -220,13 +220,13 @@ static int mutex_lock(gf_mutex_t *m, int64_t deadline, uintptr_t pc)
 
 GF_API int gf_mutex_lock(gf_mutex_t *m)
 {
-	return mutex_lock(m, GF_FOREVER,
+	return mutex_lock(m, GFI_FOREVER,
 			  (uintptr_t)__builtin_return_address(0));
 }
 
-GF_API int gf_mutex_lock_deadline(gf_mutex_t *m, int64_t deadline)
+GF_API int gf_mutex_lock_until(gf_mutex_t *m, gf_deadline_t until)
 {
-	return mutex_lock(m, deadline, (uintptr_t)__builtin_return_address(0));
+	return mutex_lock(m, until.ns, (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_mutex_trylock(gf_mutex_t *m)
@@ -356,13 +356,13 @@ static int rwmutex_rlock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
 
 GF_API int gf_rwmutex_rlock(gf_rwmutex_t *rw)
 {
-	return rwmutex_rlock(rw, GF_FOREVER,
+	return rwmutex_rlock(rw, GFI_FOREVER,
 			     (uintptr_t)__builtin_return_address(0));
 }
 
-GF_API int gf_rwmutex_rlock_deadline(gf_rwmutex_t *rw, int64_t deadline)
+GF_API int gf_rwmutex_rlock_until(gf_rwmutex_t *rw, gf_deadline_t until)
 {
-	return rwmutex_rlock(rw, deadline,
+	return rwmutex_rlock(rw, until.ns,
 			     (uintptr_t)__builtin_return_address(0));
 }
 
@@ -408,13 +408,13 @@ static int rwmutex_lock(gf_rwmutex_t *rw, int64_t deadline, uintptr_t pc)
 
 GF_API int gf_rwmutex_lock(gf_rwmutex_t *rw)
 {
-	return rwmutex_lock(rw, GF_FOREVER,
+	return rwmutex_lock(rw, GFI_FOREVER,
 			    (uintptr_t)__builtin_return_address(0));
 }
 
-GF_API int gf_rwmutex_lock_deadline(gf_rwmutex_t *rw, int64_t deadline)
+GF_API int gf_rwmutex_lock_until(gf_rwmutex_t *rw, gf_deadline_t until)
 {
-	return rwmutex_lock(rw, deadline,
+	return rwmutex_lock(rw, until.ns,
 			    (uintptr_t)__builtin_return_address(0));
 }
 
@@ -514,21 +514,21 @@ static int cond_wait(gf_cond_t *c, gf_mutex_t *m, int64_t deadline,
 	if (!unlocked)
 		return r;	/* EPERM: m was unlocked by another meanwhile */
 	err = errno;
-	mutex_lock(m, GF_FOREVER, pc);	/* in a fiber: cannot fail */
+	mutex_lock(m, GFI_FOREVER, pc);	/* in a fiber: cannot fail */
 	errno = err;
 	return r;
 }
 
 GF_API int gf_cond_wait(gf_cond_t *c, gf_mutex_t *m)
 {
-	return cond_wait(c, m, GF_FOREVER,
+	return cond_wait(c, m, GFI_FOREVER,
 			 (uintptr_t)__builtin_return_address(0));
 }
 
-GF_API int gf_cond_wait_deadline(gf_cond_t *c, gf_mutex_t *m,
-				 int64_t deadline)
+GF_API int gf_cond_wait_until(gf_cond_t *c, gf_mutex_t *m,
+			      gf_deadline_t until)
 {
-	return cond_wait(c, m, deadline,
+	return cond_wait(c, m, until.ns,
 			 (uintptr_t)__builtin_return_address(0));
 }
 
@@ -656,13 +656,13 @@ static int waitgroup_wait(gf_waitgroup_t *wg, int64_t deadline,
 
 GF_API int gf_waitgroup_wait(gf_waitgroup_t *wg)
 {
-	return waitgroup_wait(wg, GF_FOREVER,
+	return waitgroup_wait(wg, GFI_FOREVER,
 			      (uintptr_t)__builtin_return_address(0));
 }
 
-GF_API int gf_waitgroup_wait_deadline(gf_waitgroup_t *wg, int64_t deadline)
+GF_API int gf_waitgroup_wait_until(gf_waitgroup_t *wg, gf_deadline_t until)
 {
-	return waitgroup_wait(wg, deadline,
+	return waitgroup_wait(wg, until.ns,
 			      (uintptr_t)__builtin_return_address(0));
 }
 
@@ -693,7 +693,7 @@ GF_API int gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg)
 	}
 	if (__atomic_load_n(&o->done, __ATOMIC_ACQUIRE))
 		return 0;
-	if (mutex_lock(&o->m, GF_FOREVER,
+	if (mutex_lock(&o->m, GFI_FOREVER,
 		       (uintptr_t)__builtin_return_address(0)))
 		return -1;	/* EPERM: fn runs elsewhere, not a fiber */
 	if (!o->done) {
@@ -706,7 +706,7 @@ GF_API int gf_once(gf_once_t *o, void (*fn)(void *arg), void *arg)
 
 /* ---------------------------------------------------------- semaphore */
 
-GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline)
+static int sem_acquire(gf_sem_t *s, int64_t deadline, uintptr_t pc)
 {
 	if (!s) {
 		errno = EINVAL;
@@ -718,9 +718,19 @@ GF_API int gf_sem_acquire(gf_sem_t *s, int64_t deadline)
 		gfi_unlock(&s->lock);
 		return 0;
 	}
-	return wq_wait(WQ(s, q), GF_WAIT_SEMACQUIRE,
-		       (uintptr_t)__builtin_return_address(0), s, deadline,
-		       NULL, NULL);
+	return wq_wait(WQ(s, q), GF_WAIT_SEMACQUIRE, pc, s, deadline, NULL,
+		       NULL);
+}
+
+GF_API int gf_sem_acquire(gf_sem_t *s)
+{
+	return sem_acquire(s, GFI_FOREVER,
+			   (uintptr_t)__builtin_return_address(0));
+}
+
+GF_API int gf_sem_acquire_until(gf_sem_t *s, gf_deadline_t until)
+{
+	return sem_acquire(s, until.ns, (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_sem_release(gf_sem_t *s)

@@ -269,15 +269,16 @@ static int64_t when_after(int64_t ns)
 	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
 }
 
-GF_API int gf_sleep_until(int64_t deadline)
+GF_API int gf_sleep_until(gf_deadline_t until)
 {
+	int64_t deadline = until.ns;
 	gfi_g *gp = gfi_getg();
 
 	if (!gp) {
 		errno = EPERM;
 		return -1;
 	}
-	if (deadline == GF_FOREVER) {
+	if (deadline == GFI_FOREVER) {
 		errno = EINVAL;		/* a sleep without end: a bug */
 		return -1;
 	}
@@ -361,7 +362,7 @@ static void sendtime(void *arg, int64_t now)
 	struct gf_timer *gt = arg;
 
 	/* Non-blocking: a full channel drops the tick (Go's sendTime). */
-	gf_chan_send_deadline(gt->c, &now, GF_NOWAIT);
+	gf_chan_send_until(gt->c, &now, GF_NOWAIT);
 	/* Sent: a one-shot will not send again (a waiter woken above is
 	 * runnable already, so the judgment this may make spares it). */
 	if (gt->t.period == 0)
@@ -387,7 +388,7 @@ static struct gf_timer *timer_new(int64_t ns, int64_t period)
 		errno = ENOMEM;
 		return NULL;
 	}
-	gt->c = gf_chan_make(sizeof(int64_t), 1);
+	gt->c = gf_chan_new(sizeof(int64_t), 1);
 	if (!gt->c) {
 		free(gt);
 		return NULL;
@@ -439,12 +440,12 @@ GF_API gf_chan_t *gf_timer_chan(gf_timer_t *t)
 	return t->c;
 }
 
-GF_API bool gf_timer_stop(gf_timer_t *t)
+GF_API int gf_timer_stop(gf_timer_t *t)
 {
 	bool was;
 
 	if (!timer_ok(t, "gf_timer_stop"))
-		return false;
+		return -1;
 	gfi_lock(&t->lock);
 	was = gfi_timer_stop(&t->t);
 	timer_disarmed(t);
@@ -452,15 +453,15 @@ GF_API bool gf_timer_stop(gf_timer_t *t)
 	return was;
 }
 
-GF_API bool gf_timer_reset(gf_timer_t *t, int64_t ns)
+GF_API int gf_timer_reset(gf_timer_t *t, int64_t ns)
 {
 	bool was;
 
 	if (!timer_ok(t, "gf_timer_reset"))
-		return false;
+		return -1;
 	if (t->t.period > 0 && ns <= 0) {
 		errno = EINVAL;		/* a ticker's period must be > 0 */
-		return false;
+		return -1;
 	}
 	gfi_lock(&t->lock);
 	was = gfi_timer_stop(&t->t);
@@ -494,7 +495,7 @@ GF_API gf_chan_t *gf_after(int64_t ns)
 		errno = ENOMEM;
 		return NULL;
 	}
-	c = gf_chan_make(sizeof(int64_t), 1);
+	c = gf_chan_new(sizeof(int64_t), 1);
 	if (!c) {
 		free(gt);
 		return NULL;

@@ -36,10 +36,10 @@ static void go(void (*fn)(void *), void *arg)
 
 static gf_chan_t *chan(size_t elemsize, size_t cap)
 {
-	gf_chan_t *c = gf_chan_make(elemsize, cap);
+	gf_chan_t *c = gf_chan_new(elemsize, cap);
 
 	if (!c)
-		die("gf_chan_make");
+		die("gf_chan_new");
 	return c;
 }
 
@@ -89,7 +89,7 @@ static void ponger(void *unused)
 	int64_t v;
 
 	(void)unused;
-	while (gf_chan_recv(ping, &v) == 1)
+	while (gf_chan_recv(ping, &v) == 0)
 		send(pong, v);
 }
 
@@ -119,7 +119,7 @@ static void consumer(void *p)
 	struct bufchan_arg *a = p;
 	int64_t v;
 
-	while (gf_chan_recv(a->c, &v) == 1)
+	while (gf_chan_recv(a->c, &v) == 0)
 		;
 	gf_waitgroup_done(&a->wg);
 }
@@ -157,7 +157,7 @@ static void producer(void *unused)
 	int64_t n;
 
 	(void)unused;
-	while (gf_chan_recv(req, &n) == 1)
+	while (gf_chan_recv(req, &n) == 0)
 		for (int64_t i = 0; i < n; i++)
 			send(sel[i & 3], i);
 }
@@ -175,7 +175,7 @@ static uint64_t select_run(uint64_t n, void *unused)
 					   .elem = &v[i] };
 	send(req, (int64_t)n);
 	for (uint64_t i = 0; i < n; i++)
-		if (gf_select(c, 4, GF_FOREVER) < 0)
+		if (gf_select(c, 4) < 0)
 			die("gf_select");
 	return bench_now_ns() - t0;
 }

@@ -99,8 +99,8 @@ static int gfps_main(void *arg)
 		j->unavailable = "libgfiber did not register (gfibers.ko not loaded?)";
 		return 0;
 	}
-	recv_c = gf_chan_make(sizeof(long), 0);
-	send_c = gf_chan_make(sizeof(long), 0);
+	recv_c = gf_chan_new(sizeof(long), 0);
+	send_c = gf_chan_new(sizeof(long), 0);
 	if (!recv_c || !send_c)
 		return 1;
 	gf_mutex_lock(&mu);

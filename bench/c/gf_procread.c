@@ -85,13 +85,13 @@ static int proc_main(void *p)
 {
 	static char why[128];
 	struct job *j = p;
-	struct parked_arg a = { .block = gf_chan_make(0, 0),
+	struct parked_arg a = { .block = gf_chan_new(0, 0),
 				.wg = GF_WAITGROUP_INIT };
 	int64_t lines;
 	uint64_t t0;
 
 	if (!a.block)
-		die("gf_chan_make");
+		die("gf_chan_new");
 	if (gf_registry_mode() != 1) {
 		snprintf(why, sizeof(why), "fibers not registered with the "
 			 "kernel (registry mode %d)", gf_registry_mode());

@@ -21,13 +21,13 @@ static void producer(void *arg)
 
 static int run(void *arg)
 {
-	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *c = gf_chan_new(sizeof(long), 0);
 	long v, sum = 0;
 
 	(void)arg;
 	if (!c || gf_go(producer, gf_chan_ref(c)) < 0)
 		return 1;
-	while (gf_chan_recv(c, &v) == 1)
+	while (gf_chan_recv(c, &v) == 0)
 		sum += v;
 	gf_chan_unref(c);
 	printf("gfiber %s sum %ld\n", gf_version(), sum);

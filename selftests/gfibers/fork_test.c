@@ -231,8 +231,8 @@ static int setup_parked(void)
 	CHECK(gf_registry_mode() == 1,
 	      "libgfiber did not register with /dev/gfibers (mode %d)",
 	      gf_registry_mode());
-	ch_recv = gf_chan_make(sizeof(long), 0);
-	ch_send = gf_chan_make(sizeof(long), 0);
+	ch_recv = gf_chan_new(sizeof(long), 0);
+	ch_send = gf_chan_new(sizeof(long), 0);
 	reason_parked = gf_wait_reason(fibers[F_CUSTOM].reason);
 	CHECK(ch_recv && ch_send && reason_parked > 0, "setup: %m");
 	if (failures)
@@ -378,7 +378,7 @@ static void child_of_fiber(int go)
 	CHECK(woke == 42, "the child's park_recv did not run (woke %ld)",
 	      woke);
 	reason_child = gf_wait_reason("child after fork");
-	hs = gf_chan_make(sizeof(long), 0);
+	hs = gf_chan_new(sizeof(long), 0);
 	CHECK(reason_child > 0 && hs, "setup in the child: %m");
 	if (failures)
 		return;
@@ -575,7 +575,7 @@ static void *fork_thread(void *arg)
 		free(buf);
 		reap(pid);
 	}
-	CHECK(gf_chan_send_deadline(ch_done, &ok, GF_NOWAIT) == 0,
+	CHECK(gf_chan_send_until(ch_done, &ok, GF_NOWAIT) == 0,
 	      "send: %m");
 	gf_chan_unref(ch_done);
 	return NULL;
@@ -592,7 +592,7 @@ static int fork_from_thread_main(void *arg)
 	if (setup_parked())
 		return 1;
 	spin_id = gf_go(spin, NULL);
-	ch_done = gf_chan_make(sizeof(long), 1);
+	ch_done = gf_chan_new(sizeof(long), 1);
 	if (!ch_done || pthread_create(&th, NULL, fork_thread,
 				       gf_chan_ref(ch_done))) {
 		CHECK(0, "setup: %m");
@@ -602,7 +602,7 @@ static int fork_from_thread_main(void *arg)
 	 * A deadline, far enough never to pass: deadlock detection takes
 	 * only timers, IO and fibers for wakers, not a plain thread.
 	 */
-	CHECK(gf_chan_recv_deadline(ch_done, &v, gf_now() + 60000 * MS) == 1,
+	CHECK(gf_chan_recv_until(ch_done, &v, gf_timeout(60000 * MS)) == 0,
 	      "no word from the forking thread: %m");
 	gf_syscall_enter();
 	pthread_join(th, NULL);

@@ -68,8 +68,8 @@ static int child_main(void *arg)
 	int i;
 
 	(void)arg;
-	nobody_sends = gf_chan_make(sizeof(long), 0);
-	nobody_receives = gf_chan_make(sizeof(long), 0);
+	nobody_sends = gf_chan_new(sizeof(long), 0);
+	nobody_receives = gf_chan_new(sizeof(long), 0);
 	if (!nobody_sends || !nobody_receives || gf_registry_mode() != 1)
 		_exit(3);
 	gf_waitgroup_add(&parked, NLEAK + NSEND);
@@ -342,7 +342,7 @@ static int busy_main(void *arg)
 	int i;
 
 	(void)arg;
-	ping = gf_chan_make(sizeof(long), 0);
+	ping = gf_chan_new(sizeof(long), 0);
 	if (!ping || gf_registry_mode() != 1)
 		_exit(3);
 	for (i = 0; i < 4; i++) {

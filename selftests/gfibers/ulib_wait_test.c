@@ -35,6 +35,7 @@ static int pipefd[2];
 static int godot;
 /* A store after each blocking call: no tail call, the frame stays. */
 static volatile int woke;
+static volatile int selected;	/* gf_select's result, never read */
 
 static void park_chan_recv(void *a)
 {
@@ -62,14 +63,14 @@ static void park_select(void *a)
 	};
 
 	(void)a;
-	gf_select(cs, 2, GF_FOREVER);
+	selected = gf_select(cs, 2);	/* never returns: nobody sends */
 	woke++;
 }
 
 static void park_select_none(void *a)
 {
 	(void)a;
-	gf_select(NULL, 0, GF_FOREVER);
+	selected = gf_select(NULL, 0);	/* never returns */
 	woke++;
 }
 
@@ -137,14 +138,14 @@ static void park_waitgroup(void *a)
 static void park_sem(void *a)
 {
 	(void)a;
-	gf_sem_acquire(&sem, GF_FOREVER);
+	gf_sem_acquire(&sem);
 	woke++;
 }
 
 static void park_io(void *a)
 {
 	(void)a;
-	gf_wait_fd(pipefd[0], POLLIN, GF_FOREVER);
+	gf_wait_fd(pipefd[0], POLLIN);
 	woke++;
 }
 
@@ -254,9 +255,9 @@ static int wait_sites_main(void *arg)
 		failures++;
 		return 1;
 	}
-	ch_recv = gf_chan_make(sizeof(long), 0);
-	ch_send = gf_chan_make(sizeof(long), 0);
-	ch_sel = gf_chan_make(sizeof(long), 0);
+	ch_recv = gf_chan_new(sizeof(long), 0);
+	ch_send = gf_chan_new(sizeof(long), 0);
+	ch_sel = gf_chan_new(sizeof(long), 0);
 	godot = gf_wait_reason("waiting for godot");
 	if (!ch_recv || !ch_send || !ch_sel || godot < 0 || pipe(pipefd)) {
 		TH_LOG("setup failed: %m");

@@ -34,7 +34,7 @@ static int million_main(void *arg)
 	GFT_FIBER;
 	long i, n = (long)arg;
 
-	never = gf_chan_make(0, 0);
+	never = gf_chan_new(0, 0);
 	for (i = 0; i < n; i++)
 		if (gf_go(park_forever_then_count, NULL) < 0)
 			break;

@@ -29,14 +29,14 @@ static int fifo_main(void *arg)
 {
 	GFT_FIBER;
 	size_t cap = (size_t)(long)arg;
-	gf_chan_t *c = gf_chan_make(sizeof(long), cap);
+	gf_chan_t *c = gf_chan_new(sizeof(long), cap);
 	long i, v;
 
 	EXPECT_EQ(cap, gf_chan_cap(c));
 	gf_waitgroup_add(&wg, 1);
 	gf_go(sender_n, c);
 	for (i = 0; i < 1000; i++) {
-		EXPECT_EQ(1, gf_chan_recv(c, &v));
+		EXPECT_EQ(0, gf_chan_recv(c, &v));
 		EXPECT_EQ(i, v);	/* FIFO */
 	}
 	gf_waitgroup_wait(&wg);
@@ -58,7 +58,7 @@ TEST(buffered_fifo)
 static int buffer_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(sizeof(int), 3);
+	gf_chan_t *c = gf_chan_new(sizeof(int), 3);
 	int v = 5, out = 0;
 
 	(void)arg;
@@ -68,20 +68,20 @@ static int buffer_main(void *arg)
 	EXPECT_EQ(2, gf_chan_len(c));
 	EXPECT_EQ(3, gf_chan_cap(c));
 	v = 7;
-	EXPECT_EQ(0, gf_chan_send_deadline(c, &v, GF_NOWAIT));
+	EXPECT_EQ(0, gf_chan_send_until(c, &v, GF_NOWAIT));
 	/* full */
-	EXPECT_EQ(-1, gf_chan_send_deadline(c, &v, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_chan_send_until(c, &v, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(-1, gf_chan_send_deadline(c, &v, gf_now() + 2000000));
+	EXPECT_EQ(-1, gf_chan_send_until(c, &v, gf_timeout(2000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
-	EXPECT_EQ(1, gf_chan_recv(c, &out));
+	EXPECT_EQ(0, gf_chan_recv(c, &out));
 	EXPECT_EQ(5, out);
-	EXPECT_EQ(1, gf_chan_recv(c, NULL));	/* discard */
-	EXPECT_EQ(1, gf_chan_recv_deadline(c, &out, GF_NOWAIT));
+	EXPECT_EQ(0, gf_chan_recv(c, NULL));	/* discard */
+	EXPECT_EQ(0, gf_chan_recv_until(c, &out, GF_NOWAIT));
 	EXPECT_EQ(7, out);
-	EXPECT_EQ(-1, gf_chan_recv_deadline(c, &out, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_chan_recv_until(c, &out, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(-1, gf_chan_recv_deadline(c, &out, gf_now() + 2000000));
+	EXPECT_EQ(-1, gf_chan_recv_until(c, &out, gf_timeout(2000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	gf_chan_unref(c);
 	return 0;
@@ -95,23 +95,25 @@ TEST(buffered_len_cap_deadlines)
 /* A channel call with a deadline waits as itself, not as a select. */
 static void deadline_receiver(void *arg)
 {
+	GFT_FIBER;
 	long v;
 
-	gf_chan_recv_deadline(arg, &v, gf_now() + 60000000000);
+	EXPECT_EQ(0, gf_chan_recv_until(arg, &v, gf_timeout(60 * GF_SECOND)));
 }
 
 static void deadline_sender(void *arg)
 {
+	GFT_FIBER;
 	long v = 1;
 
-	gf_chan_send_deadline(arg, &v, gf_now() + 60000000000);
+	EXPECT_EQ(0, gf_chan_send_until(arg, &v, gf_timeout(60 * GF_SECOND)));
 }
 
 static int deadline_reason_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *r = gf_chan_make(sizeof(long), 0);
-	gf_chan_t *w = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *r = gf_chan_new(sizeof(long), 0);
+	gf_chan_t *w = gf_chan_new(sizeof(long), 0);
 	long v = 0;
 	int i;
 
@@ -129,7 +131,7 @@ static int deadline_reason_main(void *arg)
 	EXPECT_NE(NULL, strstr(gft_dump(), "[chan send]:\n\tdeadline_sender"));
 	EXPECT_EQ(NULL, strstr(gft_dump(), "[select"));
 	EXPECT_EQ(0, gf_chan_send(r, &v));
-	EXPECT_EQ(1, gf_chan_recv(w, &v));
+	EXPECT_EQ(0, gf_chan_recv(w, &v));
 	/* the woken ones may still be in their select's cleanup: let them
 	 * end before dropping the last references */
 	while (gf_num_fibers() > 1)
@@ -146,20 +148,20 @@ TEST(deadline_waits_show_channel_reason)
 
 TEST(make_errors)
 {
-	ASSERT_EQ(NULL, gf_chan_make(65537, 1));
+	ASSERT_EQ(NULL, gf_chan_new(65537, 1));
 	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(NULL, gf_chan_make(8, (1ul << 31) + 1));
+	ASSERT_EQ(NULL, gf_chan_new(8, (1ul << 31) + 1));
 	ASSERT_EQ(EINVAL, errno);
 }
 
 static int zero_size_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(0, 2);
+	gf_chan_t *c = gf_chan_new(0, 2);
 
 	(void)arg;
 	EXPECT_EQ(0, gf_chan_send(c, NULL));
-	EXPECT_EQ(1, gf_chan_recv(c, NULL));
+	EXPECT_EQ(0, gf_chan_recv(c, NULL));
 	gf_chan_unref(c);
 	return 0;
 }
@@ -177,7 +179,7 @@ static void close_receiver(void *arg)
 {
 	long v = 99;
 
-	if (gf_chan_recv(arg, &v) == 0 && v == 0)
+	if (gf_chan_recv(arg, &v) == -1 && errno == EPIPE && v == 0)
 		atomic_fetch_add(&closed_seen, 1);
 	gf_waitgroup_done(&wg);
 }
@@ -194,9 +196,9 @@ static void close_sender(void *arg)
 static int close_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *r = gf_chan_make(sizeof(long), 0);
-	gf_chan_t *s = gf_chan_make(sizeof(long), 0);
-	gf_chan_t *b = gf_chan_make(sizeof(long), 4);
+	gf_chan_t *r = gf_chan_new(sizeof(long), 0);
+	gf_chan_t *s = gf_chan_new(sizeof(long), 0);
+	gf_chan_t *b = gf_chan_new(sizeof(long), 4);
 	long i, v;
 
 	(void)arg;
@@ -223,13 +225,17 @@ static int close_main(void *arg)
 		gf_chan_send(b, &i);
 	gf_chan_close(b);
 	for (i = 1; i <= 3; i++) {
-		EXPECT_EQ(1, gf_chan_recv(b, &v));
+		EXPECT_EQ(0, gf_chan_recv(b, &v));
 		EXPECT_EQ(i, v);
 	}
 	v = 5;
-	EXPECT_EQ(0, gf_chan_recv(b, &v));
+	errno = 0;
+	EXPECT_EQ(-1, gf_chan_recv(b, &v));	/* closed and drained */
+	EXPECT_EQ(EPIPE, errno);
 	EXPECT_EQ(0, v);
-	EXPECT_EQ(0, gf_chan_recv_deadline(b, &v, GF_NOWAIT));
+	errno = 0;
+	EXPECT_EQ(-1, gf_chan_recv_until(b, &v, GF_NOWAIT));
+	EXPECT_EQ(EPIPE, errno);
 	gf_chan_unref(r);
 	gf_chan_unref(s);
 	gf_chan_unref(b);
@@ -239,6 +245,58 @@ static int close_main(void *arg)
 TEST(close_semantics)
 {
 	GFT_RUN(close_main, NULL);
+}
+
+static void idiom_sender(void *arg)
+{
+	gf_chan_t *c = arg;
+	long i;
+
+	for (i = 1; i <= 100; i++)
+		gf_chan_send(c, &i);
+	gf_chan_close(c);
+	gf_chan_unref(c);
+}
+
+/*
+ * The receive loop of gfiber.h: 0 per value, then -1 with EPIPE once
+ * closed and drained - the errno of a send on a closed channel - and
+ * again on every later receive, bounded or not: a loop on the result
+ * ends, it never spins on a closed channel.
+ */
+static int recv_idiom_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_new(sizeof(long), 4);
+	long v, sum = 0, n = 0;
+
+	(void)arg;
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(sizeof(long), gf_chan_elemsize(c));
+	EXPECT_EQ(0, gf_chan_elemsize(NULL));
+	gf_go(idiom_sender, gf_chan_ref(c));
+	while (gf_chan_recv(c, &v) == 0) {
+		sum += v;
+		n++;
+	}
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(100, n);
+	EXPECT_EQ(5050, sum);
+	v = 7;
+	EXPECT_EQ(-1, gf_chan_recv(c, &v));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(0, v);		/* zeroed, as Go's zero value */
+	EXPECT_EQ(-1, gf_chan_recv_until(c, NULL, gf_timeout(GF_SECOND)));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(-1, gf_chan_recv_until(c, NULL, gf_timeout(0)));
+	EXPECT_EQ(EPIPE, errno);	/* ready at once: not ETIMEDOUT */
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(recv_closed_drained_fails_with_epipe)
+{
+	GFT_RUN(recv_idiom_main, NULL);
 }
 
 /* ------------------------------------------------------------ nil */
@@ -258,9 +316,9 @@ static int nil_main(void *arg)
 	long v = 0;
 
 	(void)arg;
-	EXPECT_EQ(-1, gf_chan_send_deadline(NULL, &v, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_chan_send_until(NULL, &v, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(-1, gf_chan_recv_deadline(NULL, &v, gf_now() + 1000000));
+	EXPECT_EQ(-1, gf_chan_recv_until(NULL, &v, gf_timeout(1000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_EQ(0, gf_chan_len(NULL));
 	EXPECT_EQ(0, gf_chan_cap(NULL));
@@ -294,7 +352,7 @@ static void ponger(void *arg)
 	gf_chan_t **cs = arg;
 	long v;
 
-	while (gf_chan_recv(cs[0], &v) == 1)
+	while (gf_chan_recv(cs[0], &v) == 0)
 		gf_chan_send(cs[1], &v);
 	gf_waitgroup_done(&wg);
 }
@@ -309,8 +367,8 @@ static int stress_pp_main(void *arg)
 	(void)arg;
 	gf_waitgroup_add(&wg, 2 * PAIRS);
 	for (i = 0; i < PAIRS; i++) {
-		cs[i][0] = gf_chan_make(sizeof(long), (size_t)(i % 3));
-		cs[i][1] = gf_chan_make(sizeof(long), 0);
+		cs[i][0] = gf_chan_new(sizeof(long), (size_t)(i % 3));
+		cs[i][1] = gf_chan_new(sizeof(long), 0);
 		gf_go(ponger, cs[i]);
 		gf_go(pinger, cs[i]);
 	}
@@ -357,9 +415,9 @@ static int unref_race_main(void *arg)
 
 	(void)arg;
 	for (round = 0; round < 2000 / GFT_SCALE; round++) {
-		gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+		gf_chan_t *c = gf_chan_new(sizeof(long), 0);
 
-		gate = gf_chan_make(0, 0);
+		gate = gf_chan_new(0, 0);
 		gf_waitgroup_add(&wg, N);
 		for (i = 0; i < N; i++)
 			gf_go(ref_dropper, gf_chan_ref(c));
@@ -399,8 +457,8 @@ static void deadline_borrower(void *arg)
 
 	(void)arg;
 	errno = 0;
-	EXPECT_EQ(-1, gf_chan_recv_deadline(dropped, NULL,
-					    gf_now() + 20000000));
+	EXPECT_EQ(-1, gf_chan_recv_until(dropped, NULL,
+					    gf_timeout(20000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	gf_waitgroup_done(&wg);
 }
@@ -420,7 +478,7 @@ static int dead_chan_main(void *arg)
 	(void)arg;
 	before = heap_in_use();
 	for (round = 0; round < ROUNDS; round++) {
-		dropped = gf_chan_make(65536, BIG / 65536);
+		dropped = gf_chan_new(65536, BIG / 65536);
 		gf_waitgroup_add(&wg, 1);
 		gf_go(deadline_borrower, NULL);	/* the handle shared */
 		for (i = 0; i < 5000 && !strstr(gft_dump(), "[chan receive]");

@@ -42,7 +42,7 @@ static void sender_then_exit(void *arg)
 
 static int short_main(void *arg)
 {
-	gf_chan_t *c = gf_chan_make(sizeof(int), 0);
+	gf_chan_t *c = gf_chan_new(sizeof(int), 0);
 	int v = 0;
 
 	(void)arg;

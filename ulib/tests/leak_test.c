@@ -52,7 +52,7 @@ static void ref_leaker(void *arg)
 static int chan_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *c = gf_chan_new(sizeof(long), 0);
 	gf_chan_t *extra;
 	int i;
 
@@ -87,7 +87,7 @@ static void borrower(void *arg)
 static int borrow_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(sizeof(long), 0);
+	gf_chan_t *c = gf_chan_new(sizeof(long), 0);
 
 	(void)arg;
 	/* handles shared without gf_chan_ref: no accusation while held */
@@ -125,13 +125,14 @@ static gf_sem_t selector_out = GF_SEM_INIT(0);
 /* Holds its own references to both; selects on them without deadline. */
 static void selector(void *arg)
 {
+	GFT_FIBER;
 	gf_select_case_t cs[2] = {
 		{ .chan = sa, .dir = GF_SELECT_RECV },
 		{ .chan = sb, .dir = GF_SELECT_RECV },
 	};
 
 	(void)arg;
-	gf_select(cs, 2, GF_FOREVER);
+	EXPECT_GE(gf_select(cs, 2), 0);
 	gf_chan_unref(sa);
 	gf_chan_unref(sb);
 	gf_sem_release(&selector_out);
@@ -150,7 +151,7 @@ static void plain_b(void *arg)
 {
 	(void)arg;
 	gf_chan_recv(sb, NULL);
-	gf_sem_acquire(&selector_out, GF_FOREVER);
+	gf_sem_acquire(&selector_out);
 	gf_chan_unref(sb);
 	gf_waitgroup_done(&wg);
 }
@@ -161,8 +162,8 @@ static int select_main(void *arg)
 
 	(void)arg;
 	/* 1: the last other holder lets go of one channel, then the other */
-	sa = gf_chan_make(0, 0);
-	sb = gf_chan_make(0, 0);
+	sa = gf_chan_new(0, 0);
+	sb = gf_chan_new(0, 0);
 	gf_waitgroup_add(&wg, 2);
 	go_with_refs(selector);
 	gf_chan_ref(sb);
@@ -181,8 +182,8 @@ static int select_main(void *arg)
 
 	/* 2: proven by the select's own park: nobody else holds sa, and
 	 * sb's other holder already waits on it */
-	sa = gf_chan_make(0, 0);
-	sb = gf_chan_make(0, 0);
+	sa = gf_chan_new(0, 0);
+	sb = gf_chan_new(0, 0);
 	gf_waitgroup_add(&wg, 2);
 	gf_chan_ref(sb);
 	gf_go(plain_b, NULL);
@@ -209,14 +210,15 @@ TEST(select_leaks_proven_by_references)
 
 static void deadline_selector(void *arg)
 {
+	GFT_FIBER;
 	gf_select_case_t cs[2] = {
 		{ .chan = sa, .dir = GF_SELECT_RECV },
 		{ .chan = sb, .dir = GF_SELECT_RECV },
 	};
 
 	(void)arg;
-	gf_select(cs, 2, gf_now() + 60000000000);	/* closed first */
-	gf_sem_acquire(&selector_out, GF_FOREVER);
+	EXPECT_GE(gf_select_until(cs, 2, gf_timeout(60 * GF_SECOND)), 0); /* closed first */
+	gf_sem_acquire(&selector_out);
 	gf_chan_unref(sa);
 	gf_chan_unref(sb);
 	gf_waitgroup_done(&wg);
@@ -227,8 +229,8 @@ static int select_no_false_main(void *arg)
 	GFT_FIBER;
 
 	(void)arg;
-	sa = gf_chan_make(0, 0);
-	sb = gf_chan_make(0, 0);
+	sa = gf_chan_new(0, 0);
+	sb = gf_chan_new(0, 0);
 	gf_waitgroup_add(&wg, 2);
 	go_with_refs(selector);
 	go_with_refs(deadline_selector);
@@ -293,17 +295,17 @@ static int fresh_main(void *arg)
 	long v = 0;
 
 	(void)arg;
-	fc = gf_chan_make(sizeof(long), 0);
+	fc = gf_chan_new(sizeof(long), 0);
 	gf_chan_unref(gf_chan_ref(fc));	/* an earlier user: counted */
 	gf_go(natural_worker, fc);
 	gf_go(mark_watcher, NULL);
-	EXPECT_EQ(1, gf_chan_recv(fc, &v));
+	EXPECT_EQ(0, gf_chan_recv(fc, &v));
 	EXPECT_EQ(1, v);
 	EXPECT_EQ(0, atomic_load(&marks_seen));
 
 	gf_go(forgetful_sender, fc);
 	gf_go(mark_watcher, fc);
-	EXPECT_EQ(1, gf_chan_recv(fc, &v));
+	EXPECT_EQ(0, gf_chan_recv(fc, &v));
 	EXPECT_EQ(2, v);
 	EXPECT_EQ(1, atomic_load(&marks_seen));
 	gf_chan_unref(fc);
@@ -364,13 +366,14 @@ static void timer_waiter(void *arg)
 
 static void timer_selector(void *arg)
 {
+	GFT_FIBER;
 	gf_select_case_t cs[2] = {
 		{ .chan = tc, .dir = GF_SELECT_RECV },
 		{ .chan = td, .dir = GF_SELECT_RECV },
 	};
 
 	(void)arg;
-	gf_select(cs, 2, GF_FOREVER);
+	EXPECT_GE(gf_select(cs, 2), 0);
 	gf_chan_unref(td);
 	gf_waitgroup_done(&wg);
 }
@@ -394,7 +397,7 @@ static int timer_chan_main(void *arg)
 	(void)arg;
 	for (round = 0; round < 2; round++) {
 		tc = gf_after(300000000);	/* 300 ms */
-		td = gf_chan_make(0, 0);
+		td = gf_chan_new(0, 0);
 		gf_waitgroup_add(&wg, 2);
 		gf_go(timer_waiter, NULL);
 		if (round == 0)
@@ -426,8 +429,11 @@ TEST(timer_channel_waiters_not_leaked)
 
 static void nil_recv(void *arg)
 {
-	gf_chan_recv_deadline(NULL, NULL, arg ? gf_now() + 60000000000
-					      : GF_FOREVER);
+	GFT_FIBER;
+
+	EXPECT_EQ(-1, gf_chan_recv_until(NULL, NULL,
+					 arg ? gf_timeout(60 * GF_SECOND)
+					     : GF_FOREVER));
 }
 
 static void nil_send(void *arg)
@@ -438,8 +444,10 @@ static void nil_send(void *arg)
 
 static void empty_select(void *arg)
 {
+	GFT_FIBER;
+
 	(void)arg;
-	gf_select(NULL, 0, GF_FOREVER);
+	EXPECT_EQ(-1, gf_select(NULL, 0));	/* never returns */
 }
 
 /* Waits nothing can ever end are leaked the moment they park; a
@@ -521,7 +529,7 @@ static void cond_waiter(void *arg)
 static void sem_waiter(void *arg)
 {
 	(void)arg;
-	gf_sem_acquire(&sem, GF_FOREVER);
+	gf_sem_acquire(&sem);
 	atomic_fetch_add(&woke, 1);
 	gf_unref(&sem);
 	gf_waitgroup_done(&wg);
@@ -646,7 +654,7 @@ static void deadline_locker(void *arg)
 
 	(void)arg;
 	/* main unlocks mu long before the deadline */
-	EXPECT_EQ(0, gf_mutex_lock_deadline(&mu, gf_now() + 60000000000));
+	EXPECT_EQ(0, gf_mutex_lock_until(&mu, gf_timeout(60000000000)));
 	gf_mutex_unlock(&mu);
 	gf_unref(&mu);
 	gf_waitgroup_done(&wg);

@@ -105,7 +105,7 @@ static int reuse_main(void *arg)
 	peer = sp2[1];
 	until_io_waiting(gf_go(reader_fn, &b));
 	EXPECT_EQ(6, write(peer, "B-data", 6));
-	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg, gf_now() + 10 * SEC));
+	EXPECT_EQ(0, gf_waitgroup_wait_until(&wg, gf_timeout(10 * SEC)));
 	EXPECT_EQ(-1, a.r);
 	EXPECT_EQ(EBADF, a.err);
 	EXPECT_EQ(6, b.r);
@@ -132,7 +132,7 @@ static void waiter_fn(void *arg)
 {
 	struct waiter *w = arg;
 
-	w->r = gf_wait_fd(w->fd, w->events, GF_FOREVER);
+	w->r = gf_wait_fd(w->fd, w->events);
 	w->err = errno;
 	gf_waitgroup_done(w->wg);
 }
@@ -193,7 +193,7 @@ static int gf_close_main(void *arg)
 	EXPECT_EQ(0, gf_close(a[0]));
 	EXPECT_EQ(0, gf_close(b[1]));
 	EXPECT_EQ(0, gf_close(c[0]));
-	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg, gf_now() + 10 * SEC));
+	EXPECT_EQ(0, gf_waitgroup_wait_until(&wg, gf_timeout(10 * SEC)));
 	EXPECT_EQ(-1, rd.r);
 	EXPECT_EQ(EBADF, rd.err);
 	EXPECT_EQ(-1, wr.r);
@@ -280,8 +280,8 @@ static int race_main(void *arg)
 			gf_yield();
 		atomic_store(&got_byte, 0);
 		EXPECT_EQ(0, gf_close(sp[0]));
-		EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg,
-							gf_now() + 10 * SEC));
+		EXPECT_EQ(0, gf_waitgroup_wait_until(&wg,
+							gf_timeout(10 * SEC)));
 		EXPECT_LE(atomic_load(&got_byte), 1);
 		close(sp[1]);
 	}
@@ -302,10 +302,11 @@ TEST(gf_close_races_readers)
  */
 static void write_later(void *arg)
 {
+	GFT_FIBER;
 	int fd = *(int *)arg;
 
 	gf_sleep(MS);
-	gf_write(fd, "hi", 2);
+	EXPECT_EQ(2, gf_write(fd, "hi", 2));
 }
 
 /* Drains a fd into its own buffer (not on the fiber's stack). */
@@ -380,30 +381,30 @@ static int bad_main(void *arg)
 	closed = dup2(p[0], 900);
 	EXPECT_EQ(900, closed);
 	close(closed);
-	EXPECT_ERR(EBADF, gf_wait_fd(-1, EPOLLIN, GF_NOWAIT));
-	EXPECT_ERR(EBADF, gf_wait_fd(closed, EPOLLIN, GF_FOREVER));
-	EXPECT_ERR(EINVAL, gf_wait_fd(p[0], 0, GF_FOREVER));
-	EXPECT_ERR(EINVAL, gf_wait_fd(p[0], EPOLLIN | EPOLLET, GF_FOREVER));
-	EXPECT_ERR(EINVAL, gf_wait_fd(p[0], EPOLLPRI, GF_FOREVER));
-	EXPECT_ERR(EAGAIN, gf_wait_fd(p[0], EPOLLIN, GF_NOWAIT));
+	EXPECT_ERR(EBADF, gf_wait_fd_until(-1, EPOLLIN, GF_NOWAIT));
+	EXPECT_ERR(EBADF, gf_wait_fd(closed, EPOLLIN));
+	EXPECT_ERR(EINVAL, gf_wait_fd(p[0], 0));
+	EXPECT_ERR(EINVAL, gf_wait_fd(p[0], EPOLLIN | EPOLLET));
+	EXPECT_ERR(EINVAL, gf_wait_fd(p[0], EPOLLPRI));
+	EXPECT_ERR(EAGAIN, gf_wait_fd_until(p[0], EPOLLIN, GF_NOWAIT));
 	/* any negative deadline but GF_FOREVER has passed */
-	EXPECT_ERR(ETIMEDOUT, gf_wait_fd(p[0], EPOLLIN, -2));
-	EXPECT_ERR(ETIMEDOUT, gf_wait_fd(p[0], EPOLLIN, INT64_MIN));
-	EXPECT_ERR(ETIMEDOUT, gf_wait_fd(p[0], EPOLLIN, gf_now() - 1));
-	EXPECT_EQ(EPOLLOUT, gf_wait_fd(p[1], EPOLLOUT, -2));
+	EXPECT_ERR(ETIMEDOUT, gf_wait_fd_until(p[0], EPOLLIN, (gf_deadline_t){ .ns = -2 }));
+	EXPECT_ERR(ETIMEDOUT, gf_wait_fd_until(p[0], EPOLLIN, (gf_deadline_t){ .ns = INT64_MIN }));
+	EXPECT_ERR(ETIMEDOUT, gf_wait_fd_until(p[0], EPOLLIN, gf_deadline_at(gf_now() - 1)));
+	EXPECT_EQ(EPOLLOUT, gf_wait_fd_until(p[1], EPOLLOUT, (gf_deadline_t){ .ns = -2 }));
 	EXPECT_ERR(EBADF, gf_read(-1, &c, 1));
 	EXPECT_ERR(EBADF, gf_read(closed, &c, 1));
 	EXPECT_ERR(EBADF, gf_write(-1, &c, 1));
 	EXPECT_ERR(EBADF, gf_write(closed, &c, 1));
 	EXPECT_ERR(EBADF, gf_read(1 << 30, &c, 1));	/* no huge table */
-	EXPECT_ERR(EBADF, gf_wait_fd(INT32_MAX, EPOLLIN, GF_FOREVER));
+	EXPECT_ERR(EBADF, gf_wait_fd(INT32_MAX, EPOLLIN));
 	EXPECT_ERR(EBADF, gf_close(-1));
 	EXPECT_ERR(EBADF, gf_close(INT32_MAX));
 	EXPECT_ERR(EBADF, gf_close(closed));
 	/* a regular file: not pollable, always ready */
 	file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	EXPECT_GE(file, 0);
-	EXPECT_ERR(EPERM, gf_wait_fd(file, EPOLLIN, GF_FOREVER));
+	EXPECT_ERR(EPERM, gf_wait_fd(file, EPOLLIN));
 	EXPECT_EQ(1, gf_read(file, &c, 1));
 	EXPECT_EQ(0x7f, c);
 	EXPECT_EQ(0, gf_close(file));
@@ -428,7 +429,7 @@ TEST(outside_a_fiber)
 	ASSERT_EQ(-1, gf_read(p[0], &c, 1));
 	ASSERT_EQ(EPERM, errno);
 	ASSERT_TRUE(fd_blocking(p[0]));
-	ASSERT_EQ(-1, gf_wait_fd(p[0], EPOLLIN, GF_FOREVER));
+	ASSERT_EQ(-1, gf_wait_fd(p[0], EPOLLIN));
 	ASSERT_EQ(EPERM, errno);
 	ASSERT_EQ(1, gf_write(p[1], "z", 1));
 	ASSERT_EQ(1, gf_read(p[0], &c, 1));

@@ -61,7 +61,7 @@ static void echo_fiber(void *arg)
 	struct echo *e = arg;
 	long v;
 
-	while (gf_chan_recv(e->in, &v) == 1) {
+	while (gf_chan_recv(e->in, &v) == 0) {
 		v++;
 		if (gf_chan_send(e->out, &v))
 			break;
@@ -77,7 +77,7 @@ static bool echo_round(struct echo *e, long n)
 		if (gf_chan_send(e->in, &i))
 			return false;
 	for (i = 0; i < n; i++) {
-		if (gf_chan_recv(e->out, &v) != 1)
+		if (gf_chan_recv(e->out, &v) != 0)
 			return false;
 		sum += v;
 	}
@@ -86,8 +86,8 @@ static bool echo_round(struct echo *e, long n)
 
 static bool echo_init(struct echo *e)
 {
-	e->in = gf_chan_make(sizeof(long), 0);
-	e->out = gf_chan_make(sizeof(long), 0);
+	e->in = gf_chan_new(sizeof(long), 0);
+	e->out = gf_chan_new(sizeof(long), 0);
 	return e->in && e->out;
 }
 
@@ -100,7 +100,7 @@ static int echo_fini(struct echo *e)
 	int leaked;
 
 	gf_chan_close(e->in);
-	leaked = gf_leakcheck(2, NULL, 0, 2000 * MS);
+	leaked = gf_leakcheck(2, NULL, 0, gf_timeout(2000 * MS));
 	gf_chan_unref(e->in);
 	gf_chan_unref(e->out);
 	return leaked;
@@ -320,10 +320,11 @@ static void fds_release(struct fds *f, int keep)
 
 static void write_later(void *arg)
 {
+	GFT_FIBER;
 	int *fd = arg;
 
 	gf_sleep(MS);
-	gf_write(*fd, "x", 1);
+	EXPECT_EQ(1, gf_write(*fd, "x", 1));
 }
 
 static int nofile_main(void *arg)
@@ -337,7 +338,7 @@ static int nofile_main(void *arg)
 	 * The runtime started without a free fd: the poller is made by the
 	 * first IO wait, and that wait reports why it cannot be.
 	 */
-	EXPECT_EQ(-1, gf_wait_fd(f->pipe[0], EPOLLIN, gf_now() + MS));
+	EXPECT_EQ(-1, gf_wait_fd_until(f->pipe[0], EPOLLIN, gf_timeout(MS)));
 	EXPECT_EQ(EMFILE, errno);
 	EXPECT_EQ(-1, gf_read(f->pipe[0], &c, 1));
 	EXPECT_EQ(EMFILE, errno);
@@ -346,7 +347,7 @@ static int nofile_main(void *arg)
 
 	/* One fd free: the epoll fd, but no eventfd; the first is closed. */
 	fds_release(f, f->n - 1);
-	EXPECT_EQ(-1, gf_wait_fd(f->pipe[0], EPOLLIN, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_wait_fd_until(f->pipe[0], EPOLLIN, GF_NOWAIT));
 	EXPECT_EQ(EMFILE, errno);
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	EXPECT_GE(fd, 0);
@@ -355,7 +356,7 @@ static int nofile_main(void *arg)
 
 	/* Two: a later call makes the poller, and it works. */
 	fds_release(f, f->n - 1);
-	EXPECT_EQ(-1, gf_wait_fd(f->pipe[0], EPOLLIN, gf_now() + MS));
+	EXPECT_EQ(-1, gf_wait_fd_until(f->pipe[0], EPOLLIN, gf_timeout(MS)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_GT(gf_go(write_later, &f->pipe[1]), 0);
 	EXPECT_EQ(1, gf_read(f->pipe[0], &c, 1));
@@ -363,11 +364,11 @@ static int nofile_main(void *arg)
 
 	/* Once made, it needs no new fd: exhaustion no longer matters. */
 	EXPECT_EQ(EMFILE, fds_fill(f));
-	EXPECT_EQ(-1, gf_wait_fd(f->pipe[0], EPOLLIN, gf_now() + MS));
+	EXPECT_EQ(-1, gf_wait_fd_until(f->pipe[0], EPOLLIN, gf_timeout(MS)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_GT(gf_go(write_later, &f->pipe[1]), 0);
 	EXPECT_EQ(1, gf_read(f->pipe[0], &c, 1));
-	EXPECT_EQ(0, gf_leakcheck(2, NULL, 0, 2000 * MS));
+	EXPECT_EQ(0, gf_leakcheck(2, NULL, 0, gf_timeout(2000 * MS)));
 	return 0;
 }
 

@@ -39,7 +39,7 @@ static void waits_forever(void *arg)
 
 static int deadlock_main(void *arg)
 {
-	gf_chan_t *c = gf_chan_make(0, 0);
+	gf_chan_t *c = gf_chan_new(0, 0);
 
 	(void)arg;
 	gf_go(waits_forever, c);
@@ -85,12 +85,13 @@ static void *plain_closer(void *arg)
 static int plain_waker_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(0, 0);
+	gf_chan_t *c = gf_chan_new(0, 0);
 	pthread_t t;
 
 	(void)arg;
 	EXPECT_EQ(0, pthread_create(&t, NULL, plain_closer, c));
-	EXPECT_EQ(0, gf_chan_recv(c, NULL));	/* closed by the thread */
+	EXPECT_EQ(-1, gf_chan_recv(c, NULL));	/* closed by the thread */
+	EXPECT_EQ(EPIPE, errno);
 	gf_syscall_enter();
 	pthread_join(t, NULL);
 	gf_syscall_exit();
@@ -116,7 +117,7 @@ static void *plain_nothing(void *arg)
 
 static int dead_after_thread_main(void *arg)
 {
-	gf_chan_t *c = gf_chan_make(0, 0);
+	gf_chan_t *c = gf_chan_new(0, 0);
 	pthread_t t;
 
 	(void)arg;
@@ -169,7 +170,7 @@ static void *plain_sender(void *arg)
 		int64_t t0;
 
 		/* fails (EAGAIN) until the receiver is parked */
-		while (gf_chan_send_deadline(wake_c, &i, GF_NOWAIT))
+		while (gf_chan_send_until(wake_c, &i, GF_NOWAIT))
 			sched_yield();
 		t0 = gf_now();
 		while (atomic_load(&wake_done) <= i) {
@@ -191,10 +192,10 @@ static int plain_wakes_main(void *arg)
 	int i, v;
 
 	(void)arg;
-	wake_c = gf_chan_make(sizeof(int), 0);
+	wake_c = gf_chan_new(sizeof(int), 0);
 	EXPECT_EQ(0, pthread_create(&t, NULL, plain_sender, NULL));
 	for (i = 0; i < WAKE_ROUNDS; i++) {
-		EXPECT_EQ(1, gf_chan_recv(wake_c, &v));
+		EXPECT_EQ(0, gf_chan_recv(wake_c, &v));
 		EXPECT_EQ(i, v);
 		atomic_fetch_add(&wake_done, 1);
 	}
@@ -230,13 +231,13 @@ static int not_dead_main(void *arg)
 	int p[2];
 
 	(void)arg;
-	EXPECT_EQ(1, gf_chan_recv(t, NULL));	/* only a timer pending */
+	EXPECT_EQ(0, gf_chan_recv(t, NULL));	/* only a timer pending */
 	gf_chan_unref(t);
 	gf_waitgroup_add(&wg, 1);
 	gf_go(slow_syscall, NULL);
 	gf_waitgroup_wait(&wg);			/* only a syscall pending */
 	EXPECT_EQ(0, pipe(p));
-	EXPECT_EQ(-1, gf_wait_fd(p[0], EPOLLIN, gf_now() + 20000000));
+	EXPECT_EQ(-1, gf_wait_fd_until(p[0], EPOLLIN, gf_timeout(20000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	close(p[0]);
 	close(p[1]);
@@ -353,7 +354,7 @@ static int quit_main(void *arg)
 {
 	(void)arg;
 	quit_main_g = gf_self();
-	quit_release = gf_chan_make(0, 0);
+	quit_release = gf_chan_new(0, 0);
 	gf_go(quitter, NULL);
 	gf_chan_recv(quit_release, NULL);
 	return 0;
@@ -476,11 +477,11 @@ static int dump_full_pipe_main(void *arg)
 	while (write(fullpipe[1], junk, 1) > 0)
 		;
 	fcntl(fullpipe[1], F_SETFL, 0);	/* the dump's writes block */
-	dump_c = gf_chan_make(sizeof(int), 0);
+	dump_c = gf_chan_new(sizeof(int), 0);
 	gf_waitgroup_add(&wg, 1);
 	gf_go(dump_sender, NULL);
 	__atomic_store_n(&dump_main_g, gf_self(), __ATOMIC_RELEASE);
-	EXPECT_EQ(1, gf_chan_recv(dump_c, &v));
+	EXPECT_EQ(0, gf_chan_recv(dump_c, &v));
 	EXPECT_EQ(1, v);
 	gf_waitgroup_wait(&wg);
 	EXPECT_EQ(0, atomic_load(&send_stuck)) {
@@ -512,7 +513,10 @@ static int dump_errors_main(void *arg)
 	EXPECT_EQ(-1, gf_dump(p[0]));	/* read end: not writable */
 	EXPECT_EQ(EBADF, errno);
 	close(p[0]);
-	EXPECT_EQ(-1, gf_leakcheck(2, NULL, 1, 0));
+	EXPECT_EQ(-1, gf_leakcheck(2, NULL, 1, gf_timeout(0)));
+	EXPECT_EQ(EINVAL, errno);
+	/* the bound is required: forever would hang on the first leak */
+	EXPECT_EQ(-1, gf_leakcheck(2, NULL, 0, GF_FOREVER));
 	EXPECT_EQ(EINVAL, errno);
 	return 0;
 }
@@ -552,7 +556,7 @@ static int fork_quit_main(void *arg)
 	deadline = gf_now() + 10000000000LL;
 	while (got + 1 < sizeof(out) &&
 	       !strstr(out, "fiber 1 [running]:\n") &&
-	       gf_wait_fd(p[0], EPOLLIN, deadline) > 0) {
+	       gf_wait_fd_until(p[0], EPOLLIN, gf_deadline_at(deadline)) > 0) {
 		ssize_t r = read(p[0], out + got, sizeof(out) - 1 - got);
 
 		if (r <= 0)
@@ -609,7 +613,7 @@ static void leaky(void *arg)
 static int leakcheck_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(0, 0);
+	gf_chan_t *c = gf_chan_new(0, 0);
 	int p[2];
 	int64_t id;
 	ssize_t n;
@@ -619,19 +623,19 @@ static int leakcheck_main(void *arg)
 	EXPECT_EQ(0, pipe(p));
 	gf_go(short_lived, NULL);
 	/* exits within the grace period: no leak */
-	EXPECT_EQ(0, gf_leakcheck(p[1], NULL, 0, 1000000000));
+	EXPECT_EQ(0, gf_leakcheck(p[1], NULL, 0, gf_timeout(1000000000)));
 	id = gf_go(leaky, c);
 	wait_parked(&leaky_g);
-	EXPECT_EQ(1, gf_leakcheck(p[1], NULL, 0, 5000000));
+	EXPECT_EQ(1, gf_leakcheck(p[1], NULL, 0, gf_timeout(5000000)));
 	n = read(p[0], buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = 0;
 	EXPECT_NE(NULL, strstr(buf, "found unexpected fibers"));
 	EXPECT_NE(NULL, strstr(buf, "[chan receive]:\n\tleaky"));
 	EXPECT_NE(NULL, strstr(buf, "created by leakcheck_main+"));
 	/* an expected one is ignored */
-	EXPECT_EQ(0, gf_leakcheck(p[1], &id, 1, 0));
+	EXPECT_EQ(0, gf_leakcheck(p[1], &id, 1, gf_timeout(0)));
 	gf_chan_close(c);
-	EXPECT_EQ(0, gf_leakcheck(p[1], NULL, 0, 1000000000));
+	EXPECT_EQ(0, gf_leakcheck(p[1], NULL, 0, gf_timeout(1000000000)));
 	close(p[0]);
 	close(p[1]);
 	return 0;
@@ -639,7 +643,7 @@ static int leakcheck_main(void *arg)
 
 TEST(leakcheck)
 {
-	ASSERT_EQ(-1, gf_leakcheck(2, NULL, 0, 0));
+	ASSERT_EQ(-1, gf_leakcheck(2, NULL, 0, gf_timeout(0)));
 	ASSERT_EQ(EPERM, errno);
 	GFT_RUN(leakcheck_main, NULL);
 }
@@ -730,7 +734,7 @@ static int io_main(void *arg)
 
 	(void)arg;
 	EXPECT_EQ(0, pipe(pipefd));
-	EXPECT_EQ(-1, gf_wait_fd(pipefd[0], EPOLLIN, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_wait_fd_until(pipefd[0], EPOLLIN, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
 	gf_waitgroup_add(&wg, 1);
 	gf_go(pipe_writer, (void *)want);	/* fills the pipe, parks */
@@ -740,7 +744,7 @@ static int io_main(void *arg)
 	EXPECT_EQ(want, total);
 	gf_waitgroup_wait(&wg);
 	close(pipefd[0]);
-	EXPECT_EQ(-1, gf_wait_fd(-1, EPOLLIN, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_wait_fd_until(-1, EPOLLIN, GF_NOWAIT));
 	EXPECT_EQ(EBADF, errno);
 	return 0;
 }
@@ -763,7 +767,7 @@ static gf_fiber_t *p1_waiter_g;
 static void p1_waiter(void *arg)
 {
 	__atomic_store_n(&p1_waiter_g, gf_self(), __ATOMIC_RELEASE);
-	*(int *)arg = gf_wait_fd(p1[0], EPOLLIN, gf_now() + 30000000000);
+	*(int *)arg = gf_wait_fd_until(p1[0], EPOLLIN, gf_timeout(30000000000));
 	gf_waitgroup_done(&wg);
 }
 
@@ -826,7 +830,7 @@ static int fork_poll_main(void *arg)
 		 * parking: the child has one thread, and the other Ms'
 		 * scheduler state came along stale.
 		 */
-		if (gf_wait_fd(p2[0], EPOLLIN, GF_NOWAIT) != -1 ||
+		if (gf_wait_fd_until(p2[0], EPOLLIN, GF_NOWAIT) != -1 ||
 		    errno != EAGAIN)
 			_exit(3);
 		/*
@@ -880,7 +884,7 @@ static void select_seq(gf_chan_t **c)
 		for (i = 0; i < 8; i++)
 			cs[i] = (gf_select_case_t){ .chan = c[i],
 						    .dir = GF_SELECT_RECV };
-		i = gf_select(cs, 8, GF_FOREVER);
+		i = gf_select(cs, 8);
 		printf("%d", i);
 		gf_chan_send(c[i], &one);
 	}
@@ -903,7 +907,7 @@ static int select_seq_main(void *arg)
 
 	(void)arg;
 	for (i = 0; i < 8; i++) {
-		c[i] = gf_chan_make(sizeof(int), 1);
+		c[i] = gf_chan_new(sizeof(int), 1);
 		gf_chan_send(c[i], &one);
 	}
 	select_seq(c);
@@ -980,7 +984,7 @@ static int registry_main(void *arg)
 
 	(void)arg;
 	EXPECT_EQ(2, gf_registry_mode());
-	regc = gf_chan_make(0, 0);
+	regc = gf_chan_new(0, 0);
 	id = gf_go(reg_waiter, NULL);
 	wait_parked(&reg_waiter_g);
 	all = atomic_load(&gfi_sched.allgs);

@@ -21,15 +21,15 @@ static int fair_main(void *arg)
 
 	(void)arg;
 	for (i = 0; i < N; i++) {
-		c[i] = gf_chan_make(sizeof(int), 1);
+		c[i] = gf_chan_new(sizeof(int), 1);
 		cs[i] = (gf_select_case_t){ c[i], GF_SELECT_RECV, &v, false };
 	}
 	for (r = 0; r < ROUNDS; r++) {
 		int k;
 
 		for (i = 0; i < N; i++)	/* all ready */
-			gf_chan_send_deadline(c[i], &v, GF_NOWAIT);
-		k = gf_select(cs, N, GF_FOREVER);
+			gf_chan_send_until(c[i], &v, GF_NOWAIT);
+		k = gf_select(cs, N);
 		EXPECT_GE(k, 0);
 		EXPECT_TRUE(cs[k].ok);
 		hits[k]++;
@@ -51,8 +51,8 @@ TEST(fair_among_ready_cases)
 static int default_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *a = gf_chan_make(sizeof(int), 0);
-	gf_chan_t *b = gf_chan_make(sizeof(int), 0);
+	gf_chan_t *a = gf_chan_new(sizeof(int), 0);
+	gf_chan_t *b = gf_chan_new(sizeof(int), 0);
 	int x = 0, y = 0;
 	gf_select_case_t cs[2] = {
 		{ a, GF_SELECT_RECV, &x, false },
@@ -61,16 +61,16 @@ static int default_main(void *arg)
 	int64_t t0;
 
 	(void)arg;
-	EXPECT_EQ(-1, gf_select(cs, 2, GF_NOWAIT));	/* Go's default */
+	EXPECT_EQ(-1, gf_select_until(cs, 2, GF_NOWAIT));	/* Go's default */
 	EXPECT_EQ(EAGAIN, errno);
 	t0 = gf_now();
-	EXPECT_EQ(-1, gf_select(cs, 2, t0 + 3000000));
+	EXPECT_EQ(-1, gf_select_until(cs, 2, gf_deadline_at(t0 + 3000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_GE(gf_now(), t0 + 3000000);	/* never early */
-	EXPECT_EQ(-1, gf_select(cs, 0, t0));	/* no cases, passed */
+	EXPECT_EQ(-1, gf_select_until(cs, 0, gf_deadline_at(t0)));	/* no cases, passed */
 	EXPECT_EQ(ETIMEDOUT, errno);
 	cs[0].dir = 7;
-	EXPECT_EQ(-1, gf_select(cs, 2, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_select_until(cs, 2, GF_NOWAIT));
 	EXPECT_EQ(EINVAL, errno);
 	gf_chan_unref(a);
 	gf_chan_unref(b);
@@ -103,8 +103,8 @@ static void later_recv(void *arg)
 static int block_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *a = gf_chan_make(sizeof(int), 0);
-	gf_chan_t *b = gf_chan_make(sizeof(int), 0);
+	gf_chan_t *a = gf_chan_new(sizeof(int), 0);
+	gf_chan_t *b = gf_chan_new(sizeof(int), 0);
 	int x = 0, y = 5;
 	gf_select_case_t cs[3] = {
 		{ NULL, GF_SELECT_RECV, &x, false },	/* nil: never */
@@ -115,21 +115,21 @@ static int block_main(void *arg)
 	(void)arg;
 	gf_waitgroup_add(&wg, 2);
 	gf_go(later_send, a);
-	EXPECT_EQ(1, gf_select(cs, 3, GF_FOREVER));
+	EXPECT_EQ(1, gf_select(cs, 3));
 	EXPECT_EQ(77, x);
 	EXPECT_TRUE(cs[1].ok);
 	gf_go(later_recv, b);
-	EXPECT_EQ(2, gf_select(cs, 3, GF_FOREVER));
+	EXPECT_EQ(2, gf_select(cs, 3));
 	EXPECT_TRUE(cs[2].ok);
 	gf_waitgroup_wait(&wg);
 	/* closed: receive ready with ok false; send ready and fails */
 	gf_chan_close(a);
 	x = 9;
-	EXPECT_EQ(1, gf_select(cs, 2, GF_FOREVER));
+	EXPECT_EQ(1, gf_select(cs, 2));
 	EXPECT_FALSE(cs[1].ok);
 	EXPECT_EQ(0, x);
 	gf_chan_close(b);
-	EXPECT_EQ(0, gf_select(&cs[2], 1, GF_FOREVER));
+	EXPECT_EQ(0, gf_select(&cs[2], 1));
 	EXPECT_FALSE(cs[2].ok);
 	gf_chan_unref(a);
 	gf_chan_unref(b);
@@ -151,14 +151,14 @@ static void closer(void *arg)
 static int close_wakes_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *a = gf_chan_make(sizeof(int), 0);
+	gf_chan_t *a = gf_chan_new(sizeof(int), 0);
 	int x = 3;
 	gf_select_case_t cs[1] = { { a, GF_SELECT_RECV, &x, true } };
 
 	(void)arg;
 	gf_waitgroup_add(&wg, 1);
 	gf_go(closer, a);
-	EXPECT_EQ(0, gf_select(cs, 1, GF_FOREVER));
+	EXPECT_EQ(0, gf_select(cs, 1));
 	EXPECT_FALSE(cs[0].ok);
 	gf_waitgroup_wait(&wg);
 	gf_chan_unref(a);
@@ -187,7 +187,7 @@ static int wide_main(void *arg)
 
 	(void)arg;
 	for (i = 0; i < N; i++) {
-		c[i] = gf_chan_make(sizeof(long), 0);
+		c[i] = gf_chan_new(sizeof(long), 0);
 		cs[i] = (gf_select_case_t){ c[i], GF_SELECT_RECV, &v, false };
 	}
 	/* the same channel twice, once each way: locked once */
@@ -195,9 +195,9 @@ static int wide_main(void *arg)
 	cs[N + 1] = (gf_select_case_t){ c[3], GF_SELECT_SEND, &v, false };
 	gf_waitgroup_add(&wg, 1);
 	gf_go(send_on_7, c);
-	EXPECT_EQ(7, gf_select(cs, N, GF_FOREVER));	/* > 8: heap path */
+	EXPECT_EQ(7, gf_select(cs, N));	/* > 8: heap path */
 	EXPECT_EQ(7, v);
-	i = gf_select(cs, N + 1, GF_FOREVER);	/* c[3] twice (recv) */
+	i = gf_select(cs, N + 1);	/* c[3] twice (recv) */
 	EXPECT_TRUE(i == 3 || i == N);
 	gf_waitgroup_wait(&wg);
 	for (i = 0; i < N; i++)
@@ -232,7 +232,7 @@ static void select_consumer(void *arg)
 	cs[16] = (gf_select_case_t){ done_ch, GF_SELECT_RECV, NULL, 0 };
 	for (;;) {
 		/* short deadlines: the timeout path races with the sends */
-		int k = gf_select(cs, 17, gf_now() + 100000);
+		int k = gf_select_until(cs, 17, gf_timeout(100000));
 
 		if (k == 16)
 			break;	/* closed by main: every value was taken */
@@ -258,8 +258,8 @@ static int many_main(void *arg)
 
 	(void)arg;
 	for (i = 0; i < 16; i++)
-		chs[i] = gf_chan_make(sizeof(long), (size_t)(i % 2));
-	done_ch = gf_chan_make(0, 0);
+		chs[i] = gf_chan_new(sizeof(long), (size_t)(i % 2));
+	done_ch = gf_chan_new(0, 0);
 	gf_waitgroup_add(&wg, 16);	/* 8 consumers, 8 producers */
 	for (i = 0; i < 8; i++)
 		gf_go(select_consumer, NULL);
@@ -304,7 +304,7 @@ static void __attribute__((noinline)) scribble_stack(void)
 static int nil_deadline_main(void *arg)
 {
 	GFT_FIBER;
-	gf_chan_t *c = gf_chan_make(sizeof(int), 0);
+	gf_chan_t *c = gf_chan_new(sizeof(int), 0);
 	gf_select_case_t cs[9];
 	int round, i;
 	int64_t t0;
@@ -317,7 +317,7 @@ static int nil_deadline_main(void *arg)
 		if (round & 1)
 			cs[round % 9].chan = c;
 		errno = 0;
-		EXPECT_EQ(-1, gf_select(cs, 9, gf_now() + 20000));
+		EXPECT_EQ(-1, gf_select_until(cs, 9, gf_timeout(20000)));
 		EXPECT_EQ(ETIMEDOUT, errno);
 		/* the select's frame turns to garbage: a late reader sees it */
 		scribble_stack();

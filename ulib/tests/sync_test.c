@@ -49,9 +49,9 @@ static int mutex_main(void *arg)
 	EXPECT_EQ(0, gf_mutex_trylock(&mu));
 	EXPECT_EQ(-1, gf_mutex_trylock(&mu));
 	EXPECT_EQ(EBUSY, errno);
-	EXPECT_EQ(-1, gf_mutex_lock_deadline(&mu, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_mutex_lock_until(&mu, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(-1, gf_mutex_lock_deadline(&mu, gf_now() + 2000000));
+	EXPECT_EQ(-1, gf_mutex_lock_until(&mu, gf_timeout(2000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_EQ(0, gf_mutex_unlock(&mu));
 	EXPECT_EQ(-1, gf_mutex_unlock(&mu));
@@ -203,7 +203,7 @@ static void writer_gives_up(void *arg)
 	(void)arg;
 	/* long enough for main to see it queued and queue a reader behind
 	 * it, under TSan on a loaded machine (20 ms was not) */
-	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, gf_now() + 300000000));
+	EXPECT_EQ(-1, gf_rwmutex_lock_until(&rw, gf_timeout(300000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	gf_waitgroup_done(&wg);
 }
@@ -223,11 +223,11 @@ static int rw_deadline_main(void *arg)
 	int64_t t0;
 
 	(void)arg;
-	EXPECT_EQ(0, gf_rwmutex_rlock_deadline(&rw, GF_NOWAIT));
-	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, GF_NOWAIT));
+	EXPECT_EQ(0, gf_rwmutex_rlock_until(&rw, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_rwmutex_lock_until(&rw, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
 	t0 = gf_now();
-	EXPECT_EQ(-1, gf_rwmutex_lock_deadline(&rw, t0 + 10000000));
+	EXPECT_EQ(-1, gf_rwmutex_lock_until(&rw, gf_deadline_at(t0 + 10000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_LE(t0 + 10000000, gf_now());
 	/* We still hold the read lock: a writer waits and gives up; the
@@ -235,7 +235,7 @@ static int rw_deadline_main(void *arg)
 	gf_waitgroup_add(&wg, 2);
 	gf_go(writer_gives_up, NULL);
 	/* Queued writer: a new reader may not pass it (Go's preference). */
-	while (gf_rwmutex_rlock_deadline(&rw, GF_NOWAIT) == 0) {
+	while (gf_rwmutex_rlock_until(&rw, GF_NOWAIT) == 0) {
 		gf_rwmutex_runlock(&rw);
 		gf_sleep(100000);
 	}
@@ -245,13 +245,13 @@ static int rw_deadline_main(void *arg)
 	EXPECT_EQ(1, atomic_load(&late_reader_in));
 	EXPECT_EQ(0, gf_rwmutex_runlock(&rw));
 	/* Write-held: readers cannot get in before the deadline. */
-	EXPECT_EQ(0, gf_rwmutex_lock_deadline(&rw, GF_NOWAIT));
-	EXPECT_EQ(-1, gf_rwmutex_rlock_deadline(&rw, GF_NOWAIT));
+	EXPECT_EQ(0, gf_rwmutex_lock_until(&rw, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_rwmutex_rlock_until(&rw, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(-1, gf_rwmutex_rlock_deadline(&rw, gf_now() + 5000000));
+	EXPECT_EQ(-1, gf_rwmutex_rlock_until(&rw, gf_timeout(5000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_EQ(0, gf_rwmutex_unlock(&rw));
-	EXPECT_EQ(0, gf_rwmutex_lock_deadline(&rw, gf_now() + 5000000));
+	EXPECT_EQ(0, gf_rwmutex_lock_until(&rw, gf_timeout(5000000)));
 	EXPECT_EQ(0, gf_rwmutex_unlock(&rw));
 	return 0;
 }
@@ -293,7 +293,7 @@ static int cond_main(void *arg)
 	gf_waitgroup_wait(&wg);
 	EXPECT_EQ(10, consumed);
 	gf_mutex_lock(&mu);
-	EXPECT_EQ(-1, gf_cond_wait_deadline(&cv, &mu, gf_now() + 2000000));
+	EXPECT_EQ(-1, gf_cond_wait_until(&cv, &mu, gf_timeout(2000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_EQ(-1, gf_mutex_trylock(&mu));	/* relocked */
 	gf_mutex_unlock(&mu);
@@ -312,18 +312,18 @@ static int wg_main(void *arg)
 
 	(void)arg;
 	gf_waitgroup_wait(&w);		/* zero: returns */
-	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&w, GF_NOWAIT));
+	EXPECT_EQ(0, gf_waitgroup_wait_until(&w, GF_NOWAIT));
 	EXPECT_EQ(-1, gf_waitgroup_add(&w, -1));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, gf_waitgroup_done(&w));
 	/* deadlines */
 	EXPECT_EQ(0, gf_waitgroup_add(&w, 1));
-	EXPECT_EQ(-1, gf_waitgroup_wait_deadline(&w, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_waitgroup_wait_until(&w, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(-1, gf_waitgroup_wait_deadline(&w, gf_now() + 5000000));
+	EXPECT_EQ(-1, gf_waitgroup_wait_until(&w, gf_timeout(5000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	EXPECT_EQ(0, gf_waitgroup_done(&w));
-	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&w, gf_now() + 5000000));
+	EXPECT_EQ(0, gf_waitgroup_wait_until(&w, gf_timeout(5000000)));
 	return 0;
 }
 
@@ -383,7 +383,7 @@ static void sem_user(void *arg)
 	for (i = 0; i < 100 / GFT_SCALE + 1; i++) {
 		int n;
 
-		gf_sem_acquire(&sem, GF_FOREVER);
+		gf_sem_acquire(&sem);
 		n = atomic_fetch_add(&in_sem, 1) + 1;
 		if (n > atomic_load(&sem_max))
 			atomic_store(&sem_max, n);
@@ -407,12 +407,12 @@ static int sem_main(void *arg)
 	gf_waitgroup_wait(&wg);
 	EXPECT_LE(atomic_load(&sem_max), 3);
 	EXPECT_GE(atomic_load(&sem_max), 1);
-	EXPECT_EQ(-1, gf_sem_acquire(&zero, GF_NOWAIT));
+	EXPECT_EQ(-1, gf_sem_acquire_until(&zero, GF_NOWAIT));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_EQ(-1, gf_sem_acquire(&zero, gf_now() + 1000000));
+	EXPECT_EQ(-1, gf_sem_acquire_until(&zero, gf_timeout(1000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	gf_sem_release(&zero);
-	EXPECT_EQ(0, gf_sem_acquire(&zero, GF_NOWAIT));
+	EXPECT_EQ(0, gf_sem_acquire_until(&zero, GF_NOWAIT));
 	return 0;
 }
 
@@ -420,6 +420,47 @@ TEST(semaphore)
 {
 	setenv("GF_PROCS", "2", 1);
 	GFT_RUN(sem_main, NULL);
+}
+
+static gf_sem_t sem_zero = GF_SEM_INIT(0);
+static atomic_int sem_got;
+
+static void sem_waiter(void *arg)
+{
+	GFT_FIBER;
+
+	(void)arg;
+	EXPECT_EQ(0, gf_sem_acquire(&sem_zero));	/* no deadline */
+	atomic_store(&sem_got, 1);
+	gf_waitgroup_done(&wg);
+}
+
+/* gf_sem_acquire without a deadline parks ("semacquire") until a unit
+ * is released, however long that takes: no timeout, no EAGAIN. */
+static int sem_forever_main(void *arg)
+{
+	GFT_FIBER;
+	int i;
+
+	(void)arg;
+	gf_waitgroup_add(&wg, 1);
+	gf_go(sem_waiter, NULL);
+	for (i = 0; i < 5000 && !strstr(gft_dump(), "[semacquire"); i++)
+		gf_sleep(GF_MILLISECOND);
+	EXPECT_NE(NULL, strstr(gft_dump(), "[semacquire"));
+	gf_sleep(20 * GF_MILLISECOND);
+	EXPECT_EQ(0, atomic_load(&sem_got));	/* still waiting */
+	EXPECT_EQ(0, gf_sem_release(&sem_zero));
+	gf_waitgroup_wait(&wg);
+	EXPECT_EQ(1, atomic_load(&sem_got));
+	EXPECT_EQ(-1, gf_sem_acquire_until(&sem_zero, GF_NOWAIT)); /* taken */
+	EXPECT_EQ(EAGAIN, errno);
+	return 0;
+}
+
+TEST(semaphore_acquire_without_deadline)
+{
+	GFT_RUN(sem_forever_main, NULL);
 }
 
 /*
@@ -448,7 +489,7 @@ static void errno_sender(void *arg)
 	(void)arg;
 	for (i = 0; i < 10000 / GFT_SCALE + 20 &&
 		    atomic_load(&errno_moved) < 200 / GFT_SCALE + 5; i++) {
-		gf_chan_t *c = gf_chan_make(sizeof(int), 0);
+		gf_chan_t *c = gf_chan_new(sizeof(int), 0);
 		long tid = syscall(SYS_gettid);
 
 		gf_go(errno_closer, c);
@@ -509,22 +550,22 @@ static int null_main(void *arg)
 	(void)arg;
 	EXPECT_ERR(EINVAL, gf_mutex_lock(NULL));
 	EXPECT_ERR(EINVAL, gf_mutex_trylock(NULL));
-	EXPECT_ERR(EINVAL, gf_mutex_lock_deadline(NULL, GF_NOWAIT));
+	EXPECT_ERR(EINVAL, gf_mutex_lock_until(NULL, GF_NOWAIT));
 	EXPECT_ERR(EINVAL, gf_mutex_unlock(NULL));
 	EXPECT_EQ(NULL, gf_mutex_ref(NULL));
 	gf_mutex_unref(NULL);
 	EXPECT_ERR(EINVAL, gf_rwmutex_rlock(NULL));
-	EXPECT_ERR(EINVAL, gf_rwmutex_rlock_deadline(NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_rwmutex_rlock_until(NULL, GF_FOREVER));
 	EXPECT_ERR(EINVAL, gf_rwmutex_runlock(NULL));
 	EXPECT_ERR(EINVAL, gf_rwmutex_lock(NULL));
-	EXPECT_ERR(EINVAL, gf_rwmutex_lock_deadline(NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_rwmutex_lock_until(NULL, GF_FOREVER));
 	EXPECT_ERR(EINVAL, gf_rwmutex_unlock(NULL));
 	EXPECT_EQ(NULL, gf_rwmutex_ref(NULL));
 	gf_rwmutex_unref(NULL);
 	EXPECT_ERR(EINVAL, gf_cond_wait(NULL, &m));
 	EXPECT_ERR(EINVAL, gf_cond_wait(&c, NULL));
-	EXPECT_ERR(EINVAL, gf_cond_wait_deadline(NULL, &m, GF_FOREVER));
-	EXPECT_ERR(EINVAL, gf_cond_wait_deadline(&c, NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_cond_wait_until(NULL, &m, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_cond_wait_until(&c, NULL, GF_FOREVER));
 	EXPECT_ERR(EINVAL, gf_cond_signal(NULL));
 	EXPECT_ERR(EINVAL, gf_cond_broadcast(NULL));
 	EXPECT_EQ(NULL, gf_cond_ref(NULL));
@@ -533,13 +574,13 @@ static int null_main(void *arg)
 	EXPECT_ERR(EINVAL, gf_waitgroup_done(NULL));
 	EXPECT_ERR(EINVAL, gf_waitgroup_done_unref(NULL));
 	EXPECT_ERR(EINVAL, gf_waitgroup_wait(NULL));
-	EXPECT_ERR(EINVAL, gf_waitgroup_wait_deadline(NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_waitgroup_wait_until(NULL, GF_FOREVER));
 	EXPECT_EQ(NULL, gf_waitgroup_ref(NULL));
 	gf_waitgroup_unref(NULL);
 	EXPECT_ERR(EINVAL, gf_once(NULL, never_called, NULL));
 	EXPECT_ERR(EINVAL, gf_once(&o, NULL, NULL));
 	EXPECT_EQ(0, o.done);		/* still usable */
-	EXPECT_ERR(EINVAL, gf_sem_acquire(NULL, GF_FOREVER));
+	EXPECT_ERR(EINVAL, gf_sem_acquire(NULL));
 	EXPECT_ERR(EINVAL, gf_sem_release(NULL));
 	EXPECT_EQ(NULL, gf_sem_ref(NULL));
 	gf_sem_unref(NULL);
@@ -572,22 +613,22 @@ static int negdl_main(void *arg)
 	EXPECT_EQ(0, gf_rwmutex_lock(&w));
 	EXPECT_EQ(0, gf_waitgroup_add(&g, 1));
 	for (i = 0; i < sizeof(dls) / sizeof(dls[0]); i++) {
-		EXPECT_ERR(ETIMEDOUT, gf_mutex_lock_deadline(&m, dls[i]));
-		EXPECT_ERR(ETIMEDOUT, gf_rwmutex_lock_deadline(&r, dls[i]));
-		EXPECT_ERR(ETIMEDOUT, gf_rwmutex_rlock_deadline(&w, dls[i]));
-		EXPECT_ERR(ETIMEDOUT, gf_cond_wait_deadline(&c, &m, dls[i]));
+		EXPECT_ERR(ETIMEDOUT, gf_mutex_lock_until(&m, (gf_deadline_t){ .ns = dls[i] }));
+		EXPECT_ERR(ETIMEDOUT, gf_rwmutex_lock_until(&r, (gf_deadline_t){ .ns = dls[i] }));
+		EXPECT_ERR(ETIMEDOUT, gf_rwmutex_rlock_until(&w, (gf_deadline_t){ .ns = dls[i] }));
+		EXPECT_ERR(ETIMEDOUT, gf_cond_wait_until(&c, &m, (gf_deadline_t){ .ns = dls[i] }));
 		EXPECT_ERR(ETIMEDOUT,
-			   gf_waitgroup_wait_deadline(&g, dls[i]));
-		EXPECT_ERR(ETIMEDOUT, gf_sem_acquire(&s, dls[i]));
+			   gf_waitgroup_wait_until(&g, (gf_deadline_t){ .ns = dls[i] }));
+		EXPECT_ERR(ETIMEDOUT, gf_sem_acquire_until(&s, (gf_deadline_t){ .ns = dls[i] }));
 	}
 	/* What is free is still taken at once. */
-	EXPECT_EQ(0, gf_rwmutex_rlock_deadline(&r, -2));
+	EXPECT_EQ(0, gf_rwmutex_rlock_until(&r, (gf_deadline_t){ .ns = -2 }));
 	gf_sem_release(&s);
-	EXPECT_EQ(0, gf_sem_acquire(&s, -2));
+	EXPECT_EQ(0, gf_sem_acquire_until(&s, (gf_deadline_t){ .ns = -2 }));
 	/* Nothing was left behind: the writer gave up cleanly. */
 	EXPECT_EQ(0, gf_rwmutex_runlock(&r));
 	EXPECT_EQ(0, gf_rwmutex_runlock(&r));
-	EXPECT_EQ(0, gf_rwmutex_lock_deadline(&r, GF_NOWAIT));
+	EXPECT_EQ(0, gf_rwmutex_lock_until(&r, GF_NOWAIT));
 	EXPECT_ERR(EBUSY, gf_mutex_trylock(&m));	/* still ours */
 	EXPECT_EQ(0, gf_mutex_unlock(&m));
 	EXPECT_EQ(0, gf_waitgroup_done(&g));
@@ -608,15 +649,15 @@ static int cond_unheld_main(void *arg)
 	gf_cond_t c = GF_COND_INIT;
 
 	(void)arg;
-	EXPECT_ERR(EPERM, gf_cond_wait_deadline(&c, &m, gf_now() + 1000000));
-	EXPECT_ERR(EPERM, gf_cond_wait_deadline(&c, &m, GF_NOWAIT));
+	EXPECT_ERR(EPERM, gf_cond_wait_until(&c, &m, gf_timeout(1000000)));
+	EXPECT_ERR(EPERM, gf_cond_wait_until(&c, &m, GF_NOWAIT));
 	EXPECT_ERR(EPERM, gf_cond_wait(&c, &m));
 	EXPECT_EQ(0, gf_mutex_trylock(&m));	/* was left unlocked */
 	/* held: the deadline errors, m locked again */
-	EXPECT_ERR(ETIMEDOUT, gf_cond_wait_deadline(&c, &m,
-						    gf_now() + 1000000));
+	EXPECT_ERR(ETIMEDOUT, gf_cond_wait_until(&c, &m,
+						    gf_timeout(1000000)));
 	EXPECT_ERR(EBUSY, gf_mutex_trylock(&m));
-	EXPECT_ERR(EAGAIN, gf_cond_wait_deadline(&c, &m, GF_NOWAIT));
+	EXPECT_ERR(EAGAIN, gf_cond_wait_until(&c, &m, GF_NOWAIT));
 	EXPECT_EQ(0, gf_mutex_unlock(&m));
 	EXPECT_EQ(NULL, c.q.head);	/* no sudog left queued */
 	return 0;
@@ -644,9 +685,9 @@ TEST(blocking_outside_a_fiber)
 	ASSERT_EQ(0, gf_mutex_lock(&m));
 	ASSERT_EQ(-1, gf_mutex_lock(&m));
 	ASSERT_EQ(EPERM, errno);
-	ASSERT_EQ(-1, gf_mutex_lock_deadline(&m, gf_now() + 60000000000));
+	ASSERT_EQ(-1, gf_mutex_lock_until(&m, gf_timeout(60000000000)));
 	ASSERT_EQ(EPERM, errno);
-	ASSERT_EQ(-1, gf_mutex_lock_deadline(&m, GF_NOWAIT));
+	ASSERT_EQ(-1, gf_mutex_lock_until(&m, GF_NOWAIT));
 	ASSERT_EQ(EAGAIN, errno);
 	ASSERT_EQ(-1, gf_cond_wait(&c, &m));
 	ASSERT_EQ(EPERM, errno);
@@ -664,8 +705,8 @@ TEST(blocking_outside_a_fiber)
 	ASSERT_EQ(EPERM, errno);
 	ASSERT_EQ(0, gf_rwmutex_unlock(&w));
 
-	ASSERT_EQ(0, gf_sem_acquire(&s, GF_FOREVER));
-	ASSERT_EQ(-1, gf_sem_acquire(&s, GF_FOREVER));
+	ASSERT_EQ(0, gf_sem_acquire(&s));
+	ASSERT_EQ(-1, gf_sem_acquire(&s));
 	ASSERT_EQ(EPERM, errno);
 	ASSERT_EQ(0, gf_sem_release(&s));
 

@@ -22,11 +22,11 @@ static int sleep_main(void *arg)
 	EXPECT_EQ(0, gf_sleep(3000000));
 	EXPECT_GE(gf_now() - t0, 3000000);
 	t0 = gf_now();
-	EXPECT_EQ(0, gf_sleep_until(t0 + 2000000));
+	EXPECT_EQ(0, gf_sleep_until(gf_deadline_at(t0 + 2000000)));
 	EXPECT_GE(gf_now(), t0 + 2000000);
 	EXPECT_EQ(0, gf_sleep(0));
 	EXPECT_EQ(0, gf_sleep(-5));
-	EXPECT_EQ(0, gf_sleep_until(0));
+	EXPECT_EQ(0, gf_sleep_until(GF_NOWAIT));
 	return 0;
 }
 
@@ -35,6 +35,80 @@ TEST(sleep_never_early)
 	ASSERT_EQ(-1, gf_sleep(1));
 	ASSERT_EQ(EPERM, errno);
 	GFT_RUN(sleep_main, NULL);
+}
+
+/*
+ * Deadlines (gfiber.h): gf_timeout is now + ns, saturating at INT64_MAX;
+ * ns <= 0 and gf_deadline_at(<= 0) give a time passed, never GF_NOWAIT
+ * or GF_FOREVER, so that a computed deadline cannot turn into either.
+ */
+TEST(deadline_constructors)
+{
+	int64_t t0 = gf_now();
+	int64_t ns[] = { 0, -5, INT64_MIN };
+	gf_deadline_t d;
+	size_t i;
+
+	ASSERT_EQ(-1, GF_FOREVER.ns);
+	ASSERT_EQ(0, GF_NOWAIT.ns);
+	ASSERT_EQ(1000 * GF_MICROSECOND, GF_MILLISECOND);
+	ASSERT_EQ(1000 * GF_MILLISECOND, GF_SECOND);
+	ASSERT_EQ(INT64_MAX, gf_timeout(INT64_MAX).ns);
+	ASSERT_EQ(INT64_MAX, gf_timeout(INT64_MAX - 1).ns);
+	d = gf_timeout(GF_SECOND);
+	ASSERT_GE(d.ns, t0 + GF_SECOND);
+	ASSERT_LE(d.ns, gf_now() + GF_SECOND);
+	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		d = gf_timeout(ns[i]);
+		ASSERT_GT(d.ns, 0);		/* neither NOWAIT nor FOREVER */
+		ASSERT_LE(d.ns, gf_now());	/* passed */
+		ASSERT_EQ(1, gf_deadline_at(ns[i]).ns);	/* long passed */
+	}
+	ASSERT_EQ(12345, gf_deadline_at(12345).ns);
+	ASSERT_EQ(INT64_MAX, gf_deadline_at(INT64_MAX).ns);
+}
+
+static void late_sender(void *arg)
+{
+	long v = 42;
+
+	gf_sleep(5 * GF_MILLISECOND);
+	gf_chan_send(arg, &v);
+}
+
+/* A passed deadline times out (ETIMEDOUT), GF_NOWAIT would block
+ * (EAGAIN); a saturated one waits as long as it takes. */
+static int deadline_main(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t *c = gf_chan_new(sizeof(long), 0);
+	gf_mutex_t m = GF_MUTEX_INIT;
+	long v = 0;
+
+	(void)arg;
+	EXPECT_EQ(-1, gf_chan_recv_until(c, &v, gf_timeout(0)));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(-1, gf_chan_recv_until(c, &v, gf_deadline_at(0)));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(-1, gf_chan_recv_until(c, &v, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, gf_mutex_lock_until(&m, gf_timeout(-5)));	/* free */
+	EXPECT_EQ(-1, gf_mutex_lock_until(&m, gf_timeout(-5)));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	EXPECT_EQ(-1, gf_mutex_lock_until(&m, GF_NOWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(0, gf_mutex_unlock(&m));
+	/* now + INT64_MAX wrapped would be a time long passed */
+	gf_go(late_sender, c);
+	EXPECT_EQ(0, gf_chan_recv_until(c, &v, gf_timeout(INT64_MAX)));
+	EXPECT_EQ(42, v);
+	gf_chan_unref(c);
+	return 0;
+}
+
+TEST(passed_deadline_vs_nowait)
+{
+	GFT_RUN(deadline_main, NULL);
 }
 
 static atomic_int woken;
@@ -80,23 +154,23 @@ static int timer_main(void *arg)
 	(void)arg;
 	t = gf_timer_new(2000000);
 	ASSERT_NE(NULL, t);
-	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	EXPECT_EQ(0, gf_chan_recv(gf_timer_chan(t), &when));
 	EXPECT_GE(when, t0 + 2000000);
-	EXPECT_FALSE(gf_timer_stop(t));		/* already fired */
+	EXPECT_EQ(0, gf_timer_stop(t));		/* already fired */
 	/* Reset re-arms a fired timer */
-	EXPECT_FALSE(gf_timer_reset(t, 1000000));
-	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	EXPECT_EQ(0, gf_timer_reset(t, 1000000));
+	EXPECT_EQ(0, gf_chan_recv(gf_timer_chan(t), &when));
 	/* Stop before firing: true, and nothing arrives */
-	EXPECT_FALSE(gf_timer_reset(t, 10000000000LL));	/* 10 s */
-	EXPECT_TRUE(gf_timer_stop(t));
-	EXPECT_FALSE(gf_timer_stop(t));
-	EXPECT_EQ(-1, gf_chan_recv_deadline(gf_timer_chan(t), &when,
-					    gf_now() + 60000000));
+	EXPECT_EQ(0, gf_timer_reset(t, 10000000000LL));	/* 10 s */
+	EXPECT_EQ(1, gf_timer_stop(t));
+	EXPECT_EQ(0, gf_timer_stop(t));
+	EXPECT_EQ(-1, gf_chan_recv_until(gf_timer_chan(t), &when,
+					    gf_timeout(60000000)));
 	EXPECT_EQ(ETIMEDOUT, errno);
 	/* Reset of an active timer: true */
-	EXPECT_FALSE(gf_timer_reset(t, 10000000000LL));
-	EXPECT_TRUE(gf_timer_reset(t, 1000000));
-	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	EXPECT_EQ(0, gf_timer_reset(t, 10000000000LL));
+	EXPECT_EQ(1, gf_timer_reset(t, 1000000));
+	EXPECT_EQ(0, gf_chan_recv(gf_timer_chan(t), &when));
 	gf_timer_free(t);
 	return 0;
 }
@@ -116,19 +190,19 @@ static int ticker_main(void *arg)
 	(void)arg;
 	ASSERT_NE(NULL, t);
 	for (i = 0; i < 5; i++) {
-		EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+		EXPECT_EQ(0, gf_chan_recv(gf_timer_chan(t), &when));
 		EXPECT_GT(when, prev);
 		prev = when;
 	}
 	/* slow reader: ticks are dropped, not queued */
 	gf_sleep(10000000);
 	EXPECT_LE(gf_chan_len(gf_timer_chan(t)), 1);
-	EXPECT_TRUE(gf_timer_stop(t));
-	gf_chan_recv_deadline(gf_timer_chan(t), NULL, GF_NOWAIT);
-	EXPECT_EQ(-1, gf_chan_recv_deadline(gf_timer_chan(t), NULL,
-					    gf_now() + 5000000));
-	EXPECT_FALSE(gf_timer_reset(t, 2000000));	/* new period */
-	EXPECT_EQ(1, gf_chan_recv(gf_timer_chan(t), &when));
+	EXPECT_EQ(1, gf_timer_stop(t));
+	gf_chan_recv_until(gf_timer_chan(t), NULL, GF_NOWAIT);
+	EXPECT_EQ(-1, gf_chan_recv_until(gf_timer_chan(t), NULL,
+					    gf_timeout(5000000)));
+	EXPECT_EQ(0, gf_timer_reset(t, 2000000));	/* new period */
+	EXPECT_EQ(0, gf_chan_recv(gf_timer_chan(t), &when));
 	gf_timer_free(t);
 	EXPECT_EQ(NULL, gf_ticker_new(0));
 	EXPECT_EQ(EINVAL, errno);
@@ -147,7 +221,7 @@ static int after_main(void *arg)
 	gf_chan_t *c = gf_after(1000000);
 
 	(void)arg;
-	EXPECT_EQ(1, gf_chan_recv(c, &when));
+	EXPECT_EQ(0, gf_chan_recv(c, &when));
 	EXPECT_GE(when, t0 + 1000000);	/* the time it was due */
 	gf_chan_unref(c);
 	/* dropped before firing: the timer keeps its own reference */
@@ -173,10 +247,10 @@ static void racer(void *arg)
 	for (i = 0; i < 2000 / GFT_SCALE; i++) {
 		if (i % 2)
 			gf_timer_reset(shared, (i % 7) * 1000);
-		else if (gf_timer_stop(shared))
+		else if (gf_timer_stop(shared) == 1)
 			atomic_fetch_add(&stop_true, 1);
-		if (gf_chan_recv_deadline(gf_timer_chan(shared), NULL,
-					  GF_NOWAIT) == 1)
+		if (gf_chan_recv_until(gf_timer_chan(shared), NULL,
+				       GF_NOWAIT) == 0)
 			atomic_fetch_add(&fired, 1);
 		if (i % 16 == 0)
 			gf_yield();

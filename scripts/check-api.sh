@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The conventions of include/gfiber.h that the compiler enforces (gfiber(3),
+# "Blocking calls, deadlines and results"), proven by compiling small
+# programs with each C and C++ compiler there is (gcc, g++; clang, clang++
+# when installed), TAP on stdout, exit 1 when one failed:
+#   - a deadline is a gf_deadline_t: a program passing an integer (a
+#     duration meant as a timeout: 200 * 1000000) where one is wanted does
+#     not compile, the same with gf_timeout() does;
+#   - GF_FOREVER, GF_NOWAIT and the duration constants compile in C11
+#     -pedantic and C++11 -pedantic;
+#   - a result declared GF_MUST_CHECK cannot be ignored (-Werror).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+top=$PWD
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+n=0 failed=0
+ok() {	# ok STATUS NAME [DIAGNOSTICS]
+	n=$((n + 1))
+	if (($1 == 0)); then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+		[[ -n ${3-} ]] && printf '%s\n' "$3" | head -n 20 | sed 's/^/# /'
+	fi
+}
+
+# prog BODY: a C (and C++) translation unit using the API in a fiber
+prog() {
+	cat <<EOF
+#include <gfiber.h>
+
+int use(gf_chan_t *c, gf_mutex_t *m);
+int use(gf_chan_t *c, gf_mutex_t *m)
+{
+	long v = 0;
+	int r = 0;
+
+	(void)c;
+	(void)m;
+	$1
+	return r + (int)v;
+}
+EOF
+}
+
+# Compiled, not -fsyntax-only: gcc diagnoses unused results only then.
+cflags=(-std=c11 -pedantic-errors -Wall -Wextra -Werror -I"$top/include" -c -o /dev/null)
+cxxflags=(-std=c++11 -pedantic-errors -Wall -Wextra -Werror -I"$top/include" -c -o /dev/null)
+
+echo "TAP version 13"
+ccs=(gcc) cxxs=(g++)
+command -v clang >/dev/null && ccs+=(clang)
+command -v clang++ >/dev/null && cxxs+=(clang++)
+
+good='r = gf_chan_recv_until(c, &v, gf_timeout(200 * GF_MILLISECOND));
+	r += gf_chan_recv_until(c, &v, GF_FOREVER);
+	r += gf_chan_recv_until(c, &v, GF_NOWAIT);
+	r += gf_chan_send_until(c, &v, gf_deadline_at(gf_now() + GF_SECOND));
+	r += gf_mutex_lock_until(m, gf_timeout(5 * GF_MICROSECOND));
+	r += gf_chan_recv(c, &v);
+	r += (int)(gf_timeout(GF_NANOSECOND).ns == GF_FOREVER.ns);'
+prog "$good" > "$work/good.c"
+cp "$work/good.c" "$work/good.cc"
+prog 'r = gf_chan_recv_until(c, &v, 200 * 1000000);' > "$work/int.c"
+prog 'r = gf_mutex_lock_until(m, gf_now() + GF_SECOND);' > "$work/int2.c"
+prog 'gf_mutex_trylock(m);' > "$work/ignored.c"
+prog 'gf_select(NULL, 0);' > "$work/ignored2.c"
+
+for cc in "${ccs[@]}"; do
+	out=$($cc "${cflags[@]}" "$work/good.c" 2>&1)
+	ok $? "$cc: deadlines, GF_FOREVER, GF_NOWAIT, durations compile (C11 -pedantic)" "$out"
+	for f in int int2; do
+		out=$($cc "${cflags[@]}" "$work/$f.c" 2>&1)
+		[[ $? != 0 && $out == *gf_deadline* ]]
+		ok $? "$cc: an integer where a gf_deadline_t is wanted does not compile ($f.c)" "$out"
+	done
+	for f in ignored ignored2; do
+		out=$($cc "${cflags[@]}" "$work/$f.c" 2>&1)
+		[[ $? != 0 && $out == *unused-result* ]]
+		ok $? "$cc: an ignored GF_MUST_CHECK result does not compile ($f.c)" "$out"
+	done
+done
+for cxx in "${cxxs[@]}"; do
+	out=$($cxx "${cxxflags[@]}" "$work/good.cc" 2>&1)
+	ok $? "$cxx: deadlines, GF_FOREVER, GF_NOWAIT, durations compile (C++11 -pedantic)" "$out"
+	cp "$work/int.c" "$work/int.cc"
+	out=$($cxx "${cxxflags[@]}" "$work/int.cc" 2>&1)
+	[[ $? != 0 && $out == *gf_deadline* ]]
+	ok $? "$cxx: an integer where a gf_deadline_t is wanted does not compile" "$out"
+done
+
+echo "1..$n"
+((failed == 0))
