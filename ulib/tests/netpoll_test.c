@@ -262,7 +262,7 @@ static int race_main(void *arg)
 	 * taken by them (seen: read(2) of the poller's eventfd, EINVAL).
 	 */
 	EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
-	EXPECT_ERR(EAGAIN, gf_wait_fd(sp[0], EPOLLIN, GF_NOWAIT));
+	EXPECT_ERR(EAGAIN, gf_wait_fd_until(sp[0], EPOLLIN, GF_NOWAIT));
 	gf_close(sp[0]);
 	gf_close(sp[1]);
 	for (round = 0; round < 2000 / GFT_SCALE + 20; round++) {
