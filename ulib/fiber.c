@@ -70,6 +70,43 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
 
 /* ---------------------------------------------------------- free Gs */
 
+/*
+ * Dead Gs keep their stacks (Go's gfput/gfget). A stack is warm once its
+ * top page has been touched: running on it costs no page fault, where a
+ * cold one (fresh from an arena, or returned to the kernel) costs one.
+ * So each P keeps its warm dead Gs (gfree) apart from its cold ones
+ * (gfreecold): gf_go takes a cold one first, and a G about to run for
+ * the first time trades a cold stack for the warm one of p's last dead
+ * G (gfi_gprepare). A spawn-exit cycle then touches no fresh page,
+ * however many fibers are created before any of them runs.
+ *
+ * Each P holds up to GFREE_LOCAL of each kind, then moves half to the
+ * global list.
+ */
+#define GFREE_LOCAL	64
+
+/* Move half of one of p's lists to the global one (p's owner). */
+static void gfree_spill(gfi_g **list, int *n)
+{
+	gfi_g *batch[GFREE_LOCAL];
+	int i, k = 0, nwarm = 0;
+
+	while (*n > GFREE_LOCAL / 2) {
+		batch[k++] = *list;
+		*list = (*list)->schedlink;
+		(*n)--;
+	}
+	pthread_mutex_lock(&gfi_sched.lock);
+	for (i = 0; i < k; i++) {
+		batch[i]->schedlink = gfi_sched.gfree;
+		gfi_sched.gfree = batch[i];
+		nwarm += batch[i]->stack_warm;
+	}
+	gfi_sched.ngfree += k;
+	gfi_sched.ngfreewarm += nwarm;
+	pthread_mutex_unlock(&gfi_sched.lock);
+}
+
 static void gfput(struct gfi_p *p, gfi_g *gp)
 {
 	if (!gp->stack_arena) {
@@ -82,41 +119,64 @@ static void gfput(struct gfi_p *p, gfi_g *gp)
 		pthread_mutex_unlock(&gfi_sched.lock);
 		return;
 	}
-	gp->schedlink = p->gfree;
-	p->gfree = gp;
-	if (++p->ngfree < 64)
-		return;
-	/* Move half to the global list. */
-	pthread_mutex_lock(&gfi_sched.lock);
-	while (p->ngfree > 32) {
-		gfi_g *g = p->gfree;
-
-		p->gfree = g->schedlink;
-		p->ngfree--;
-		g->schedlink = gfi_sched.gfree;
-		gfi_sched.gfree = g;
-		gfi_sched.ngfree++;
+	if (gp->stack_warm) {
+		gp->schedlink = p->gfree;
+		p->gfree = gp;
+		if (++p->ngfree >= GFREE_LOCAL)
+			gfree_spill(&p->gfree, &p->ngfree);
+	} else {
+		gp->schedlink = p->gfreecold;
+		p->gfreecold = gp;
+		if (++p->ngfreecold >= GFREE_LOCAL)
+			gfree_spill(&p->gfreecold, &p->ngfreecold);
 	}
-	pthread_mutex_unlock(&gfi_sched.lock);
+}
+
+/* Pop the global list's first G (its lock held). */
+static gfi_g *gfget_global_locked(void)
+{
+	gfi_g *gp = gfi_sched.gfree;
+
+	if (gp) {
+		gfi_sched.gfree = gp->schedlink;
+		gfi_sched.ngfree--;
+		gfi_sched.ngfreewarm -= gp->stack_warm;
+	}
+	return gp;
 }
 
 static gfi_g *gfget(struct gfi_p *p)
 {
 	gfi_g *gp;
 
-	if (!p)
-		goto global;
-	if (!p->gfree && gfi_sched.ngfree) {
+	if (!p) {
 		pthread_mutex_lock(&gfi_sched.lock);
-		while (p->ngfree < 32 && gfi_sched.gfree) {
-			gp = gfi_sched.gfree;
-			gfi_sched.gfree = gp->schedlink;
-			gfi_sched.ngfree--;
-			gp->schedlink = p->gfree;
-			p->gfree = gp;
-			p->ngfree++;
+		gp = gfget_global_locked();
+		pthread_mutex_unlock(&gfi_sched.lock);
+		return gp;
+	}
+	if (!p->gfree && !p->gfreecold && gfi_sched.ngfree) {
+		pthread_mutex_lock(&gfi_sched.lock);
+		while (p->ngfree + p->ngfreecold < GFREE_LOCAL / 2 &&
+		       (gp = gfget_global_locked())) {
+			if (gp->stack_warm) {
+				gp->schedlink = p->gfree;
+				p->gfree = gp;
+				p->ngfree++;
+			} else {
+				gp->schedlink = p->gfreecold;
+				p->gfreecold = gp;
+				p->ngfreecold++;
+			}
 		}
 		pthread_mutex_unlock(&gfi_sched.lock);
+	}
+	/* Cold first: the warm ones are for Gs about to run. */
+	gp = p->gfreecold;
+	if (gp) {
+		p->gfreecold = gp->schedlink;
+		p->ngfreecold--;
+		return gp;
 	}
 	gp = p->gfree;
 	if (gp) {
@@ -124,15 +184,43 @@ static gfi_g *gfget(struct gfi_p *p)
 		p->ngfree--;
 	}
 	return gp;
-global:
-	pthread_mutex_lock(&gfi_sched.lock);
-	gp = gfi_sched.gfree;
-	if (gp) {
-		gfi_sched.gfree = gp->schedlink;
-		gfi_sched.ngfree--;
+}
+
+/* Trade the stacks of a and b (arena stacks: same size, same kind). */
+static void stack_swap(gfi_g *a, gfi_g *b)
+{
+	char *map_lo = a->map_lo, *lo = a->stack_lo, *hi = a->stack_hi;
+	uint8_t guarded = a->stack_guarded, warm = a->stack_warm;
+
+	a->map_lo = b->map_lo;
+	a->stack_lo = b->stack_lo;
+	a->stack_hi = b->stack_hi;
+	a->stack_guarded = b->stack_guarded;
+	a->stack_warm = b->stack_warm;
+	b->map_lo = map_lo;
+	b->stack_lo = lo;
+	b->stack_hi = hi;
+	b->stack_guarded = guarded;
+	b->stack_warm = warm;
+}
+
+void gfi_gprepare(struct gfi_p *p, gfi_g *gp)
+{
+	gfi_g *w = p->gfree;
+
+	/*
+	 * Both arena stacks of the default size; never for a weaker
+	 * overflow check than the one gp was given (a guard).
+	 */
+	if (gp->stack_arena && !gp->stack_warm && w &&
+	    w->stack_guarded >= gp->stack_guarded) {
+		p->gfree = w->schedlink;
+		p->ngfree--;
+		stack_swap(gp, w);
+		gfput(p, w);
 	}
-	pthread_mutex_unlock(&gfi_sched.lock);
-	return gp;
+	gp->sp = gf_ctx_make(gp->stack_hi, gfi_fiber_main, gp);
+	gp->stack_warm = 1;
 }
 
 /* Gs are carved from slabs of this many (never freed anyway): one
@@ -339,7 +427,7 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	gp->waitpc = 0;
 	gp->waitobj = NULL;
 	gp->m = NULL;
-	gp->sp = gf_ctx_make(gp->stack_hi, gfi_fiber_main, gp);
+	gp->sp = NULL;		/* first frame when first run: gfi_gprepare */
 #ifdef GF_TSAN
 	gp->tsan_fiber = __tsan_create_fiber(0);
 #endif

@@ -196,6 +196,7 @@ struct gf_fiber {
 	uint8_t is_main;		/* the fiber gf_main runs */
 	uint8_t timedout;		/* park ended by its deadline */
 	uint8_t fresh;			/* created, not parked/yielded yet */
+	uint8_t stack_warm;		/* the stack's top has been touched */
 
 	/* Wait state, written by the parking G, read by dumps. */
 	uintptr_t waitpc;		/* user's call site of the blocking API */
@@ -246,8 +247,15 @@ struct gfi_p {
 	gfi_g *_Atomic runq[RUNQ_SIZE];
 	gfi_g *_Atomic runnext;		/* the G readied last, runs next */
 
-	gfi_g *gfree;			/* dead Gs with stacks, owner only */
+	/*
+	 * Dead Gs with stacks, owner only (fiber.c): gfree those whose
+	 * stack is warm (touched: it costs no fault to run on), gfreecold
+	 * the others, which gf_go takes first.
+	 */
+	gfi_g *gfree;
 	int ngfree;
+	gfi_g *gfreecold;
+	int ngfreecold;
 
 	/*
 	 * Timers: a binary min-heap on when, under timerlock, linked
@@ -305,6 +313,7 @@ struct gfi_sched {
 	int mcount;			/* Ms created (sysmon excluded) */
 	gfi_g *gfree;			/* global free Gs */
 	_Atomic int ngfree;		/* read without the lock by gfget */
+	_Atomic int ngfreewarm;		/* of which warm */
 	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
@@ -516,6 +525,19 @@ static inline void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_)
 	atomic_store_explicit(&gp->status, new_, memory_order_release);
 }
 GF_HIDDEN void gfi_after_switch(struct gfi_m *m);
+/*
+ * A G gets its first frame when it first runs, not when it is created
+ * (gp->sp NULL until then): it may then trade its stack, never touched,
+ * for a warm one of p's dead Gs, so that fibers created faster than they
+ * run fault in no page each (fiber.c). Called by whoever switches to a G.
+ */
+GF_HIDDEN void gfi_gprepare(struct gfi_p *p, gfi_g *gp);
+
+static inline void gfi_gprepare_first(struct gfi_p *p, gfi_g *gp)
+{
+	if (__builtin_expect(!gp->sp, 0))
+		gfi_gprepare(p, gp);
+}
 GF_HIDDEN void gfi_goexit(void) __attribute__((noreturn));
 GF_HIDDEN int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 			 uintptr_t pc, bool is_main);

@@ -98,6 +98,7 @@ static int stack_map_single(gfi_g *gp, size_t size)
 	gp->stack_hi = p + pad + size;
 	gp->stack_guarded = 1;
 	gp->stack_arena = 0;
+	gp->stack_warm = 0;
 	return 0;
 }
 
@@ -155,6 +156,7 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 	gp->stack_lo = p + pad;
 	gp->stack_hi = p + slot;
 	gp->stack_arena = 1;
+	gp->stack_warm = 0;
 	return 0;
 }
 
