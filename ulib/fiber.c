@@ -81,9 +81,14 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
  * however many fibers are created before any of them runs.
  *
  * Each P holds up to GFREE_LOCAL of each kind, then moves half to the
- * global list.
+ * global list. The global list keeps at most GFREE_WARM_MAX warm stacks;
+ * beyond that, the stacks of the Gs moved there are returned to the
+ * kernel first (Go's scavenger returns free spans the same way), so
+ * that a burst of a million fibers does not keep its gigabytes once
+ * they have exited.
  */
 #define GFREE_LOCAL	64
+#define GFREE_WARM_MAX	256
 
 /* Move half of one of p's lists to the global one (p's owner). */
 static void gfree_spill(gfi_g **list, int *n)
@@ -96,6 +101,10 @@ static void gfree_spill(gfi_g **list, int *n)
 		*list = (*list)->schedlink;
 		(*n)--;
 	}
+	/* Syscalls outside the lock; the bound is read without it. */
+	if (k && batch[0]->stack_warm &&
+	    atomic_load(&gfi_sched.ngfreewarm) >= GFREE_WARM_MAX)
+		gfi_stack_release(batch, k);
 	pthread_mutex_lock(&gfi_sched.lock);
 	for (i = 0; i < k; i++) {
 		batch[i]->schedlink = gfi_sched.gfree;

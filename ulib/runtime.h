@@ -313,7 +313,7 @@ struct gfi_sched {
 	int mcount;			/* Ms created (sysmon excluded) */
 	gfi_g *gfree;			/* global free Gs */
 	_Atomic int ngfree;		/* read without the lock by gfget */
-	_Atomic int ngfreewarm;		/* of which warm */
+	_Atomic int ngfreewarm;		/* of which warm: bounded (fiber.c) */
 	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
@@ -597,6 +597,8 @@ GF_HIDDEN void gfi_sysmon_wake(void);
 /* Give gp a stack of size bytes (0: default); 0 or -1 with errno. */
 GF_HIDDEN int gfi_stack_alloc(gfi_g *gp, size_t size);
 GF_HIDDEN void gfi_stack_free(gfi_g *gp);
+/* Return the pages of n dead Gs' stacks to the kernel (sorts gs). */
+GF_HIDDEN void gfi_stack_release(gfi_g **gs, int n);
 /* Fatal error: gp's stack overflowed (how: what showed it). */
 GF_HIDDEN __attribute__((noreturn, cold)) void
 gfi_stack_overflow(gfi_g *gp, const char *how);

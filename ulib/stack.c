@@ -41,8 +41,10 @@
  *    next call tries again. A stack is never handed out with a weaker
  *    overflow check than the budget promises.
  *
- * Stacks are never returned to the kernel while their G is recycled (Go
- * keeps its stack pool too); see docs/ulib.md for the memory figures.
+ * A dead G keeps its stack for the next gf_go (Go keeps its stack pool
+ * too), up to a bound beyond which the stack's pages go back to the
+ * kernel (gfi_stack_release, fiber.c's free lists); see docs/ulib.md
+ * for the memory figures.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -158,6 +160,39 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 	gp->stack_arena = 1;
 	gp->stack_warm = 0;
 	return 0;
+}
+
+static int by_address(const void *a, const void *b)
+{
+	const gfi_g *x = *(gfi_g *const *)a, *y = *(gfi_g *const *)b;
+
+	return x->map_lo < y->map_lo ? -1 : x->map_lo > y->map_lo;
+}
+
+/*
+ * The stacks of dead Gs are cold again: MADV_DONTNEED, not MADV_FREE,
+ * so that the RSS drops now (a lazily freed page stays counted until the
+ * kernel needs it). Sorted, so that neighbours of one arena go in one
+ * call, their pads with them: a pad is never written (the exit check
+ * saw to it), so it reads zero after as before, and a guard pad keeps
+ * its protection. Should madvise fail, the stacks stay warm: memory not
+ * returned, nothing else.
+ */
+void gfi_stack_release(gfi_g **gs, int n)
+{
+	int i = 0, j;
+
+	qsort(gs, (size_t)n, sizeof(*gs), by_address);
+	while (i < n) {
+		char *lo = gs[i]->stack_lo, *hi = gs[i]->stack_hi;
+
+		for (j = i + 1; j < n && gs[j]->map_lo == hi; j++)
+			hi = gs[j]->stack_hi;
+		if (!madvise(lo, (size_t)(hi - lo), MADV_DONTNEED))
+			for (; i < j; i++)
+				gs[i]->stack_warm = 0;
+		i = j;
+	}
 }
 
 void gfi_stack_free(gfi_g *gp)
