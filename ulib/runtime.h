@@ -19,6 +19,7 @@
  * as Go does it on g0 in park_m/gosched_m/goexit0.
  *
  * Layers, arrows pointing down only:
+ *	time.c                                      (timers on channels)
  *	select.c
  *	chan.c sync.c timer.c netpoll.c syscall.c    (users of park/ready)
  *	fiber.c sched.c                             (G, park/ready, P, M)
@@ -480,6 +481,8 @@ GF_HIDDEN void gfi_timer_start(struct gfi_timer *t, int64_t when);
 GF_HIDDEN bool gfi_timer_stop(struct gfi_timer *t);
 /* Run p's expired timers; returns the next when (0: none). */
 GF_HIDDEN int64_t gfi_timers_run(struct gfi_p *p, int64_t now);
+/* now + ns, saturated at INT64_MAX ("never"). */
+GF_HIDDEN int64_t gfi_when_after(int64_t ns);
 
 /* ---------------------------------------------------------- fibers */
 
