@@ -690,8 +690,13 @@ static void hold_then_exit(void *arg)
 
 static void recycle_stacks(void)
 {
+#ifdef GFT_TSAN
+	/* a fiber costs TSan ~400 page faults: traded stacks only */
+	int i, n = 100;
+#else
 	/* more than the free lists keep warm (64 a P, 256 global) */
-	int i, n = 400 + 1600 / GFT_SCALE;
+	int i, n = 2000 / GFT_SCALE + 400;
+#endif
 
 	hold = gf_chan_make(0, 0);
 	for (i = 0; i < n; i++)
