@@ -81,39 +81,86 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
  * however many fibers are created before any of them runs.
  *
  * Each P holds up to GFREE_LOCAL of each kind, then moves half to the
- * global list. The global list keeps at most GFREE_WARM_MAX warm stacks;
- * beyond that, the stacks of the Gs moved there are returned to the
- * kernel first (Go's scavenger returns free spans the same way), so
- * that a burst of a million fibers does not keep its gigabytes once
- * they have exited.
+ * global lists (warm and cold apart there too). The global warm list
+ * keeps at most max(GFREE_WARM_MIN, live fibers / 4) stacks (twice that
+ * for a moment, see gfree_scavenge); beyond that, stacks are returned to the kernel (Go's scavenger returns free spans
+ * the same way), so that a burst of a million fibers does not keep its
+ * gigabytes once they have exited, while a program that keeps spawning
+ * keeps stacks enough to run its new fibers on warm ones.
  */
 #define GFREE_LOCAL	64
-#define GFREE_WARM_MAX	256
+#define GFREE_WARM_MIN	256
 
-/* Move half of one of p's lists to the global one (p's owner). */
+/* Push gp on the global list of its kind (gfi_sched.lock held). */
+static void gfree_global_push_locked(gfi_g *gp)
+{
+	gfi_g **head = gp->stack_warm ? &gfi_sched.gfree : &gfi_sched.gfreecold;
+
+	gp->schedlink = *head;
+	*head = gp;
+	gfi_sched.ngfree++;
+	gfi_sched.ngfreewarm += gp->stack_warm;
+}
+
+/* Pop the first G of a global list (gfi_sched.lock held); NULL: empty. */
+static gfi_g *gfree_global_pop_locked(bool warm)
+{
+	gfi_g **head = warm ? &gfi_sched.gfree : &gfi_sched.gfreecold;
+	gfi_g *gp = *head;
+
+	if (gp) {
+		*head = gp->schedlink;
+		gfi_sched.ngfree--;
+		gfi_sched.ngfreewarm -= gp->stack_warm;
+	}
+	return gp;
+}
+
+/*
+ * Return the stacks of the global warm list beyond its bound, once it
+ * holds twice the bound: many at a time, so that they go back in few
+ * calls (gfi_stack_release merges neighbours), and a program whose
+ * count of fibers swings by a little does not pay a release per exit.
+ */
+static void gfree_scavenge(void)
+{
+	long bound = atomic_load(&gfi_sched.ngoroutines) / 4;
+	gfi_g *list = NULL, *gp, *next;
+
+	if (bound < GFREE_WARM_MIN)
+		bound = GFREE_WARM_MIN;
+	if (atomic_load(&gfi_sched.ngfreewarm) <= 2 * bound)
+		return;
+	pthread_mutex_lock(&gfi_sched.lock);
+	while (gfi_sched.ngfreewarm > bound) {
+		gp = gfree_global_pop_locked(true);
+		gp->schedlink = list;
+		list = gp;
+	}
+	pthread_mutex_unlock(&gfi_sched.lock);
+	/* The syscalls outside the lock. */
+	list = gfi_stack_release(list);
+	pthread_mutex_lock(&gfi_sched.lock);
+	for (gp = list; gp; gp = next) {
+		next = gp->schedlink;
+		gfree_global_push_locked(gp);
+	}
+	pthread_mutex_unlock(&gfi_sched.lock);
+}
+
+/* Move half of one of p's lists to the global ones (p's owner). */
 static void gfree_spill(gfi_g **list, int *n)
 {
-	gfi_g *batch[GFREE_LOCAL];
-	int i, k = 0, nwarm = 0;
-
-	while (*n > GFREE_LOCAL / 2) {
-		batch[k++] = *list;
-		*list = (*list)->schedlink;
-		(*n)--;
-	}
-	/* Syscalls outside the lock; the bound is read without it. */
-	if (k && batch[0]->stack_warm &&
-	    atomic_load(&gfi_sched.ngfreewarm) >= GFREE_WARM_MAX)
-		gfi_stack_release(batch, k);
 	pthread_mutex_lock(&gfi_sched.lock);
-	for (i = 0; i < k; i++) {
-		batch[i]->schedlink = gfi_sched.gfree;
-		gfi_sched.gfree = batch[i];
-		nwarm += batch[i]->stack_warm;
+	while (*n > GFREE_LOCAL / 2) {
+		gfi_g *gp = *list;
+
+		*list = gp->schedlink;
+		(*n)--;
+		gfree_global_push_locked(gp);
 	}
-	gfi_sched.ngfree += k;
-	gfi_sched.ngfreewarm += nwarm;
 	pthread_mutex_unlock(&gfi_sched.lock);
+	gfree_scavenge();
 }
 
 static void gfput(struct gfi_p *p, gfi_g *gp)
@@ -141,17 +188,32 @@ static void gfput(struct gfi_p *p, gfi_g *gp)
 	}
 }
 
-/* Pop the global list's first G (its lock held). */
-static gfi_g *gfget_global_locked(void)
+/*
+ * Refill p's lists from the global ones up to half of GFREE_LOCAL, warm
+ * first (warm_only: those alone). p's owner, p's lists empty.
+ */
+static void gfree_refill(struct gfi_p *p, bool warm_only)
 {
-	gfi_g *gp = gfi_sched.gfree;
+	gfi_g *gp;
 
-	if (gp) {
-		gfi_sched.gfree = gp->schedlink;
-		gfi_sched.ngfree--;
-		gfi_sched.ngfreewarm -= gp->stack_warm;
+	pthread_mutex_lock(&gfi_sched.lock);
+	while (p->ngfree + p->ngfreecold < GFREE_LOCAL / 2) {
+		gp = gfree_global_pop_locked(true);
+		if (!gp && !warm_only)
+			gp = gfree_global_pop_locked(false);
+		if (!gp)
+			break;
+		if (gp->stack_warm) {
+			gp->schedlink = p->gfree;
+			p->gfree = gp;
+			p->ngfree++;
+		} else {
+			gp->schedlink = p->gfreecold;
+			p->gfreecold = gp;
+			p->ngfreecold++;
+		}
 	}
-	return gp;
+	pthread_mutex_unlock(&gfi_sched.lock);
 }
 
 static gfi_g *gfget(struct gfi_p *p)
@@ -160,26 +222,14 @@ static gfi_g *gfget(struct gfi_p *p)
 
 	if (!p) {
 		pthread_mutex_lock(&gfi_sched.lock);
-		gp = gfget_global_locked();
+		gp = gfree_global_pop_locked(false);
+		if (!gp)
+			gp = gfree_global_pop_locked(true);
 		pthread_mutex_unlock(&gfi_sched.lock);
 		return gp;
 	}
-	if (!p->gfree && !p->gfreecold && gfi_sched.ngfree) {
-		pthread_mutex_lock(&gfi_sched.lock);
-		while (p->ngfree + p->ngfreecold < GFREE_LOCAL / 2 &&
-		       (gp = gfget_global_locked())) {
-			if (gp->stack_warm) {
-				gp->schedlink = p->gfree;
-				p->gfree = gp;
-				p->ngfree++;
-			} else {
-				gp->schedlink = p->gfreecold;
-				p->gfreecold = gp;
-				p->ngfreecold++;
-			}
-		}
-		pthread_mutex_unlock(&gfi_sched.lock);
-	}
+	if (!p->gfree && !p->gfreecold && gfi_sched.ngfree)
+		gfree_refill(p, false);
 	/* Cold first: the warm ones are for Gs about to run. */
 	gp = p->gfreecold;
 	if (gp) {
@@ -215,7 +265,13 @@ static void stack_swap(gfi_g *a, gfi_g *b)
 
 void gfi_gprepare(struct gfi_p *p, gfi_g *gp)
 {
-	gfi_g *w = p->gfree;
+	gfi_g *w;
+
+	/* Warm stacks left on another P's way to the global list. */
+	if (gp->stack_arena && !gp->stack_warm && !p->gfree &&
+	    !p->gfreecold && atomic_load(&gfi_sched.ngfreewarm))
+		gfree_refill(p, true);
+	w = p->gfree;
 
 	/*
 	 * Both arena stacks of the default size; never for a weaker

@@ -312,9 +312,10 @@ struct gfi_sched {
 	struct gfi_m *midle;		/* idle Ms */
 	int nmidle;
 	int mcount;			/* Ms created (sysmon excluded) */
-	gfi_g *gfree;			/* global free Gs */
-	_Atomic int ngfree;		/* read without the lock by gfget */
-	_Atomic int ngfreewarm;		/* of which warm: bounded (fiber.c) */
+	gfi_g *gfree;			/* global free Gs, warm stacks */
+	gfi_g *gfreecold;		/* global free Gs, cold stacks */
+	_Atomic int ngfree;		/* both; read without the lock */
+	_Atomic int ngfreewarm;		/* warm: bounded (fiber.c) */
 	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
@@ -600,8 +601,9 @@ GF_HIDDEN void gfi_sysmon_wake(void);
 /* Give gp a stack of size bytes (0: default); 0 or -1 with errno. */
 GF_HIDDEN int gfi_stack_alloc(gfi_g *gp, size_t size);
 GF_HIDDEN void gfi_stack_free(gfi_g *gp);
-/* Return the pages of n dead Gs' stacks to the kernel (sorts gs). */
-GF_HIDDEN void gfi_stack_release(gfi_g **gs, int n);
+/* Return the pages of a list (schedlink) of dead Gs' stacks to the
+ * kernel; returns the list, sorted by address. */
+GF_HIDDEN gfi_g *gfi_stack_release(gfi_g *list);
 /* Fatal error: gp's stack overflowed (how: what showed it). */
 GF_HIDDEN __attribute__((noreturn, cold)) void
 gfi_stack_overflow(gfi_g *gp, const char *how);

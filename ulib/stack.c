@@ -162,11 +162,36 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 	return 0;
 }
 
-static int by_address(const void *a, const void *b)
+/* Merge two lists (schedlink) sorted by address. */
+static gfi_g *merge_by_address(gfi_g *a, gfi_g *b)
 {
-	const gfi_g *x = *(gfi_g *const *)a, *y = *(gfi_g *const *)b;
+	gfi_g *head = NULL, **tail = &head;
 
-	return x->map_lo < y->map_lo ? -1 : x->map_lo > y->map_lo;
+	while (a && b) {
+		gfi_g **from = a->map_lo < b->map_lo ? &a : &b;
+
+		*tail = *from;
+		tail = &(*from)->schedlink;
+		*from = (*from)->schedlink;
+	}
+	*tail = a ? a : b;
+	return head;
+}
+
+/* Sort a list (schedlink) by address: merge sort, no allocation. */
+static gfi_g *sort_by_address(gfi_g *list)
+{
+	gfi_g *slow = list, *fast, *half;
+
+	if (!list || !list->schedlink)
+		return list;
+	for (fast = list->schedlink; fast && fast->schedlink;
+	     fast = fast->schedlink->schedlink)
+		slow = slow->schedlink;
+	half = slow->schedlink;
+	slow->schedlink = NULL;
+	return merge_by_address(sort_by_address(list),
+				sort_by_address(half));
 }
 
 /*
@@ -175,24 +200,32 @@ static int by_address(const void *a, const void *b)
  * kernel needs it). Sorted, so that neighbours of one arena go in one
  * call, their pads with them: a pad is never written (the exit check
  * saw to it), so it reads zero after as before, and a guard pad keeps
- * its protection. Should madvise fail, the stacks stay warm: memory not
- * returned, nothing else.
+ * its protection. The more stacks at once, the more of them are
+ * neighbours: a burst's exited fibers go in a handful of calls. Should
+ * madvise fail, those stacks stay warm: memory not returned, nothing
+ * else.
  */
-void gfi_stack_release(gfi_g **gs, int n)
+gfi_g *gfi_stack_release(gfi_g *list)
 {
-	int i = 0, j;
+	gfi_g *gp, *run;
 
-	qsort(gs, (size_t)n, sizeof(*gs), by_address);
-	while (i < n) {
-		char *lo = gs[i]->stack_lo, *hi = gs[i]->stack_hi;
+	list = sort_by_address(list);
+	for (gp = list; gp;) {
+		char *hi = gp->stack_hi;
+		gfi_g *end = gp->schedlink;
 
-		for (j = i + 1; j < n && gs[j]->map_lo == hi; j++)
-			hi = gs[j]->stack_hi;
-		if (!madvise(lo, (size_t)(hi - lo), MADV_DONTNEED))
-			for (; i < j; i++)
-				gs[i]->stack_warm = 0;
-		i = j;
+		run = gp;
+		while (end && end->map_lo == hi) {
+			hi = end->stack_hi;
+			end = end->schedlink;
+		}
+		if (!madvise(run->stack_lo, (size_t)(hi - run->stack_lo),
+			     MADV_DONTNEED))
+			for (gp = run; gp != end; gp = gp->schedlink)
+				gp->stack_warm = 0;
+		gp = end;
 	}
+	return list;
 }
 
 void gfi_stack_free(gfi_g *gp)
