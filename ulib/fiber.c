@@ -83,10 +83,11 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
  * Each P holds up to GFREE_LOCAL of each kind, then moves half to the
  * global lists (warm and cold apart there too). The global warm list
  * keeps at most max(GFREE_WARM_MIN, live fibers / 4) stacks (twice that
- * for a moment, see gfree_scavenge); beyond that, stacks are returned to the kernel (Go's scavenger returns free spans
- * the same way), so that a burst of a million fibers does not keep its
- * gigabytes once they have exited, while a program that keeps spawning
- * keeps stacks enough to run its new fibers on warm ones.
+ * for a moment, see gfree_scavenge); beyond that, stacks are returned
+ * to the kernel (Go's scavenger returns free spans the same way), so
+ * that a burst of a million fibers does not keep its gigabytes once
+ * they have exited, while a program that keeps spawning keeps stacks
+ * enough to run its new fibers on warm ones.
  */
 #define GFREE_LOCAL	64
 #define GFREE_WARM_MIN	256
@@ -94,7 +95,8 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
 /* Push gp on the global list of its kind (gfi_sched.lock held). */
 static void gfree_global_push_locked(gfi_g *gp)
 {
-	gfi_g **head = gp->stack_warm ? &gfi_sched.gfree : &gfi_sched.gfreecold;
+	gfi_g **head = gp->stack_warm ? &gfi_sched.gfree
+				      : &gfi_sched.gfreecold;
 
 	gp->schedlink = *head;
 	*head = gp;
