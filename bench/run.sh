@@ -105,6 +105,8 @@ rss_parked_100k gfibers $NPROC bytes/fiber - - env $UNREG_ENV $GF rss_parked_100
 rss_parked_100k go $NPROC bytes/fiber - - $G rss_parked_100k
 rss_parked_1m gfibers $NPROC bytes/fiber - - env $UNREG_ENV $GF rss_parked_1m
 rss_parked_1m go $NPROC bytes/fiber - - $G rss_parked_1m
+rss_after_exit_1m gfibers $NPROC %-of-before - - env $UNREG_ENV $GF rss_after_exit_1m
+rss_after_exit_1m go $NPROC %-of-before - - $G rss_after_exit_1m
 EOF
 }
 

@@ -36,6 +36,8 @@ function goal(g, w, s, p, r,    lim, t) {
 		lim = 0.25
 	else if (s == "gfibers" && p == "go" && w == "yield")
 		lim = 0.3
+	else if (s == "gfibers" && p == "go" && w == "timers")
+		lim = 0.5
 	else if (s == "gfibers" && p == "boost" && w == "switch")
 		lim = 1.0
 	else if (s == "gfibers" && p == "go" && w == "gfps_100k")
@@ -52,6 +54,12 @@ function goal(g, w, s, p, r,    lim, t) {
 		t = "<= 4608 B"
 		if (!((g, s) in txt))
 			t = t (med[g, s] <= 4608 ? " met" : " **missed**")
+		return t
+	}
+	if (s == "gfibers" && w == "rss_after_exit_1m") {
+		t = "<= 110 %"
+		if (!((g, s) in txt))
+			t = t (med[g, s] <= 110 ? " met" : " **missed**")
 		return t
 	}
 	return ""

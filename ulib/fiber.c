@@ -70,6 +70,101 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
 
 /* ---------------------------------------------------------- free Gs */
 
+/*
+ * Dead Gs keep their stacks (Go's gfput/gfget). A stack is warm once its
+ * top page has been touched: running on it costs no page fault, where a
+ * cold one (fresh from an arena, or returned to the kernel) costs one.
+ * So each P keeps its warm dead Gs (gfree) apart from its cold ones
+ * (gfreecold): gf_go takes a cold one first, and a G about to run for
+ * the first time trades a cold stack for the warm one of p's last dead
+ * G (gfi_gprepare). A spawn-exit cycle then touches no fresh page,
+ * however many fibers are created before any of them runs.
+ *
+ * Each P holds up to GFREE_LOCAL of each kind, then moves half to the
+ * global lists (warm and cold apart there too). The global warm list
+ * keeps at most max(GFREE_WARM_MIN, live fibers / 4) stacks (twice that
+ * for a moment, see gfree_scavenge); beyond that, stacks are returned
+ * to the kernel (Go's scavenger returns free spans the same way), so
+ * that a burst of a million fibers does not keep its gigabytes once
+ * they have exited, while a program that keeps spawning keeps stacks
+ * enough to run its new fibers on warm ones.
+ */
+#define GFREE_LOCAL	64
+#define GFREE_WARM_MIN	256
+
+/* Push gp on the global list of its kind (gfi_sched.lock held). */
+static void gfree_global_push_locked(gfi_g *gp)
+{
+	gfi_g **head = gp->stack_warm ? &gfi_sched.gfree
+				      : &gfi_sched.gfreecold;
+
+	gp->schedlink = *head;
+	*head = gp;
+	gfi_sched.ngfree++;
+	gfi_sched.ngfreewarm += gp->stack_warm;
+}
+
+/* Pop the first G of a global list (gfi_sched.lock held); NULL: empty. */
+static gfi_g *gfree_global_pop_locked(bool warm)
+{
+	gfi_g **head = warm ? &gfi_sched.gfree : &gfi_sched.gfreecold;
+	gfi_g *gp = *head;
+
+	if (gp) {
+		*head = gp->schedlink;
+		gfi_sched.ngfree--;
+		gfi_sched.ngfreewarm -= gp->stack_warm;
+	}
+	return gp;
+}
+
+/*
+ * Return the stacks of the global warm list beyond its bound, once it
+ * holds twice the bound: many at a time, so that they go back in few
+ * calls (gfi_stack_release merges neighbours), and a program whose
+ * count of fibers swings by a little does not pay a release per exit.
+ */
+static void gfree_scavenge(void)
+{
+	long bound = atomic_load(&gfi_sched.ngoroutines) / 4;
+	gfi_g *list = NULL, *gp, *next;
+
+	if (bound < GFREE_WARM_MIN)
+		bound = GFREE_WARM_MIN;
+	if (atomic_load(&gfi_sched.ngfreewarm) <= 2 * bound)
+		return;
+	pthread_mutex_lock(&gfi_sched.lock);
+	while (gfi_sched.ngfreewarm > bound) {
+		gp = gfree_global_pop_locked(true);
+		gp->schedlink = list;
+		list = gp;
+	}
+	pthread_mutex_unlock(&gfi_sched.lock);
+	/* The syscalls outside the lock. */
+	list = gfi_stack_release(list);
+	pthread_mutex_lock(&gfi_sched.lock);
+	for (gp = list; gp; gp = next) {
+		next = gp->schedlink;
+		gfree_global_push_locked(gp);
+	}
+	pthread_mutex_unlock(&gfi_sched.lock);
+}
+
+/* Move half of one of p's lists to the global ones (p's owner). */
+static void gfree_spill(gfi_g **list, int *n)
+{
+	pthread_mutex_lock(&gfi_sched.lock);
+	while (*n > GFREE_LOCAL / 2) {
+		gfi_g *gp = *list;
+
+		*list = gp->schedlink;
+		(*n)--;
+		gfree_global_push_locked(gp);
+	}
+	pthread_mutex_unlock(&gfi_sched.lock);
+	gfree_scavenge();
+}
+
 static void gfput(struct gfi_p *p, gfi_g *gp)
 {
 	if (!gp->stack_arena) {
@@ -82,20 +177,43 @@ static void gfput(struct gfi_p *p, gfi_g *gp)
 		pthread_mutex_unlock(&gfi_sched.lock);
 		return;
 	}
-	gp->schedlink = p->gfree;
-	p->gfree = gp;
-	if (++p->ngfree < 64)
-		return;
-	/* Move half to the global list. */
-	pthread_mutex_lock(&gfi_sched.lock);
-	while (p->ngfree > 32) {
-		gfi_g *g = p->gfree;
+	if (gp->stack_warm) {
+		gp->schedlink = p->gfree;
+		p->gfree = gp;
+		if (++p->ngfree >= GFREE_LOCAL)
+			gfree_spill(&p->gfree, &p->ngfree);
+	} else {
+		gp->schedlink = p->gfreecold;
+		p->gfreecold = gp;
+		if (++p->ngfreecold >= GFREE_LOCAL)
+			gfree_spill(&p->gfreecold, &p->ngfreecold);
+	}
+}
 
-		p->gfree = g->schedlink;
-		p->ngfree--;
-		g->schedlink = gfi_sched.gfree;
-		gfi_sched.gfree = g;
-		gfi_sched.ngfree++;
+/*
+ * Refill p's lists from the global ones up to half of GFREE_LOCAL, warm
+ * first (warm_only: those alone). p's owner, p's lists empty.
+ */
+static void gfree_refill(struct gfi_p *p, bool warm_only)
+{
+	gfi_g *gp;
+
+	pthread_mutex_lock(&gfi_sched.lock);
+	while (p->ngfree + p->ngfreecold < GFREE_LOCAL / 2) {
+		gp = gfree_global_pop_locked(true);
+		if (!gp && !warm_only)
+			gp = gfree_global_pop_locked(false);
+		if (!gp)
+			break;
+		if (gp->stack_warm) {
+			gp->schedlink = p->gfree;
+			p->gfree = gp;
+			p->ngfree++;
+		} else {
+			gp->schedlink = p->gfreecold;
+			p->gfreecold = gp;
+			p->ngfreecold++;
+		}
 	}
 	pthread_mutex_unlock(&gfi_sched.lock);
 }
@@ -104,19 +222,22 @@ static gfi_g *gfget(struct gfi_p *p)
 {
 	gfi_g *gp;
 
-	if (!p)
-		goto global;
-	if (!p->gfree && gfi_sched.ngfree) {
+	if (!p) {
 		pthread_mutex_lock(&gfi_sched.lock);
-		while (p->ngfree < 32 && gfi_sched.gfree) {
-			gp = gfi_sched.gfree;
-			gfi_sched.gfree = gp->schedlink;
-			gfi_sched.ngfree--;
-			gp->schedlink = p->gfree;
-			p->gfree = gp;
-			p->ngfree++;
-		}
+		gp = gfree_global_pop_locked(false);
+		if (!gp)
+			gp = gfree_global_pop_locked(true);
 		pthread_mutex_unlock(&gfi_sched.lock);
+		return gp;
+	}
+	if (!p->gfree && !p->gfreecold && gfi_sched.ngfree)
+		gfree_refill(p, false);
+	/* Cold first: the warm ones are for Gs about to run. */
+	gp = p->gfreecold;
+	if (gp) {
+		p->gfreecold = gp->schedlink;
+		p->ngfreecold--;
+		return gp;
 	}
 	gp = p->gfree;
 	if (gp) {
@@ -124,15 +245,49 @@ static gfi_g *gfget(struct gfi_p *p)
 		p->ngfree--;
 	}
 	return gp;
-global:
-	pthread_mutex_lock(&gfi_sched.lock);
-	gp = gfi_sched.gfree;
-	if (gp) {
-		gfi_sched.gfree = gp->schedlink;
-		gfi_sched.ngfree--;
+}
+
+/* Trade the stacks of a and b (arena stacks: same size, same kind). */
+static void stack_swap(gfi_g *a, gfi_g *b)
+{
+	char *map_lo = a->map_lo, *lo = a->stack_lo, *hi = a->stack_hi;
+	uint8_t guarded = a->stack_guarded, warm = a->stack_warm;
+
+	a->map_lo = b->map_lo;
+	a->stack_lo = b->stack_lo;
+	a->stack_hi = b->stack_hi;
+	a->stack_guarded = b->stack_guarded;
+	a->stack_warm = b->stack_warm;
+	b->map_lo = map_lo;
+	b->stack_lo = lo;
+	b->stack_hi = hi;
+	b->stack_guarded = guarded;
+	b->stack_warm = warm;
+}
+
+void gfi_gprepare(struct gfi_p *p, gfi_g *gp)
+{
+	gfi_g *w;
+
+	/* Warm stacks left on another P's way to the global list. */
+	if (gp->stack_arena && !gp->stack_warm && !p->gfree &&
+	    !p->gfreecold && atomic_load(&gfi_sched.ngfreewarm))
+		gfree_refill(p, true);
+	w = p->gfree;
+
+	/*
+	 * Both arena stacks of the default size; never for a weaker
+	 * overflow check than the one gp was given (a guard).
+	 */
+	if (gp->stack_arena && !gp->stack_warm && w &&
+	    w->stack_guarded >= gp->stack_guarded) {
+		p->gfree = w->schedlink;
+		p->ngfree--;
+		stack_swap(gp, w);
+		gfput(p, w);
 	}
-	pthread_mutex_unlock(&gfi_sched.lock);
-	return gp;
+	gp->sp = gf_ctx_make(gp->stack_hi, gfi_fiber_main, gp);
+	gp->stack_warm = 1;
 }
 
 /* Gs are carved from slabs of this many (never freed anyway): one
@@ -339,7 +494,7 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	gp->waitpc = 0;
 	gp->waitobj = NULL;
 	gp->m = NULL;
-	gp->sp = gf_ctx_make(gp->stack_hi, gfi_fiber_main, gp);
+	gp->sp = NULL;		/* first frame when first run: gfi_gprepare */
 #ifdef GF_TSAN
 	gp->tsan_fiber = __tsan_create_fiber(0);
 #endif

@@ -19,6 +19,7 @@
  * as Go does it on g0 in park_m/gosched_m/goexit0.
  *
  * Layers, arrows pointing down only:
+ *	time.c                                      (timers on channels)
  *	select.c
  *	chan.c sync.c timer.c netpoll.c syscall.c    (users of park/ready)
  *	fiber.c sched.c                             (G, park/ready, P, M)
@@ -236,6 +237,7 @@ struct gf_fiber {
 	uint8_t is_main;		/* the fiber gf_main runs */
 	uint8_t timedout;		/* park ended by its deadline */
 	uint8_t fresh;			/* created, not parked/yielded yet */
+	uint8_t stack_warm;		/* the stack's top has been touched */
 
 	/* Wait state, written by the parking G, read by dumps. */
 	uintptr_t waitpc;		/* user's call site of the blocking API */
@@ -286,8 +288,15 @@ struct gfi_p {
 	gfi_g *_Atomic runq[RUNQ_SIZE];
 	gfi_g *_Atomic runnext;		/* the G readied last, runs next */
 
-	gfi_g *gfree;			/* dead Gs with stacks, owner only */
+	/*
+	 * Dead Gs with stacks, owner only (fiber.c): gfree those whose
+	 * stack is warm (touched: it costs no fault to run on), gfreecold
+	 * the others, which gf_go takes first.
+	 */
+	gfi_g *gfree;
 	int ngfree;
+	gfi_g *gfreecold;
+	int ngfreecold;
 
 	/*
 	 * Timers: a binary min-heap on when, under timerlock, linked
@@ -343,8 +352,10 @@ struct gfi_sched {
 	struct gfi_m *midle;		/* idle Ms */
 	int nmidle;
 	int mcount;			/* Ms created (sysmon excluded) */
-	gfi_g *gfree;			/* global free Gs */
-	_Atomic int ngfree;		/* read without the lock by gfget */
+	gfi_g *gfree;			/* global free Gs, warm stacks */
+	gfi_g *gfreecold;		/* global free Gs, cold stacks */
+	_Atomic int ngfree;		/* both; read without the lock */
+	_Atomic int ngfreewarm;		/* warm: bounded (fiber.c) */
 	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
 	_Atomic int nmspinning;
 	_Atomic int nmsys;		/* Gs in a wrapped syscall */
@@ -511,6 +522,8 @@ GF_HIDDEN void gfi_timer_start(struct gfi_timer *t, int64_t when);
 GF_HIDDEN bool gfi_timer_stop(struct gfi_timer *t);
 /* Run p's expired timers; returns the next when (0: none). */
 GF_HIDDEN int64_t gfi_timers_run(struct gfi_p *p, int64_t now);
+/* now + ns, saturated at INT64_MAX ("never"). */
+GF_HIDDEN int64_t gfi_when_after(int64_t ns);
 
 /* ---------------------------------------------------------- fibers */
 
@@ -563,6 +576,19 @@ static inline void gfi_casgstatus(gfi_g *gp, uint32_t old, uint32_t new_)
 	atomic_store_explicit(&gp->status, new_, memory_order_release);
 }
 GF_HIDDEN void gfi_after_switch(struct gfi_m *m);
+/*
+ * A G gets its first frame when it first runs, not when it is created
+ * (gp->sp NULL until then): it may then trade its stack, never touched,
+ * for a warm one of p's dead Gs, so that fibers created faster than they
+ * run fault in no page each (fiber.c). Called by whoever switches to a G.
+ */
+GF_HIDDEN void gfi_gprepare(struct gfi_p *p, gfi_g *gp);
+
+static inline void gfi_gprepare_first(struct gfi_p *p, gfi_g *gp)
+{
+	if (__builtin_expect(!gp->sp, 0))
+		gfi_gprepare(p, gp);
+}
 GF_HIDDEN void gfi_goexit(void) __attribute__((noreturn));
 GF_HIDDEN int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 			 uintptr_t pc, bool is_main);
@@ -622,6 +648,9 @@ GF_HIDDEN void gfi_sysmon_wake(void);
 /* Give gp a stack of size bytes (0: default); 0 or -1 with errno. */
 GF_HIDDEN int gfi_stack_alloc(gfi_g *gp, size_t size);
 GF_HIDDEN void gfi_stack_free(gfi_g *gp);
+/* Return the pages of a list (schedlink) of dead Gs' stacks to the
+ * kernel; returns the list, sorted by address. */
+GF_HIDDEN gfi_g *gfi_stack_release(gfi_g *list);
 /* Fatal error: gp's stack overflowed (how: what showed it). */
 GF_HIDDEN __attribute__((noreturn, cold)) void
 gfi_stack_overflow(gfi_g *gp, const char *how);

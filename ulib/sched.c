@@ -912,6 +912,7 @@ void gfi_schedule_from(struct gfi_m *m, gfi_g *gp)
 		next = runqget(p);
 	gp->m = NULL;
 	if (next) {
+		gfi_gprepare_first(p, next);
 		next->m = m;
 		m->curg = next;
 		gfi_casgstatus(next, GFIBERS_GRUNNABLE, GFIBERS_GRUNNING);
@@ -927,6 +928,7 @@ static void execute(struct gfi_m *m, gfi_g *gp)
 	gp->m = m;
 	m->curg = gp;
 	m->p->schedtick++;
+	gfi_gprepare_first(m->p, gp);
 	gfi_casgstatus(gp, GFIBERS_GRUNNABLE, GFIBERS_GRUNNING);
 	m = gfi_switch(m, NULL, gp, false);
 	gfi_after_switch(m);

@@ -41,8 +41,10 @@
  *    next call tries again. A stack is never handed out with a weaker
  *    overflow check than the budget promises.
  *
- * Stacks are never returned to the kernel while their G is recycled (Go
- * keeps its stack pool too); see docs/ulib.md for the memory figures.
+ * A dead G keeps its stack for the next gf_go (Go keeps its stack pool
+ * too), up to a bound beyond which the stack's pages go back to the
+ * kernel (gfi_stack_release, fiber.c's free lists); see docs/ulib.md
+ * for the memory figures.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -98,6 +100,7 @@ static int stack_map_single(gfi_g *gp, size_t size)
 	gp->stack_hi = p + pad + size;
 	gp->stack_guarded = 1;
 	gp->stack_arena = 0;
+	gp->stack_warm = 0;
 	return 0;
 }
 
@@ -155,7 +158,74 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 	gp->stack_lo = p + pad;
 	gp->stack_hi = p + slot;
 	gp->stack_arena = 1;
+	gp->stack_warm = 0;
 	return 0;
+}
+
+/* Merge two lists (schedlink) sorted by address. */
+static gfi_g *merge_by_address(gfi_g *a, gfi_g *b)
+{
+	gfi_g *head = NULL, **tail = &head;
+
+	while (a && b) {
+		gfi_g **from = a->map_lo < b->map_lo ? &a : &b;
+
+		*tail = *from;
+		tail = &(*from)->schedlink;
+		*from = (*from)->schedlink;
+	}
+	*tail = a ? a : b;
+	return head;
+}
+
+/* Sort a list (schedlink) by address: merge sort, no allocation. */
+static gfi_g *sort_by_address(gfi_g *list)
+{
+	gfi_g *slow = list, *fast, *half;
+
+	if (!list || !list->schedlink)
+		return list;
+	for (fast = list->schedlink; fast && fast->schedlink;
+	     fast = fast->schedlink->schedlink)
+		slow = slow->schedlink;
+	half = slow->schedlink;
+	slow->schedlink = NULL;
+	return merge_by_address(sort_by_address(list),
+				sort_by_address(half));
+}
+
+/*
+ * The stacks of dead Gs are cold again: MADV_DONTNEED, not MADV_FREE,
+ * so that the RSS drops now (a lazily freed page stays counted until the
+ * kernel needs it). Sorted, so that neighbours of one arena go in one
+ * call, their pads with them: a pad is never written (the exit check
+ * saw to it), so it reads zero after as before, and a guard pad keeps
+ * its protection. The more stacks at once, the more of them are
+ * neighbours: a burst's exited fibers go in a handful of calls. Should
+ * madvise fail, those stacks stay warm: memory not returned, nothing
+ * else.
+ */
+gfi_g *gfi_stack_release(gfi_g *list)
+{
+	gfi_g *gp, *run;
+
+	list = sort_by_address(list);
+	for (gp = list; gp;) {
+		char *hi = gp->stack_hi;
+		gfi_g *end = gp->schedlink;
+
+		run = gp;
+		while (end && end->map_lo == hi) {
+			hi = end->stack_hi;
+			end = end->schedlink;
+		}
+		if (!madvise(run->stack_lo, (size_t)(hi - run->stack_lo),
+			     MADV_DONTNEED))
+			for (gp = run; gp != end; gp = gp->schedlink)
+				gp->stack_warm = 0;
+		gp = end;
+	}
+	return list;
 }
 
 void gfi_stack_free(gfi_g *gp)

@@ -101,6 +101,8 @@ func main() {
 		v = goroutineProfile(fixed(100000))
 	case "rss_parked_1m":
 		v = rssParked(fixed(1000000))
+	case "rss_after_exit_1m":
+		v = rssAfterExit(fixed(1000000))
 	default:
 		fmt.Fprintln(os.Stderr, "gobench: unknown workload", os.Args[1])
 		os.Exit(2)

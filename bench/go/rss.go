@@ -43,3 +43,26 @@ func rssParked(n int) float64 {
 	}
 	return (r1 - r0) / float64(n)
 }
+
+// rssAfterExit: RSS after n goroutines, each parked on one channel
+// receive, have been woken (the channel closed) and have exited, as a
+// percentage of the RSS before they were created (100: all came back).
+// No debug.FreeOSMemory: what a program gets without asking.
+func rssAfterExit(n int) float64 {
+	block := make(chan struct{})
+	var parked, exited sync.WaitGroup
+	r0 := rssBytes()
+	parked.Add(n)
+	exited.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			parked.Done()
+			<-block
+			exited.Done()
+		}()
+	}
+	parked.Wait()
+	close(block)
+	exited.Wait()
+	return 100 * rssBytes() / r0
+}
