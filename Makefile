@@ -128,7 +128,9 @@ $(eval $(call variant,$(B)/chaos,$(CHAOS) $(SAN_asan)))
 $(eval $(call variant,$(B)/chaos-tsan,$(CHAOS) $(SAN_tsan)))
 
 HOST_TESTS = $(patsubst ulib/tests/%.c,$(1)/tests/%,$(TEST_SRCS)) $(1)/tests/settings
-%/tests/settings: ulib/tests/settings
+# (a static pattern: a plain %/tests/settings would match its own source)
+$(addsuffix /tests/settings,$(B) $(B)/asan $(B)/tsan $(B)/chaos $(B)/chaos-tsan $(B)/clang): \
+		%/tests/settings: ulib/tests/settings
 	@mkdir -p $(@D)
 	cp $< $@
 
