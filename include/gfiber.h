@@ -721,7 +721,10 @@ GF_API void gf_syscall_exit(void);
  * One registration per fd number: waiting on a fd of a file that is
  * later closed with close(2) leaves the waiter parked until someone
  * waits on that number again (then EBADF; never the next file's
- * readiness): close a fd that fibers may wait on with gf_close.
+ * readiness): close a fd that fibers may wait on with gf_close. To
+ * notice such a close, each wait re-registers the fd (one epoll_ctl,
+ * which finds it registered), except on a socket registered for its
+ * life by the network calls (below), whose waits make no syscall.
  */
 GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
 
@@ -734,6 +737,9 @@ GF_API int gf_wait_fd(int fd, int events, int64_t deadline);
  * read or written as a syscall (gf_syscall_enter/exit): a blocking fd
  * emptied meanwhile by another reader then blocks this thread only, its
  * processor handed to other fibers; a regular file is always ready.
+ * A socket's attempt is its recv/send alone; a wait registers the fd
+ * as gf_wait_fd's (not at all on a network call's socket, below).
+ * gf_write on a socket raises SIGPIPE as write(2) (gf_net_write: not).
  * Return as read(2)/write(2) (so a blocking fd's write may take several
  * waits, as write(2) would block); -1 with read(2)/write(2)'s errno or
  * gf_wait_fd's (EBADF also when gf_close closed fd during the call,
@@ -746,7 +752,7 @@ GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
 /*
  * gf_close - close(2) for a fd that fibers may wait on (Go's
  * poll.FD.Close): first every fiber waiting on fd in gf_wait_fd,
- * gf_read or gf_write is woken with EBADF and new waits on the number
+ * gf_read, gf_write or a network call (gf_net_*) is woken with EBADF and new waits on the number
  * are held off, then fd leaves the poller and is closed; only then can
  * the number be reused. A gf_read/gf_write that began before and had
  * not parked yet fails with EBADF too; one inside its read/write(2) on

@@ -29,8 +29,10 @@
  *    with the fd (data.u64), the descriptor holds the current one: an
  *    event of an older registration (a file closed with a dup still
  *    open, an event reaped before gf_close's EPOLL_CTL_DEL) is dropped.
- *  - Every wait re-adds its fd (EPOLL_CTL_ADD): EEXIST means the file
- *    now at the number is the one registered. A success while the
+ *  - Every wait on a fd of the user's re-adds it (EPOLL_CTL_ADD):
+ *    EEXIST means the file now at the number is the one registered.
+ *    (Sockets of net.c are registered once for their life instead:
+ *    see "Registered for life" below.) A success while the
  *    descriptor counted a registration in this instance means the
  *    registered file went away (closed with close(2), the number now
  *    another file's): the waiters still queued waited on the file that
@@ -42,6 +44,27 @@
  *  while nobody waits on that number again stays parked ("IO wait")
  *  - the kernel said nothing; and a gf_read racing a plain close(2)
  *  and a reuse may read the new file, as read(2) would. Use gf_close.
+ *
+ * Registered for life (Go's pollDesc.init, for net.c): a descriptor
+ * marked persist was added to this poller once - by net.c when the
+ * runtime made the socket (gfi_netfd_init, one EPOLL_CTL_ADD in its
+ * life), or at the first wait of a gf_net_* call on a socket of the
+ * user's - and its waits ask nothing of the kernel: a read or write
+ * that waits is its recv/send and a park. The price is the re-ADD's
+ * check: such a fd must be closed with gf_close (gf_net_close), which
+ * forgets persist; one closed with close(2) and its number reused
+ * would have its next file's waits never woken. A new file made at a
+ * number by the runtime is registered anew whatever the descriptor
+ * remembers (ARM_NEW), so a plain close(2) of a user's fd never
+ * strands the runtime's own sockets. A fork child's new poller re-adds
+ * each persist fd at its next wait (epoch).
+ *
+ * Deadlines of a descriptor (gf_net_set_deadline, Go's
+ * SetReadDeadline): kept per direction in the descriptor, forgotten
+ * with its file; net.c's waits end at the earlier of the call's and the
+ * descriptor's. Setting one wakes the fibers waiting in that direction
+ * (their sudog's elem marks why), which start their wait over under
+ * the new deadline: Go's pollSetDeadline re-arms the waiters' timers.
  *
  * gf_read/gf_write never set O_NONBLOCK: the flag belongs to the open
  * file, shared with whoever else holds it (see fd_io).
@@ -66,7 +89,8 @@
  * then wait forever. fork_child drops the child's references to it and
  * makes a new instance watching the fds that fibers were parked on at
  * the fork (an ADD reports readiness the fd already has); later waits
- * add their own fds (wait_fd adds the fd on every wait). The prepare
+ * add their own fds (wait_fd adds a user's fd on every wait, a persist
+ * one at its first wait in the new poller). The prepare
  * handler holds initlock and pdlock across the fork, so the child never
  * sees a poller half made or a poll descriptor table half grown.
  */
@@ -751,9 +775,14 @@ again:
 								 : pd->wdl);
 	if (deadline_passed(deadline) || !gp) {
 		gfi_unlock(&pd->lock);
-		/* an edge the poller has not reaped yet (a new registration
-		 * reports one): ask the fd itself */
-		rev = fd_ready(fd, events);
+		/*
+		 * An edge the poller has not reaped yet (a new registration
+		 * reports one): ask the fd itself. Not for net.c, whose
+		 * attempt just found it not ready: poll(2) may say POLLOUT
+		 * while send(2) still fails with EAGAIN (a small send
+		 * buffer), and the caller would try again forever.
+		 */
+		rev = flags & WAIT_NET ? 0 : fd_ready(fd, events);
 		if (rev)
 			return rev;
 		errno = !gp ? EPERM : deadline == GF_NOWAIT ? EAGAIN

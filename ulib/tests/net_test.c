@@ -85,6 +85,27 @@ static void until_io_waiting(int64_t id)
 		gf_sleep(100000);
 }
 
+/*
+ * Let fiber id reach its IO wait: true; false if it exited first (it
+ * did not wait: a deadline passed before it could, on a slow machine).
+ */
+static bool io_waiting_or_gone(int64_t id)
+{
+	char pat[64], gone[64];
+
+	snprintf(pat, sizeof(pat), "fiber %lld [IO wait", (long long)id);
+	snprintf(gone, sizeof(gone), "fiber %lld [", (long long)id);
+	for (;;) {
+		const char *d = gft_dump();
+
+		if (strstr(d, pat))
+			return true;
+		if (!strstr(d, gone))
+			return false;
+		gf_sleep(100000);
+	}
+}
+
 /* "127.0.0.1:port" of listener lfd, with prefix host. */
 static const char *addr_of(const char *host, int lfd)
 {
@@ -507,6 +528,8 @@ static int set_while_waiting_main(void *arg)
 	GFT_FIBER;
 	gf_waitgroup_t wg = GF_WAITGROUP_INIT;
 	struct waiter rd = { .wg = &wg }, wr = { .out = true, .wg = &wg };
+	int64_t short_dl;
+	bool parked = false;
 	int c, s;
 
 	(void)arg;
@@ -530,15 +553,26 @@ static int set_while_waiting_main(void *arg)
 
 	/*
 	 * A short deadline moved out of the way while the reader waits:
-	 * the read waits on, and gets its data.
+	 * the read waits on past it, and gets its data. (A reader too slow
+	 * to park before the deadline proves nothing: again, longer.)
 	 */
-	EXPECT_EQ(0, gf_net_set_deadline(c, gf_now() + 50 * MS, GF_FOREVER));
-	gf_waitgroup_add(&wg, 1);
-	until_io_waiting(gf_go(waiter_fn, &rd));
-	EXPECT_EQ(0, gf_net_set_deadline(c, GF_FOREVER, GF_FOREVER));
-	gf_sleep(100 * MS);
-	EXPECT_EQ(1, gf_net_write(s, "z", 1));
-	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg, gf_now() + 10 * SEC));
+	for (short_dl = 100 * MS; short_dl < 30 * SEC; short_dl *= 2) {
+		int64_t dl = gf_now() + short_dl;
+
+		EXPECT_EQ(0, gf_net_set_deadline(c, dl, GF_FOREVER));
+		gf_waitgroup_add(&wg, 1);
+		parked = io_waiting_or_gone(gf_go(waiter_fn, &rd));
+		EXPECT_EQ(0, gf_net_set_deadline(c, GF_FOREVER, GF_FOREVER));
+		if (parked) {
+			gf_sleep_until(dl + 50 * MS);
+			EXPECT_EQ(1, gf_net_write(s, "z", 1));
+		}
+		EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg,
+							gf_now() + 10 * SEC));
+		if (parked)
+			break;
+	}
+	EXPECT_TRUE(parked);
 	EXPECT_EQ(1, rd.r);
 	gf_net_close(s);
 	gf_net_close(c);
