@@ -829,9 +829,11 @@ GF_API int gf_wait_fd(int fd, int events, int64_t deadline)
  * An IO attempt of gf_read/gf_write on pd's fd begins: counted in users
  * so that gf_close never closes the number under it (Go's fdMutex
  * reference). *seq: the close count the call began with (first: taken
- * now). Fails with EBADF once a gf_close began since.
+ * now). Fails with EBADF once a gf_close began since. *nonblock (when
+ * asked): whether the runtime made the file O_NONBLOCK.
  */
-static int io_begin(struct polldesc *pd, uint64_t *seq, bool first)
+static int io_begin(struct polldesc *pd, uint64_t *seq, bool first,
+		    bool *nonblock)
 {
 	gfi_lock(&pd->lock);
 	if (first)
@@ -841,6 +843,8 @@ static int io_begin(struct polldesc *pd, uint64_t *seq, bool first)
 		errno = EBADF;
 		return -1;
 	}
+	if (nonblock)
+		*nonblock = pd->nonblock;
 	pd->users++;
 	gfi_unlock(&pd->lock);
 	return 0;
@@ -918,7 +922,7 @@ static ssize_t fd_io(int fd, void *buf, size_t n, bool out, uintptr_t pc)
 	for (;;) {
 		ssize_t r;
 
-		if (io_begin(pd, &seq, first))
+		if (io_begin(pd, &seq, first, NULL))
 			return -1;
 		first = false;
 		r = io_try(fd, buf, n, out);
@@ -1034,13 +1038,13 @@ ssize_t gfi_netfd_do(int fd, int events, gfi_netop op, void *arg,
 	if (!pd)
 		return -1;	/* EBADF (negative, not open), ENOMEM */
 	for (;;) {
+		bool nonblock;
 		ssize_t r;
 
-		if (io_begin(pd, &seq, first))
+		if (io_begin(pd, &seq, first, &nonblock))
 			return -1;
 		first = false;
-		/* nonblock is the file's: fixed while users hold it */
-		r = op(fd, arg, pd->nonblock);
+		r = op(fd, arg, nonblock);
 		io_end(pd);
 		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 			       errno != EINTR))
