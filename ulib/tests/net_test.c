@@ -426,7 +426,7 @@ static void client_fn(void *arg)
 static int many_main(void *arg)
 {
 	GFT_FIBER;
-	int n = 1000 / (GFT_SCALE > 10 ? 10 : GFT_SCALE), i, bad = 0;
+	int n = 1000 / GFT_SCALE < 20 ? 20 : 1000 / GFT_SCALE, i, bad = 0;
 	gf_waitgroup_t wg = GF_WAITGROUP_INIT;
 	struct client *cl = calloc((size_t)n, sizeof(*cl));
 	struct server sv = { .n = n };
