@@ -703,8 +703,9 @@ static int pd_arm(struct polldesc *pd, uint64_t seq, int flags)
 			errno = EBADF;
 			return -1;
 		}
-		if (pd->persist && !(flags & ARM_NEW) &&
-		    pd->epoch == atomic_load(&pollepoch))
+		if (flags & ARM_NEW)
+			pd_forget(pd);	/* all it knew was another file's */
+		else if (pd->persist && pd->epoch == atomic_load(&pollepoch))
 			return 0;
 		r = pd_register(pd, seq);
 	} while (r > 0);

@@ -277,6 +277,86 @@ TEST(close_race_no_crosstalk)
 	GFT_RUN(close_race_main, NULL);
 }
 
+/* A reader of plain gf_read (a user's descriptor), for forget_main. */
+static void plain_reader_fn(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->r = gf_read(w->fd, waiter_buf, 16);
+	w->err = errno;
+	gf_waitgroup_done(w->wg);
+}
+
+/*
+ * What the poller knew of a closed socket is forgotten with it: the
+ * next file at its number has no deadline of the old one's, and a
+ * descriptor of the user's there is registered at its wait (the old
+ * socket's registration for life died with it). A socket the runtime
+ * makes forgets what the number knew, however the old file was closed.
+ */
+static int forget_main(void *arg)
+{
+	GFT_FIBER;
+	gf_waitgroup_t wg = GF_WAITGROUP_INIT;
+	struct waiter w = { .wg = &wg };
+	int c, s, c2, s2, sp[2], num;
+
+	(void)arg;
+	EXPECT_EQ(0, tcp_pair("127.0.0.1:0", &c, &s));
+	num = c;
+	EXPECT_EQ(0, gf_net_set_deadline(c, 1, 1));	/* long passed */
+	gf_net_close(c);
+	gf_net_close(s);
+	/* the lowest numbers: the pair's listener, then the dialed one */
+	EXPECT_EQ(0, tcp_pair("127.0.0.1:0", &c2, &s2));
+	EXPECT_TRUE(c2 == num || s2 == num);
+	w.fd = c2 == num ? c2 : s2;
+	gf_waitgroup_add(&wg, 1);
+	EXPECT_TRUE(io_waiting_or_gone(gf_go(waiter_fn, &w)));
+	EXPECT_EQ(1, gf_net_write(w.fd == c2 ? s2 : c2, "a", 1));
+	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg, gf_now() + 10 * SEC));
+	EXPECT_EQ(1, w.r);
+	gf_net_close(c2);
+	gf_net_close(s2);
+
+	EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+	EXPECT_TRUE(sp[0] == num || sp[1] == num);
+	w.fd = sp[0] == num ? sp[0] : sp[1];
+	gf_waitgroup_add(&wg, 1);
+	EXPECT_TRUE(io_waiting_or_gone(gf_go(plain_reader_fn, &w)));
+	EXPECT_EQ(1, write(w.fd == sp[0] ? sp[1] : sp[0], "b", 1));
+	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg, gf_now() + 10 * SEC));
+	EXPECT_EQ(1, w.r);
+	gf_close(sp[0]);
+	gf_close(sp[1]);
+
+	/*
+	 * A deadline on a user's descriptor never waited on, closed with
+	 * close(2): a socket the runtime makes at the number is new.
+	 */
+	EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+	EXPECT_EQ(0, gf_net_set_deadline(sp[1], 1, 1));
+	close(sp[0]);
+	close(sp[1]);
+	/* listener at sp[0]'s number, the dialed socket at sp[1]'s */
+	EXPECT_EQ(0, tcp_pair("127.0.0.1:0", &c2, &s2));
+	EXPECT_EQ(sp[1], c2);
+	w.fd = c2;
+	gf_waitgroup_add(&wg, 1);
+	EXPECT_TRUE(io_waiting_or_gone(gf_go(waiter_fn, &w)));
+	EXPECT_EQ(1, gf_net_write(s2, "c", 1));
+	EXPECT_EQ(0, gf_waitgroup_wait_deadline(&wg, gf_now() + 10 * SEC));
+	EXPECT_EQ(1, w.r);
+	gf_net_close(c2);
+	gf_net_close(s2);
+	return 0;
+}
+
+TEST(close_forgets_the_socket)
+{
+	GFT_RUN(forget_main, NULL);
+}
+
 /* ------------------------------------------------------------ SIGPIPE */
 
 static atomic_int sigpipes;
