@@ -442,14 +442,25 @@ static void pong_fn(void *arg)
 static int syscalls_main(void *arg)
 {
 	GFT_FIBER;
-	bool plain = arg != NULL;
+	int mode = (int)(intptr_t)arg;
+	bool plain = mode == 1;
 	gf_waitgroup_t wg = GF_WAITGROUP_INIT;
 	struct pinger p = { .n = 200, .plain = plain, .wg = &wg };
 	long ctl, fc;
-	int c, s, i;
+	int c, s, i, sp[2];
 	char b = 'x';
 
-	EXPECT_EQ(0, tcp_pair("127.0.0.1:0", &c, &s));
+	if (mode == 2) {
+		/* sockets of the user's, registered at their first wait */
+		EXPECT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+		c = sp[0];
+		s = sp[1];
+		/* a wait that fails registers them as any (the one ADD) */
+		EXPECT_ERR(EAGAIN, gf_net_read_until(c, &b, 1, GF_NOWAIT));
+		EXPECT_ERR(EAGAIN, gf_net_read_until(s, &b, 1, GF_NOWAIT));
+	} else {
+		EXPECT_EQ(0, tcp_pair("127.0.0.1:0", &c, &s));
+	}
 	p.fd = s;
 	gf_waitgroup_add(&wg, 1);
 	/* one round first: every lazy setup done */
@@ -482,6 +493,11 @@ TEST(fast_path_no_epoll_ctl_no_fcntl)
 TEST(fast_path_plain_read_write)
 {
 	GFT_RUN(syscalls_main, (void *)1);
+}
+
+TEST(fast_path_users_socket)
+{
+	GFT_RUN(syscalls_main, (void *)2);
 }
 
 TEST_HARNESS_MAIN
