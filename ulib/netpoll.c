@@ -1087,6 +1087,17 @@ int gfi_netfd_set_deadline(int fd, int64_t rdl, int64_t wdl)
 	if (!pd)
 		return -1;
 	pd_lock_quiet(pd);
+	if (!pd->persist) {
+		/*
+		 * Not a socket registered for its life (those are open until
+		 * gf_close forgets them): is the number open? Deadlines on a
+		 * closed number would go to its next file.
+		 */
+		gfi_unlock(&pd->lock);
+		if (fcntl(fd, F_GETFD) < 0)
+			return -1;	/* EBADF */
+		pd_lock_quiet(pd);
+	}
 	/*
 	 * A fiber waiting now waits under the new deadline (Go's
 	 * SetReadDeadline): it is woken to start its wait over, which

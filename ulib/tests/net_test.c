@@ -170,6 +170,9 @@ static int bad_main(void *arg)
 	/* the port is taken (SO_REUSEADDR does not share a listener) */
 	EXPECT_ERR(EADDRINUSE, gf_net_listen(addr_of("127.0.0.1", lfd), 0));
 	gf_net_close(lfd);
+	/* closed: the number is nobody's */
+	EXPECT_ERR(EBADF, gf_net_set_deadline(lfd, 1, 1));
+	EXPECT_ERR(EBADF, gf_net_read(lfd, &len, 1));
 	return 0;
 }
 
