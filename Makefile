@@ -120,6 +120,12 @@ $(1)/libgfiber.a: $(patsubst ulib/%,$(1)/ulib/%.o,$(basename $(LIB_SRCS)))
 $(1)/tests/%: ulib/tests/%.c $(1)/libgfiber.a $(KHDR) $(LIB_HDRS) $(wildcard ulib/tests/*.h)
 	@mkdir -p $$(@D)
 	$$(CC) $$(CFLAGS_BASE) $$(TEST_CFLAGS) $(2) -o $$@ $$< $(1)/libgfiber.a $$(LDLIBS)
+# Examples that host tests run (echo_test: bin/echo), built with the
+# variant's flags; in bin/, which the test runner does not run.
+$(1)/tests/bin/%: examples/%.c $(1)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_BASE) $(2) -o $$@ $$< $(1)/libgfiber.a $$(LDLIBS)
+$(1)/tests/echo_test: $(1)/tests/bin/echo
 endef
 $(eval $(call variant,$(B),))
 $(eval $(call variant,$(B)/asan,$(SAN_asan)))
@@ -155,6 +161,10 @@ $(B)/selftests/gfibers/settings: $(wildcard selftests/gfibers/settings)
 $(B)/examples/%: examples/%.c $(B)/libgfiber.a $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -static -o $@ $< $(B)/libgfiber.a $(LDLIBS)
+# gf_net_listen/gf_net_dial look names up with getaddrinfo(3), which in a
+# static program loads glibc's NSS modules at run time (numeric addresses
+# need none): glibc's link-time warning about it is noise here.
+$(B)/examples/echo: LDLIBS += -Wl,--no-warnings
 $(B)/tools/%: tools/%.c $(TOOL_LIB_A) $(TOOL_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(TOOL_LIB_A) $(GFPS_LIBS) $(LDLIBS)

@@ -29,8 +29,10 @@
  *    with the fd (data.u64), the descriptor holds the current one: an
  *    event of an older registration (a file closed with a dup still
  *    open, an event reaped before gf_close's EPOLL_CTL_DEL) is dropped.
- *  - Every wait re-adds its fd (EPOLL_CTL_ADD): EEXIST means the file
- *    now at the number is the one registered. A success while the
+ *  - Every wait on a fd of the user's re-adds it (EPOLL_CTL_ADD):
+ *    EEXIST means the file now at the number is the one registered.
+ *    (Sockets of net.c are registered once for their life instead:
+ *    see "Registered for life" below.) A success while the
  *    descriptor counted a registration in this instance means the
  *    registered file went away (closed with close(2), the number now
  *    another file's): the waiters still queued waited on the file that
@@ -42,6 +44,27 @@
  *  while nobody waits on that number again stays parked ("IO wait")
  *  - the kernel said nothing; and a gf_read racing a plain close(2)
  *  and a reuse may read the new file, as read(2) would. Use gf_close.
+ *
+ * Registered for life (Go's pollDesc.init, for net.c): a descriptor
+ * marked persist was added to this poller once - by net.c when the
+ * runtime made the socket (gfi_netfd_init, one EPOLL_CTL_ADD in its
+ * life), or at the first wait of a gf_net_* call on a socket of the
+ * user's - and its waits ask nothing of the kernel: a read or write
+ * that waits is its recv/send and a park. The price is the re-ADD's
+ * check: such a fd must be closed with gf_close (gf_net_close), which
+ * forgets persist; one closed with close(2) and its number reused
+ * would have its next file's waits never woken. A new file made at a
+ * number by the runtime is registered anew whatever the descriptor
+ * remembers (ARM_NEW), so a plain close(2) of a user's fd never
+ * strands the runtime's own sockets. A fork child's new poller re-adds
+ * each persist fd at its next wait (epoch).
+ *
+ * Deadlines of a descriptor (gf_net_set_deadline, Go's
+ * SetReadDeadline): kept per direction in the descriptor, forgotten
+ * with its file; net.c's waits end at the earlier of the call's and the
+ * descriptor's. Setting one wakes the fibers waiting in that direction
+ * (their sudog's elem marks why), which start their wait over under
+ * the new deadline: Go's pollSetDeadline re-arms the waiters' timers.
  *
  * gf_read/gf_write never set O_NONBLOCK: the flag belongs to the open
  * file, shared with whoever else holds it (see fd_io).
@@ -66,7 +89,8 @@
  * then wait forever. fork_child drops the child's references to it and
  * makes a new instance watching the fds that fibers were parked on at
  * the fork (an ADD reports readiness the fd already has); later waits
- * add their own fds (wait_fd adds the fd on every wait). The prepare
+ * add their own fds (wait_fd adds a user's fd on every wait, a persist
+ * one at its first wait in the new poller). The prepare
  * handler holds initlock and pdlock across the fork, so the child never
  * sees a poller half made or a poll descriptor table half grown.
  */
@@ -84,6 +108,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netpoll.h"
 #include "runtime.h"
 
 #ifdef GF_TSAN
@@ -108,6 +133,14 @@ struct polldesc {
 	uint32_t epoch;			/* its poller (pollepoch), 0: none */
 	uint64_t seq;			/* gf_close calls on this number */
 	struct gfi_waitq rq, wq;	/* waiting fibers */
+	/*
+	 * The file now at the number, as net.c knows it (reset when the
+	 * number gets another file: gf_close, or a registration that found
+	 * the old one gone).
+	 */
+	bool persist;			/* registered for its life: no re-ADD */
+	bool nonblock;			/* made O_NONBLOCK by the runtime */
+	int64_t rdl, wdl;		/* gf_net_set_deadline's, GFI_FOREVER */
 };
 
 /* -1 until the first IO wait; published (release) after breakfd */
@@ -339,7 +372,19 @@ static struct polldesc *pd_lookup(int fd)
 	return __atomic_load_n(&a[fd], __ATOMIC_ACQUIRE);
 }
 
-static struct polldesc *pd_get(int fd)
+/* A number's descriptor knows nothing of the file now at it. */
+static void pd_forget(struct polldesc *pd)
+{
+	pd->persist = pd->nonblock = false;
+	pd->rdl = pd->wdl = GFI_FOREVER;
+}
+
+/*
+ * The descriptor of fd, made on first use. open: the caller knows fd is
+ * open (it just made it); otherwise fcntl(F_GETFD) checks it, once per
+ * number: a bad fd (2^30) must not size the table.
+ */
+static struct polldesc *pd_get_open(int fd, bool open)
 {
 	struct polldesc **a, *pd;
 	int n;
@@ -351,8 +396,7 @@ static struct polldesc *pd_get(int fd)
 	pd = pd_lookup(fd);
 	if (pd)
 		return pd;
-	/* Once per number: a bad fd (2^30) must not size the table. */
-	if (fcntl(fd, F_GETFD) < 0)
+	if (!open && fcntl(fd, F_GETFD) < 0)
 		return NULL;	/* EBADF */
 	pthread_mutex_lock(&pdlock);
 	n = atomic_load(&npds);
@@ -385,10 +429,16 @@ static struct polldesc *pd_get(int fd)
 			return NULL;
 		}
 		pd->fd = fd;
+		pd_forget(pd);
 		__atomic_store_n(&a[fd], pd, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&pdlock);
 	return pd;
+}
+
+static struct polldesc *pd_get(int fd)
+{
+	return pd_get_open(fd, false);
 }
 
 /* Make a fiber woken by the poller runnable (no P: the global queue). */
@@ -565,8 +615,10 @@ static int pd_register(struct polldesc *pd, uint64_t seq)
 	}
 	if (!r) {
 		/* Kept: a new file at this number, or a new poller. */
-		if (pd->epoch == epoch)
+		if (pd->epoch == epoch) {
 			stale = pd_evict(pd);
+			pd_forget(pd);
+		}
 		pd->gen = gen;
 		pd->epoch = epoch;
 		pd->rready = pd->pend_r;
@@ -605,13 +657,75 @@ static int fd_ready(int fd, int events)
 	return rev;
 }
 
-static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
-		   uintptr_t pc)
+/*
+ * The earlier of two deadlines (GF_FOREVER: none). The one place that
+ * knows what a deadline value means, with deadline_passed.
+ */
+static int64_t deadline_min(int64_t a, int64_t b)
+{
+	if (a == GFI_FOREVER)
+		return b;
+	if (b == GFI_FOREVER)
+		return a;
+	return a < b ? a : b;
+}
+
+/*
+ * A sudog woken by gf_net_set_deadline (elem, unused otherwise here):
+ * not an event, the wait starts over under the new deadline.
+ */
+static char deadline_changed;
+
+/* How a wait treats its descriptor (pd_arm's and wait_fd's flags). */
+enum {
+	WAIT_NET = 1,	/* net.c's: registered for life, per-fd deadlines */
+	ARM_PERSIST = 1,	/* registered for its life from now on */
+	ARM_NEW = 2,	/* a new file: registered whatever pd remembers */
+};
+
+/*
+ * pd locked and quiet, its fd registered in this poller, as a new
+ * generation unless the descriptor is registered for its life
+ * (persist, set by ARM_PERSIST: net.c's waits and registrations) and
+ * already in this poller: then nothing is asked of the kernel.
+ * ARM_NEW: a new file, registered anyway. Returns 0 (locked), -1
+ * with errno (unlocked): EBADF when a gf_close came after seq was
+ * sampled, epoll_ctl's.
+ */
+static int pd_arm(struct polldesc *pd, uint64_t seq, int flags)
+{
+	int r;
+
+	do {
+		pd_lock_quiet(pd);
+		if (seq != UINT64_MAX && seq != pd->seq) {
+			gfi_unlock(&pd->lock);
+			errno = EBADF;
+			return -1;
+		}
+		if (flags & ARM_NEW)
+			pd_forget(pd);	/* all it knew was another file's */
+		else if (pd->persist && pd->epoch == atomic_load(&pollepoch))
+			return 0;
+		r = pd_register(pd, seq);
+	} while (r > 0);
+	if (r < 0) {
+		gfi_unlock(&pd->lock);
+		return -1;
+	}
+	if (flags & ARM_PERSIST)
+		pd->persist = true;
+	return 0;
+}
+
+static int wait_fd(int fd, int events, int64_t until, uint64_t seq,
+		   int flags, uintptr_t pc)
 {
 	struct gfi_sudog rsg, wsg;
 	struct polldesc *pd;
 	gfi_g *gp = gfi_getg();
-	int rev = 0, r;
+	int64_t deadline;
+	int rev = 0;
 	struct gfi_sudog *w;
 
 	if (!(events & (EPOLLIN | EPOLLOUT)) ||
@@ -636,15 +750,14 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 	 */
 	__tsan_release(pd);
 #endif
-	/* Re-added every time: the fd may have been closed and reused. */
-	do {
-		pd_lock_quiet(pd);
-		r = pd_register(pd, seq);
-	} while (r > 0);
-	if (r < 0) {
-		gfi_unlock(&pd->lock);
+again:
+	/*
+	 * Re-added at every wait unless registered for its life: a fd of
+	 * the user's may have been closed with close(2) and the number
+	 * reused (see the top of this file).
+	 */
+	if (pd_arm(pd, seq, flags & WAIT_NET ? ARM_PERSIST : 0))
 		return -1;
-	}
 	if ((events & EPOLLIN) && pd->rready) {
 		pd->rready = false;
 		rev |= EPOLLIN;
@@ -657,11 +770,20 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 		gfi_unlock(&pd->lock);
 		return rev;
 	}
+	deadline = until;
+	if (flags & WAIT_NET)
+		deadline = deadline_min(until, events & EPOLLIN ? pd->rdl
+								 : pd->wdl);
 	if (deadline_passed(deadline) || !gp) {
 		gfi_unlock(&pd->lock);
-		/* an edge the poller has not reaped yet (a new registration
-		 * reports one): ask the fd itself */
-		rev = fd_ready(fd, events);
+		/*
+		 * An edge the poller has not reaped yet (a new registration
+		 * reports one): ask the fd itself. Not for net.c, whose
+		 * attempt just found it not ready: poll(2) may say POLLOUT
+		 * while send(2) still fails with EAGAIN (a small send
+		 * buffer), and the caller would try again forever.
+		 */
+		rev = flags & WAIT_NET ? 0 : fd_ready(fd, events);
 		if (rev)
 			return rev;
 		errno = !gp ? EPERM : deadline == GFI_NOWAIT ? EAGAIN
@@ -689,6 +811,8 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 		errno = ETIMEDOUT;
 		return -1;
 	}
+	if (w->elem == &deadline_changed)
+		goto again;
 	if (!w->success) {
 		errno = EBADF;		/* evicted: the fd was closed */
 		return -1;
@@ -698,13 +822,13 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 
 GF_API int gf_wait_fd(int fd, int events)
 {
-	return wait_fd(fd, events, GFI_FOREVER, UINT64_MAX,
+	return wait_fd(fd, events, GFI_FOREVER, UINT64_MAX, 0,
 		       (uintptr_t)__builtin_return_address(0));
 }
 
 GF_API int gf_wait_fd_until(int fd, int events, gf_deadline_t until)
 {
-	return wait_fd(fd, events, until.ns, UINT64_MAX,
+	return wait_fd(fd, events, until.ns, UINT64_MAX, 0,
 		       (uintptr_t)__builtin_return_address(0));
 }
 
@@ -712,9 +836,11 @@ GF_API int gf_wait_fd_until(int fd, int events, gf_deadline_t until)
  * An IO attempt of gf_read/gf_write on pd's fd begins: counted in users
  * so that gf_close never closes the number under it (Go's fdMutex
  * reference). *seq: the close count the call began with (first: taken
- * now). Fails with EBADF once a gf_close began since.
+ * now). Fails with EBADF once a gf_close began since. *nonblock (when
+ * asked): whether the runtime made the file O_NONBLOCK.
  */
-static int io_begin(struct polldesc *pd, uint64_t *seq, bool first)
+static int io_begin(struct polldesc *pd, uint64_t *seq, bool first,
+		    bool *nonblock)
 {
 	gfi_lock(&pd->lock);
 	if (first)
@@ -724,6 +850,8 @@ static int io_begin(struct polldesc *pd, uint64_t *seq, bool first)
 		errno = EBADF;
 		return -1;
 	}
+	if (nonblock)
+		*nonblock = pd->nonblock;
 	pd->users++;
 	gfi_unlock(&pd->lock);
 	return 0;
@@ -801,7 +929,7 @@ static ssize_t fd_io(int fd, void *buf, size_t n, bool out, uintptr_t pc)
 	for (;;) {
 		ssize_t r;
 
-		if (io_begin(pd, &seq, first))
+		if (io_begin(pd, &seq, first, NULL))
 			return -1;
 		first = false;
 		r = io_try(fd, buf, n, out);
@@ -810,7 +938,7 @@ static ssize_t fd_io(int fd, void *buf, size_t n, bool out, uintptr_t pc)
 			       errno != EINTR))
 			return r;
 		if (errno != EINTR &&
-		    wait_fd(fd, out ? EPOLLOUT : EPOLLIN, GFI_FOREVER, seq,
+		    wait_fd(fd, out ? EPOLLOUT : EPOLLIN, GFI_FOREVER, seq, 0,
 			    pc) < 0)
 			return -1;
 	}
@@ -873,6 +1001,7 @@ GF_API int gf_close(int fd)
 	pd->seq++;
 	pd->gen++;	/* events reaped before the DEL are stale */
 	pd->epoch = 0;
+	pd_forget(pd);
 	list = pd_evict(pd);
 	deferred = pd->users > 0;
 	pd->close_deferred = deferred;
@@ -881,4 +1010,114 @@ GF_API int gf_close(int fd)
 	if (deferred)
 		return 0;
 	return close_finish(pd);
+}
+
+/* ------------------------------------------------------------ net.c's */
+
+int gfi_netfd_init(int fd, bool nonblock)
+{
+	struct polldesc *pd;
+
+	if (gfi_runtime_init() || poller_init())
+		return -1;
+	pd = pd_get_open(fd, true);
+	if (!pd)
+		return -1;
+	/*
+	 * A new file at the number, whatever the descriptor remembers:
+	 * registered now (a file at the number closed with close(2) left
+	 * its waiters, evicted here), never again in this poller.
+	 */
+	if (pd_arm(pd, UINT64_MAX, ARM_PERSIST | ARM_NEW))
+		return -1;
+	pd->nonblock = nonblock;
+	gfi_unlock(&pd->lock);
+	return 0;
+}
+
+ssize_t gfi_netfd_do(int fd, int events, gfi_netop op, void *arg,
+		     int64_t until, uintptr_t pc)
+{
+	struct polldesc *pd = pd_get(fd);
+	uint64_t seq = 0;
+	bool first = true;
+
+	if (!pd)
+		return -1;	/* EBADF (negative, not open), ENOMEM */
+	for (;;) {
+		bool nonblock;
+		ssize_t r;
+
+		if (io_begin(pd, &seq, first, &nonblock))
+			return -1;
+		first = false;
+		r = op(fd, arg, nonblock);
+		io_end(pd);
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+			       errno != EINTR))
+			return r;
+		/* a gf_close from here on fails the wait (seq) */
+		gfi_chaos(GFI_CHAOS_PARK);
+		if (errno != EINTR &&
+		    wait_fd(fd, events, until, seq, WAIT_NET, pc) < 0)
+			return -1;
+	}
+}
+
+int gfi_netfd_wait(int fd, int events, int64_t until, uintptr_t pc)
+{
+	return wait_fd(fd, events, until, UINT64_MAX, WAIT_NET, pc) < 0 ? -1
+									: 0;
+}
+
+/* Wake q's waiters to start their wait over (set_deadline): list. */
+static struct gfi_sudog *pd_rewake(struct gfi_waitq *q,
+				   struct gfi_sudog *list)
+{
+	struct gfi_sudog *sg;
+
+	while ((sg = gfi_waitq_dequeue(q))) {
+		sg->success = false;
+		sg->elem = &deadline_changed;
+		sg->next = list;
+		list = sg;
+	}
+	return list;
+}
+
+int gfi_netfd_set_deadline(int fd, int64_t rdl, int64_t wdl)
+{
+	struct polldesc *pd = pd_get(fd);
+	struct gfi_sudog *list = NULL;
+
+	if (!pd)
+		return -1;
+	pd_lock_quiet(pd);
+	if (!pd->persist) {
+		/*
+		 * Not a socket registered for its life (those are open until
+		 * gf_close forgets them): is the number open? Deadlines on a
+		 * closed number would go to its next file.
+		 */
+		gfi_unlock(&pd->lock);
+		if (fcntl(fd, F_GETFD) < 0)
+			return -1;	/* EBADF */
+		pd_lock_quiet(pd);
+	}
+	/*
+	 * A fiber waiting now waits under the new deadline (Go's
+	 * SetReadDeadline): it is woken to start its wait over, which
+	 * fails at once when the deadline has passed. A wait on both
+	 * directions (gf_wait_fd's) is in both queues: it is woken once,
+	 * by the first dequeue that wins its selectdone.
+	 */
+	if (rdl != pd->rdl)
+		list = pd_rewake(&pd->rq, list);
+	if (wdl != pd->wdl)
+		list = pd_rewake(&pd->wq, list);
+	pd->rdl = rdl;
+	pd->wdl = wdl;
+	gfi_unlock(&pd->lock);
+	ready_evicted(list);
+	return 0;
 }
