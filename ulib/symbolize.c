@@ -10,16 +10,15 @@
  * first dump dlopen()s libdw.so.1 and fills a table of pointers with
  * dlsym(); dwnames.h calls libdw through it. Not loaded when GF_NO_LIBDW=1,
  * in a static binary (dlopen there would bring a second libc into the
- * process: libgfiber.a leaves dlopen a weak reference, which a static link
- * does not pull in), or in a fork child of a TSan build (no thread may
+ * process; and libgfiber does not name dlopen, see dynamic_func), or in a fork child of a TSan build (no thread may
  * start there). Each dump that cannot use it says why in its first line,
- * and names its code from the symbol tables: "fn+0x2a", no file:line.
+ * and names its code from the symbol tables: the function and offset, no
+ * file:line.
  *
  * libdw runs on one thread of its own, the symbolizer, started with libdw:
- * a dump may run on a fiber, whose 64 KiB stack libdw's DWARF parsing is
- * not written for (the tools' selftests ran it on a thread of its own for
- * the same reason), and one thread needs no lock around libdw, which is
- * not thread-safe. The thread is the runtime's (gfi_thread_own): the
+ * a dump may run on a fiber, whose 64 KiB stack libdw overflows (it needs
+ * more than 128 KiB, see SYMBOLIZER_STACK), and one thread needs no lock
+ * around libdw, which is not thread-safe. The thread is the runtime's (gfi_thread_own): the
  * deadlock check does not take it for a plain thread that could wake a
  * fiber. It formats a fiber's lines into memory; the dump's own thread
  * writes them, so a dump stuck on a full pipe holds no other dump up.
@@ -64,6 +63,7 @@ struct object {
 	uintptr_t bias;
 	uintptr_t lo, hi;		/* loaded range */
 	const char *path;		/* NULL: the executable */
+	unsigned int order;		/* in dl_iterate_phdr's: load order */
 	struct sym *syms;
 	size_t nsyms;
 	struct object *next;
@@ -141,6 +141,7 @@ static void load_symbols(struct object *o, const char *path)
 
 static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
+	static unsigned int order;
 	struct object *o;
 	uintptr_t lo = UINTPTR_MAX, hi = 0;
 	int i;
@@ -163,6 +164,7 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
 	if (!o)
 		return 0;
 	o->bias = info->dlpi_addr;
+	o->order = order++;
 	o->lo = lo;
 	o->hi = hi;
 	if (info->dlpi_name && info->dlpi_name[0] == '/') {
@@ -176,18 +178,23 @@ static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-/* The object holding pc and, in *s, the function containing it (or NULL). */
-static const struct object *sym_lookup(uintptr_t pc, const struct sym **s)
+static void objects_load(void)
 {
-	struct object *o;
-
-	*s = NULL;
 	pthread_mutex_lock(&symlock);
 	if (!objects_loaded) {
 		objects_loaded = true;
 		dl_iterate_phdr(phdr_cb, NULL);
 	}
 	pthread_mutex_unlock(&symlock);
+}
+
+/* The object holding pc and, in *s, the function containing it (or NULL). */
+static const struct object *sym_lookup(uintptr_t pc, const struct sym **s)
+{
+	struct object *o;
+
+	*s = NULL;
+	objects_load();
 	for (o = objects; o; o = o->next) {
 		size_t lo = 0, hi = o->nsyms;
 
@@ -245,6 +252,39 @@ static int symtab_frame(uintptr_t pc, bool retaddr, struct gfi_frame *f)
 
 /* ---------------------------------------------------------- libdw */
 
+/*
+ * The function name as the dynamic linker binds it: from the first object
+ * in load order that defines it (libc.so.6; a sanitizer's interceptor
+ * before it). For dlopen and dlsym, which libgfiber does not name: in a
+ * static link that names dlopen, glibc's linker warning says that the
+ * program needs the shared libraries at run time, for every program
+ * linked with libgfiber.a, though a static binary never loads libdw.
+ */
+static void *dynamic_func(const char *name)
+{
+	const struct object *o, *best = NULL;
+	const struct sym *found = NULL;
+	size_t len = strlen(name), i;
+
+	objects_load();
+	for (o = objects; o; o = o->next) {
+		if (best && o->order > best->order)
+			continue;
+		for (i = 0; i < o->nsyms; i++) {
+			const char *n = o->syms[i].name;
+
+			/* "name", or versioned "name@..." in a .symtab */
+			if (!strncmp(n, name, len) &&
+			    (n[len] == 0 || n[len] == '@')) {
+				best = o;
+				found = &o->syms[i];
+				break;
+			}
+		}
+	}
+	return found ? (void *)found->addr : NULL;
+}
+
 #if __has_include(<elfutils/libdwfl.h>)
 #include <elfutils/libdwfl.h>
 
@@ -271,11 +311,6 @@ static struct {
 #include "dwnames.h"
 
 #define HAVE_LIBDW 1
-
-/* A static link leaves these NULL rather than pull libc.a's dlopen in. */
-#pragma weak dlopen
-#pragma weak dlsym
-#pragma weak dlerror
 #endif /* libdw's headers */
 
 /*
@@ -313,19 +348,22 @@ static void dw_fail(const char *what, const char *detail)
 /* On the symbolizer thread: dlopen, dlsym each function. */
 static void dw_load(void)
 {
+	__typeof__(dlopen) *d_open = dynamic_func("dlopen");
+	__typeof__(dlsym) *d_sym = dynamic_func("dlsym");
+	__typeof__(dlerror) *d_error = dynamic_func("dlerror");
 	void *h;
 
-	if (!dlopen || !dlsym || !dlerror) {
-		dw_fail("libdw.so.1 not loaded: no dlopen (static link)", NULL);
+	if (!d_open || !d_sym || !d_error) {
+		dw_fail("libdw.so.1 not loaded: no dlopen in this process", NULL);
 		return;
 	}
-	h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+	h = d_open("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (!h) {
-		dw_fail("libdw.so.1 not found", dlerror());
+		dw_fail("libdw.so.1 not loaded", d_error());
 		return;
 	}
 #define DW_SYM(f)							\
-	dw.f = (__typeof__(f) *)dlsym(h, #f);				\
+	dw.f = (__typeof__(f) *)d_sym(h, #f);				\
 	if (!dw.f) {							\
 		dw_fail("libdw.so.1 has no " #f, NULL);			\
 		return;							\
@@ -397,12 +435,14 @@ static void *symbolizer(void *unused)
 }
 
 /*
- * The symbolizer's stack. libdw's deepest user here (a lookup in a large
- * CU, a separate debug file) measured under 64 KiB on this project's
- * programs (sym_test); a thread's default stack size gives it a margin
- * without touching more memory than it uses.
+ * The symbolizer's stack. Measured (sched_test's dumps, built with
+ * -DSYMBOLIZER_STACK): libdw's loading and lookups overflow 128 KiB and
+ * pass with 256 KiB, twice a fiber's default stack and more; a thread's
+ * default size gives a wide margin, and only the pages used are touched.
  */
+#ifndef SYMBOLIZER_STACK
 #define SYMBOLIZER_STACK	(8 << 20)
+#endif
 
 /* Start the thread once; 0, or an errno. */
 static int symbolizer_start(void)

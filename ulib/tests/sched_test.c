@@ -363,21 +363,48 @@ static void sigquit_child(void)
 static gf_fiber_t *quit_main_g;
 static gf_chan_t *quit_release;
 
+static int quit_pipe[2], quit_stderr;
+
+/*
+ * The dump goes to stderr, here a pipe that quitter reads until the dump
+ * is complete (its last fiber, quitter itself, printed), then copies to
+ * the real stderr: the process must not exit before the dumper thread
+ * is done, however long loading libdw takes (under ASan, more than the
+ * 200 ms this waited before).
+ */
 static void quitter(void *arg)
 {
+	static char buf[16384];
+	size_t got = 0;
+	ssize_t r;
+	char *q;
+
 	(void)arg;
 	/* main parked for sure (the status is the runtime's, see above) */
 	while ((atomic_load(&quit_main_g->status) & ~GSCAN) !=
 	       GFIBERS_GWAITING)
 		gf_sleep(1000000);
 	kill(getpid(), SIGQUIT);
-	gf_sleep(200000000);		/* the dump thread writes */
+	while (got + 1 < sizeof(buf) &&
+	       (r = read(quit_pipe[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += (size_t)r;
+		buf[got] = 0;
+		q = strstr(buf, "fiber 2 [");
+		if (q && strstr(q, "\n\n"))
+			break;
+	}
+	if (write(quit_stderr, buf, got) < 0)
+		(void)0;	/* the parent's check says it */
 	gf_chan_close(quit_release);
 }
 
 static int quit_main(void *arg)
 {
 	(void)arg;
+	if (pipe(quit_pipe))
+		return 1;
+	quit_stderr = dup(2);
+	dup2(quit_pipe[1], 2);
 	quit_main_g = gf_self();
 	quit_release = gf_chan_make(0, 0);
 	gf_go(quitter, NULL);
