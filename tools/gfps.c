@@ -331,19 +331,25 @@ static void infos_free(size_t n)
 	infos = NULL;
 }
 
-/* --site: a substring of the wait site's name or file:line */
+/*
+ * --site: a substring of the wait site as any output names it: function,
+ * file:line, address, function+0xoff, and module+0xoff (all a site with
+ * no symbol has).
+ */
 static bool site_match(const struct info *in)
 {
-	char buf[512];
+	char buf[1024];
 
 	if (!opt.site)
 		return true;
 	for (int i = 0; i < in->wait.nlocs; i++) {
 		const struct dw_loc *l = &in->wait.locs[i];
 
-		snprintf(buf, sizeof(buf), "%s %s:%d 0x%" PRIx64,
+		snprintf(buf, sizeof(buf),
+			 "%s %s:%d 0x%" PRIx64 " %s+0x%" PRIx64 " %s+0x%" PRIx64,
 			 l->func ? l->func : "", l->file ? l->file : "", l->line,
-			 in->wait.pc);
+			 in->wait.pc, l->func ? l->func : "", l->funcoff,
+			 l->module ? l->module : "", l->modoff);
 		if (strstr(buf, opt.site))
 			return true;
 	}
@@ -900,7 +906,8 @@ static void usage(FILE *to, int rc)
 "  -c, --comm NAME       only processes named NAME\n"
 "      --status S        only fibers in status S (waiting, leaked, ...)\n"
 "      --reason R        only fibers waiting for R ('chan receive', ...)\n"
-"      --site TEXT       only groups whose wait site's function or file:line has TEXT\n"
+"      --site TEXT       only groups whose wait site's function, file:line,\n"
+"                        address or module+0xoffset has TEXT\n"
 "      --min-wait D      only fibers waiting at least D (500ms, 5s, 5m, 2h)\n"
 "      --leaked          only fibers the runtime proved can never wake\n"
 "  -a, --all             every fiber by itself, not groups\n"
