@@ -376,13 +376,29 @@ static void dw_load(void)
 	dw_state = 1;
 }
 
+/* glibc's count of objects loaded and unloaded so far (dl_phdr_info). */
+static int count_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	unsigned long long *n = data;
+
+	if (size < offsetof(struct dl_phdr_info, dlpi_subs) +
+		   sizeof(info->dlpi_subs))
+		return 1;	/* no counts: always report again */
+	n[0] = info->dlpi_adds;
+	n[1] = info->dlpi_subs;
+	return 1;
+}
+
 /*
- * On the symbolizer thread, before each dump: the modules of
+ * On the symbolizer thread, before each dump: when an object was loaded
+ * or unloaded since the last one (dlopen, dlclose), the modules of
  * /proc/self/maps reported again. libdwfl keeps a module reported again
  * at the same place with what it parsed, and drops those gone.
  */
 static void dw_refresh(void *arg)
 {
+	static unsigned long long seen[2];	/* the counts reported */
+	unsigned long long now[2] = { ~0ULL, ~0ULL };
 	const char **why = arg;
 	int e;
 
@@ -400,7 +416,12 @@ static void dw_refresh(void *arg)
 			*why = dw_why;
 			return;
 		}
+		seen[0] = seen[1] = ~0ULL;	/* none reported yet */
 	}
+	/* (without glibc's counts, now stays ~0: reported each time) */
+	dl_iterate_phdr(count_cb, now);
+	if (now[0] != ~0ULL && now[0] == seen[0] && now[1] == seen[1])
+		return;
 	dw.dwfl_report_begin(dwfl);
 	e = dw.dwfl_linux_proc_report(dwfl, getpid());
 	if (dw.dwfl_report_end(dwfl, NULL, NULL) || e) {
@@ -409,7 +430,11 @@ static void dw_refresh(void *arg)
 		snprintf(buf, sizeof(buf), "libdw: reading /proc/self/maps: %s",
 			 e > 0 ? strerror(e) : dw.dwfl_errmsg(-1));
 		*why = buf;
+		seen[0] = ~0ULL;	/* try again next time */
+		return;
 	}
+	seen[0] = now[0];
+	seen[1] = now[1];
 }
 #endif /* HAVE_LIBDW */
 
