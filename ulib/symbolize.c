@@ -445,12 +445,14 @@ static void *symbolizer(void *unused)
 	pthread_mutex_lock(&symt.lock);
 	for (;;) {
 		void (*fn)(void *);
+		void *arg;
 
 		while (!symt.fn || symt.answered == symt.asked)
 			pthread_cond_wait(&symt.req, &symt.lock);
 		fn = symt.fn;
+		arg = symt.arg;
 		pthread_mutex_unlock(&symt.lock);
-		fn(symt.arg);
+		fn(arg);
 		pthread_mutex_lock(&symt.lock);
 		symt.fn = NULL;
 		symt.answered++;
