@@ -134,6 +134,20 @@ static int dwn_symbolize(Dwfl *dwfl, uint64_t pc, bool retaddr,
 	symname = DW(dwfl_module_addrinfo)(m, a, &off, &sym, NULL, NULL, NULL);
 
 	cu = DW(dwfl_module_addrdie)(m, a, &bias);
+	if (!cu) {
+		/*
+		 * libdw trusts .debug_aranges when there is one, and clang
+		 * emits none: a clang program linked with gcc's crt files has
+		 * aranges for those alone. Every CU's own ranges, then.
+		 */
+		Dwarf_Die *c = NULL;
+
+		while ((c = DW(dwfl_module_nextcu)(m, c, &bias)))
+			if (DW(dwarf_haspc)(c, a - bias) == 1) {
+				cu = c;
+				break;
+			}
+	}
 	if (cu) {
 		Dwarf_Die scopes[DWN_MAXDEPTH];
 		int ns = dwn_concrete_scopes(cu, a - bias, scopes, DWN_MAXDEPTH), i;
@@ -141,8 +155,17 @@ static int dwn_symbolize(Dwfl *dwfl, uint64_t pc, bool retaddr,
 		const char *file = NULL;
 		int line = 0;
 
-		if (l)
+		if (l) {
 			file = DW(dwfl_lineinfo)(l, NULL, &line, NULL, NULL, NULL);
+		} else {
+			/* (the same aranges: the CU's own line table) */
+			Dwarf_Line *dl = DW(dwarf_getsrc_die)(cu, a - bias);
+
+			if (dl) {
+				file = DW(dwarf_linesrc)(dl, NULL, NULL);
+				DW(dwarf_lineno)(dl, &line);
+			}
+		}
 		/* innermost first: scopes[] is outermost first */
 		for (i = ns - 1; i >= 0 && n < max; i--) {
 			int tag = DW(dwarf_tag)(&scopes[i]);
@@ -176,7 +199,7 @@ static int dwn_symbolize(Dwfl *dwfl, uint64_t pc, bool retaddr,
 		if (n && !out[n - 1].inlined && symname && out[n - 1].func &&
 		    !strcmp(out[n - 1].func, symname))
 			out[n - 1].funcoff = off + (pc - a);
-		if (!n && l) {
+		if (!n && file) {
 			/* line info but no scope (assembly): the symbol's name */
 			out[0].file = file;
 			out[0].line = line;

@@ -294,10 +294,12 @@ static void *dynamic_func(const char *name)
 	X(dwfl_linux_proc_report) X(dwfl_report_end)			\
 	X(dwfl_linux_proc_find_elf) X(dwfl_standard_find_debuginfo)	\
 	X(dwfl_addrmodule) X(dwfl_module_info) X(dwfl_module_addrinfo)	\
-	X(dwfl_module_addrdie) X(dwfl_module_getsrc) X(dwfl_lineinfo)	\
+	X(dwfl_module_addrdie) X(dwfl_module_nextcu)			\
+	X(dwfl_module_getsrc) X(dwfl_lineinfo)				\
 	X(dwarf_formstring) X(dwarf_attr_integrate) X(dwarf_attr)	\
 	X(dwarf_formudata) X(dwarf_child) X(dwarf_siblingof)		\
-	X(dwarf_tag) X(dwarf_haspc) X(dwarf_getsrcfiles) X(dwarf_filesrc)
+	X(dwarf_tag) X(dwarf_haspc) X(dwarf_getsrcfiles) X(dwarf_filesrc)	\
+	X(dwarf_getsrc_die) X(dwarf_linesrc) X(dwarf_lineno)
 
 /* typeof names no symbol: libgfiber has no reference to libdw */
 static struct {
