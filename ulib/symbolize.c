@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -253,9 +252,10 @@ static int symtab_frame(uintptr_t pc, bool retaddr, struct gfi_frame *f)
 /* ---------------------------------------------------------- libdw */
 
 /*
- * The function name as the dynamic linker binds it: from the first object
- * in load order that defines it (libc.so.6; a sanitizer's interceptor
- * before it). For dlopen and dlsym, which libgfiber does not name: in a
+ * The function name as the dynamic linker binds it: from the first shared
+ * object in load order that defines it (libc.so.6; a sanitizer's
+ * interceptor before it). NULL in a static binary, whose own copy of
+ * dlopen would load a second libc. For dlopen and dlsym, which libgfiber does not name: in a
  * static link that names dlopen, glibc's linker warning says that the
  * program needs the shared libraries at run time, for every program
  * linked with libgfiber.a, though a static binary never loads libdw.
@@ -268,7 +268,7 @@ static void *dynamic_func(const char *name)
 
 	objects_load();
 	for (o = objects; o; o = o->next) {
-		if (best && o->order > best->order)
+		if (!o->path || (best && o->order > best->order))
 			continue;
 		for (i = 0; i < o->nsyms; i++) {
 			const char *n = o->syms[i].name;
@@ -551,7 +551,8 @@ const char *gfi_sym_begin(void)
 #ifndef HAVE_LIBDW
 	return "libgfiber built without elfutils' headers";
 #else
-	if (!getauxval(AT_BASE))
+	/* (not AT_BASE: 0 too for a program run as "ld.so ./prog") */
+	if (!dynamic_func("dlopen"))
 		return "a static binary does not load libdw.so.1";
 	if (symt.no_thread)
 		return "no symbolizer thread in a fork child of a TSan build";
