@@ -45,7 +45,7 @@ EX_SRCS   := $(wildcard examples/*.c)
 TOOL_SRCS := $(wildcard tools/*.c)
 # tools/lib/: code the tools share with the selftests (the elfutils symbolizer)
 TOOL_LIB  := $(wildcard tools/lib/*.c)
-TOOL_LIB_HDRS := $(wildcard tools/lib/*.h)
+TOOL_LIB_HDRS := $(wildcard tools/lib/*.h) ulib/dwnames.h
 # ... as an archive: a program links only what it uses (a selftest that
 # names no PC carries no elfutils)
 TOOL_LIB_A := $(B)/tools/lib/libtools.a

@@ -748,16 +748,26 @@ GF_API const char *gf_label_get(const char *key);
  * gf_dump - write every live fiber to fd, Go style:
  *
  *	fiber 7 [chan receive, 5 minutes]:
- *	  user_fn+0x2a
- *	  ...
- *	created by spawner+0x18 in fiber 1
+ *	user_fn(...)
+ *		/src/server.c:88 +0x2a
+ *	...
+ *	created by spawner in fiber 1
+ *		/src/server.c:41 +0x18
  *	labels: {req=42}
  *
  * Frames are the user's (runtime frames hidden unless GF_TRACEBACK=all),
  * walked through frame pointers: compile with -fno-omit-frame-pointer
- * for full traces; the wait site (first line) is always exact. A fiber
- * whose function blocked in a tail call shows "fn (blocked in a tail
- * call)". Fibers not parked show their id and status only (they may be
+ * for full traces; the wait site (first frame) is always exact. Each
+ * frame is the function, then its file:line (of the call, for a caller)
+ * and offset; an inlined call is a frame of its own, with no offset.
+ * Names come from DWARF through libdw.so.1 (elfutils; Debian's libdw1),
+ * loaded at the first dump, never linked: debug info in the binary or in
+ * a separate file found by build-id under /usr/lib/debug. Without it
+ * (not installed, GF_NO_LIBDW=1, a static binary) the ELF symbol tables
+ * name the functions ("user_fn(...)" then "\t? +0x2a"), and the dump's
+ * first line says so and why: "symbols: symbol table only (...)". A
+ * fiber whose function blocked in a tail call shows "(blocked in a tail
+ * call)" after its function's line. Fibers not parked show their id and status only (they may be
  * running: the dump does not stop the world). A parked fiber is held
  * still only while what is printed of it is copied, never while it is
  * written: a slow or full fd delays the dump, not the fiber's wakers.

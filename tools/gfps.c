@@ -99,7 +99,7 @@ static void procs_close(void)
 struct named {
 	uint64_t pc;
 	int nlocs;
-	struct gfps_loc locs[MAXLOCS];
+	struct dw_loc locs[MAXLOCS];
 };
 
 struct info {
@@ -138,7 +138,7 @@ static const char *base(const char *path)
 /* "func (file.c:39)", "func+0x24", "module+0x1234", "0x401c3f" or "-" */
 static char *site_str(const struct named *nm, char *buf, size_t len)
 {
-	const struct gfps_loc *l = &nm->locs[0];
+	const struct dw_loc *l = &nm->locs[0];
 
 	if (!nm->pc)
 		snprintf(buf, len, "-");
@@ -331,19 +331,25 @@ static void infos_free(size_t n)
 	infos = NULL;
 }
 
-/* --site: a substring of the wait site's name or file:line */
+/*
+ * --site: a substring of the wait site as any output names it: function,
+ * file:line, address, function+0xoff, and module+0xoff (all a site with
+ * no symbol has).
+ */
 static bool site_match(const struct info *in)
 {
-	char buf[512];
+	char buf[1024];
 
 	if (!opt.site)
 		return true;
 	for (int i = 0; i < in->wait.nlocs; i++) {
-		const struct gfps_loc *l = &in->wait.locs[i];
+		const struct dw_loc *l = &in->wait.locs[i];
 
-		snprintf(buf, sizeof(buf), "%s %s:%d 0x%" PRIx64,
+		snprintf(buf, sizeof(buf),
+			 "%s %s:%d 0x%" PRIx64 " %s+0x%" PRIx64 " %s+0x%" PRIx64,
 			 l->func ? l->func : "", l->file ? l->file : "", l->line,
-			 in->wait.pc);
+			 in->wait.pc, l->func ? l->func : "", l->funcoff,
+			 l->module ? l->module : "", l->modoff);
 		if (strstr(buf, opt.site))
 			return true;
 	}
@@ -370,7 +376,7 @@ static char *dur(long ms, char *buf, size_t len)
 static void print_frame_lines(const struct named *nm, const char *indent)
 {
 	for (int k = 0; k < nm->nlocs; k++) {
-		const struct gfps_loc *l = &nm->locs[k];
+		const struct dw_loc *l = &nm->locs[k];
 		char s[512];
 		struct named one = { .pc = nm->pc, .nlocs = 1, .locs = { *l } };
 
@@ -419,7 +425,7 @@ static void print_table(struct gfps_set *set, const long *growth)
 }
 
 /* Go's: "function(...)" then "\tfile:line +0xoff" */
-static void go_frame(const struct gfps_loc *l, uint64_t pc)
+static void go_frame(const struct dw_loc *l, uint64_t pc)
 {
 	if (l->func)
 		printf("%s(...)\n", l->func);
@@ -467,7 +473,7 @@ static void print_traceback(struct gfps_set *set)
 			printf("\t(no stack: %s)\n", in->stack_err ? in->stack_err : "?");
 		}
 		if (g->create_pc && f->parent) {
-			const struct gfps_loc *l = &in->create.locs[0];
+			const struct dw_loc *l = &in->create.locs[0];
 			char s[512];
 
 			printf("created by %s in fiber %" PRIu64 "\n",
@@ -509,7 +515,7 @@ static void json_named(const struct named *nm)
 {
 	printf("{\"pc\":\"0x%" PRIx64 "\",\"frames\":[", nm->pc);
 	for (int k = 0; k < nm->nlocs; k++) {
-		const struct gfps_loc *l = &nm->locs[k];
+		const struct dw_loc *l = &nm->locs[k];
 
 		printf("%s{\"function\":", k ? "," : "");
 		json_str(l->func);
@@ -581,7 +587,7 @@ static void print_json(struct gfps_set *set)
 static void pprof_frame(const struct named *nm)
 {
 	for (int k = 0; k < nm->nlocs; k++) {
-		const struct gfps_loc *l = &nm->locs[k];
+		const struct dw_loc *l = &nm->locs[k];
 
 		printf("#\t0x%" PRIx64 "\t", nm->pc - 1);
 		if (l->func)
@@ -659,7 +665,7 @@ static void print_pprof(struct gfps_set *set)
 	fclose(maps);
 }
 
-static void folded_name(const struct gfps_loc *l, uint64_t pc)
+static void folded_name(const struct dw_loc *l, uint64_t pc)
 {
 	if (l->func)
 		printf("%s", l->func);
@@ -900,7 +906,8 @@ static void usage(FILE *to, int rc)
 "  -c, --comm NAME       only processes named NAME\n"
 "      --status S        only fibers in status S (waiting, leaked, ...)\n"
 "      --reason R        only fibers waiting for R ('chan receive', ...)\n"
-"      --site TEXT       only groups whose wait site's function or file:line has TEXT\n"
+"      --site TEXT       only groups whose wait site's function, file:line,\n"
+"                        address or module+0xoffset has TEXT\n"
 "      --min-wait D      only fibers waiting at least D (500ms, 5s, 5m, 2h)\n"
 "      --leaked          only fibers the runtime proved can never wake\n"
 "  -a, --all             every fiber by itself, not groups\n"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * dump.c - Go-style fiber dumps (gf_dump, SIGQUIT, fatal errors,
- * deadlock), a small ELF symbolizer, and the goleak-like leak check.
+ * deadlock) and the goleak-like leak check.
  *
  * A parked fiber's stack is walked through frame pointers from the frame
  * its switch saved, while its status holds GSCAN (gf_ready spins on it,
@@ -15,24 +15,26 @@
  * call's entry) and the fiber's entry trampoline below the user's
  * function; GF_TRACEBACK=all shows them.
  *
- * Symbols come from the ELF .symtab (else .dynsym) of each loaded object
- * (dl_iterate_phdr), read once: static binaries and hidden functions are
- * named too, with no library beyond libc.
+ * Frames are printed as Go prints them: the function, then a tab, its
+ * file:line and the offset in the function ("\t? +0x2a" without line
+ * information), an inlined call as a frame of its own; names come from the
+ * tools' symbolizer on libdw.so.1, loaded at run time, else from the ELF
+ * symbol tables, which the dump's first line then says (symbolize.c).
+ * libdw runs on the symbolizer thread, never on the dumping fiber's
+ * stack: that thread formats each fiber's lines into memory, and this
+ * one writes them.
  */
 #define _GNU_SOURCE
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runtime.h"
+#include "symbolize.h"
 
 /*
  * Formatting without stdio: vsnprintf may allocate or take locks (the
@@ -167,158 +169,6 @@ int gfi_printf(int fd, const char *f, ...)
 	return r;
 }
 
-/* ---------------------------------------------------------- symbols */
-
-struct sym {
-	uintptr_t addr;
-	uintptr_t size;
-	const char *name;
-};
-
-struct object {
-	uintptr_t bias;
-	uintptr_t lo, hi;		/* loaded range */
-	struct sym *syms;
-	size_t nsyms;
-	struct object *next;
-};
-
-static pthread_mutex_t symlock = PTHREAD_MUTEX_INITIALIZER;
-static struct object *objects;
-static bool objects_loaded;
-
-static int symcmp(const void *a, const void *b)
-{
-	const struct sym *x = a, *y = b;
-
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-static void load_symbols(struct object *o, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	const char *map;
-	const Elf64_Ehdr *eh;
-	const Elf64_Shdr *sh;
-	int i, pick = -1;
-
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
-		close(fd);
-		return;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return;
-	eh = (const Elf64_Ehdr *)(const void *)map;
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) || !eh->e_shoff ||
-	    eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) >
-		    (uint64_t)st.st_size)
-		return;
-	sh = (const Elf64_Shdr *)(const void *)(map + eh->e_shoff);
-	for (i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_type == SHT_SYMTAB)
-			pick = i;
-		else if (sh[i].sh_type == SHT_DYNSYM && pick < 0)
-			pick = i;
-	}
-	if (pick < 0 || sh[pick].sh_link >= eh->e_shnum)
-		return;
-	{
-		const Elf64_Shdr *ss = &sh[pick], *strs = &sh[ss->sh_link];
-		size_t n = ss->sh_size / sizeof(Elf64_Sym), k = 0, j;
-		const Elf64_Sym *sy;
-
-		if (ss->sh_offset + ss->sh_size > (uint64_t)st.st_size ||
-		    strs->sh_offset + strs->sh_size > (uint64_t)st.st_size)
-			return;
-		sy = (const Elf64_Sym *)(const void *)(map + ss->sh_offset);
-		o->syms = malloc(sizeof(*o->syms) * (n ? n : 1));
-		if (!o->syms)
-			return;
-		for (j = 0; j < n; j++) {
-			if (ELF64_ST_TYPE(sy[j].st_info) != STT_FUNC ||
-			    !sy[j].st_value || sy[j].st_name >= strs->sh_size)
-				continue;
-			o->syms[k].addr = sy[j].st_value + o->bias;
-			o->syms[k].size = sy[j].st_size;
-			o->syms[k].name = map + strs->sh_offset + sy[j].st_name;
-			k++;
-		}
-		qsort(o->syms, k, sizeof(*o->syms), symcmp);
-		o->nsyms = k;
-	}
-}
-
-static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
-{
-	struct object *o;
-	uintptr_t lo = UINTPTR_MAX, hi = 0;
-	int i;
-
-	(void)size;
-	(void)data;
-	for (i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type != PT_LOAD)
-			continue;
-		if (info->dlpi_addr + ph->p_vaddr < lo)
-			lo = info->dlpi_addr + ph->p_vaddr;
-		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
-			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-	}
-	if (hi <= lo)
-		return 0;
-	o = calloc(1, sizeof(*o));
-	if (!o)
-		return 0;
-	o->bias = info->dlpi_addr;
-	o->lo = lo;
-	o->hi = hi;
-	if (info->dlpi_name && info->dlpi_name[0] == '/')
-		load_symbols(o, info->dlpi_name);
-	else if (!info->dlpi_name || !info->dlpi_name[0])
-		load_symbols(o, "/proc/self/exe");
-	o->next = objects;
-	objects = o;
-	return 0;
-}
-
-/* The function containing pc: its symbol, or NULL. */
-static const struct sym *sym_lookup(uintptr_t pc)
-{
-	struct object *o;
-
-	pthread_mutex_lock(&symlock);
-	if (!objects_loaded) {
-		objects_loaded = true;
-		dl_iterate_phdr(phdr_cb, NULL);
-	}
-	pthread_mutex_unlock(&symlock);
-	for (o = objects; o; o = o->next) {
-		size_t lo = 0, hi = o->nsyms;
-
-		if (pc < o->lo || pc >= o->hi)
-			continue;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-
-			if (o->syms[mid].addr <= pc)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo == 0)
-			return NULL;
-		return &o->syms[lo - 1];
-	}
-	return NULL;
-}
-
 /* ---------------------------------------------------------- dump */
 
 #define MAXFRAMES 48
@@ -346,10 +196,16 @@ struct fiber_snap {
 	} kv[8];
 };
 
-/* The dump's output: fd, and the first write error (0: none). */
+/*
+ * The dump's output: fd and the first write error (0: none); with buf, a
+ * fiber's lines gathered in memory (by the symbolizer thread) for the
+ * dump's own thread to write.
+ */
 struct dump_out {
 	int fd;
 	int err;
+	char *buf;
+	size_t len, cap;
 };
 
 /* Print to o unless an earlier write failed; keep the first error. */
@@ -358,10 +214,10 @@ out_printf(struct dump_out *o, const char *f, ...)
 {
 	va_list ap;
 
-	if (o->err)
-		return;
 	va_start(ap, f);
-	if (vprint(o->fd, f, ap))
+	if (o->buf)
+		o->len += fmt(o->buf + o->len, o->cap - o->len, f, ap);
+	else if (!o->err && vprint(o->fd, f, ap))
 		o->err = errno ? errno : EIO;
 	va_end(ap);
 }
@@ -386,10 +242,14 @@ static int walk(gfi_g *gp, uintptr_t pc0, uintptr_t fp, uintptr_t *pcs)
 	return n;
 }
 
-/* Copy gp, which is parked and held with GSCAN, or is the caller. */
+/*
+ * Copy gp, which is parked and held with GSCAN, or is the caller (self):
+ * then selfpc, where the program called the dump (0: unknown), is its
+ * "wait site", above which the dump's own frames are not shown.
+ */
 static __attribute__((noinline)) void snap_full(struct fiber_snap *sn,
 						gfi_g *gp, uint32_t st,
-						bool self)
+						bool self, uintptr_t selfpc)
 {
 	int i;
 
@@ -404,10 +264,11 @@ static __attribute__((noinline)) void snap_full(struct fiber_snap *sn,
 	sn->waitreason = gp->waitreason;
 	sn->waitsince = gp->waitsince;
 	if (self) {
-		/* from our caller up: its wait site is none */
-		sn->waitpc = 0;
+		/* from our caller up: our frame's return address, then
+		 * the frames of the callers' saved frame pointers */
+		sn->waitpc = selfpc;
 		sn->npcs = walk(gp, (uintptr_t)__builtin_return_address(0),
-				(uintptr_t)__builtin_frame_address(0),
+				*(uintptr_t *)__builtin_frame_address(0),
 				sn->pcs);
 	} else {
 		const struct gf_ctx_frame *f = gp->sp;
@@ -424,40 +285,66 @@ static __attribute__((noinline)) void snap_full(struct fiber_snap *sn,
 	}
 }
 
-static void print_pc(struct dump_out *o, uintptr_t pc, bool is_ret)
+/* A frame's function: its name, else module+0xoff, else the pc. */
+static void print_name(struct dump_out *o, const struct gfi_frame *f,
+		       uintptr_t pc)
 {
-	const struct sym *s = sym_lookup(is_ret ? pc - 1 : pc);
-
-	if (s)
-		out_printf(o, "\t%s+0x%lx\n", s->name,
-			   (unsigned long)(pc - s->addr));
+	if (f->func[0])
+		out_printf(o, "%s", f->func);
+	else if (f->module[0])
+		out_printf(o, "%s+0x%lx", f->module, (unsigned long)f->modoff);
 	else
-		out_printf(o, "\t?? pc=0x%lx\n", (unsigned long)pc);
+		out_printf(o, "0x%lx", (unsigned long)pc);
 }
 
-static void print_fn_tail(struct dump_out *o, uintptr_t fn)
+/*
+ * A frame's second line, Go's: "\tfile:line +0xoff" ("\t?" without line
+ * information; no offset for an inlined call: its code is the caller's),
+ * then tail.
+ */
+static void print_where(struct dump_out *o, const struct gfi_frame *f,
+			const char *tail)
 {
-	const struct sym *s = sym_lookup(fn);
-
-	if (s && s->addr == fn)
-		out_printf(o, "\t%s (blocked in a tail call)\n", s->name);
+	if (f->file[0])
+		out_printf(o, "\t%s:%d", f->file, f->line);
 	else
-		out_printf(o, "\t?? fn=0x%lx (blocked in a tail call)\n",
-			   (unsigned long)fn);
+		out_printf(o, "\t?");
+	if (!f->inlined && f->func[0] && f->funcoff)
+		out_printf(o, " +0x%lx", (unsigned long)f->funcoff);
+	out_printf(o, "%s\n", tail);
 }
 
-static bool is_entry_frame(uintptr_t pc)
+static void print_frame(struct dump_out *o, const struct gfi_frame *f,
+			uintptr_t pc, const char *tail)
 {
-	const struct sym *s = sym_lookup(pc - 1);
-
-	return s && (s->addr == (uintptr_t)gfi_fiber_main ||
-		     s->addr == (uintptr_t)gfi_main_trampoline ||
-		     s->addr == (uintptr_t)gf_ctx_start);
+	print_name(o, f, pc);
+	out_printf(o, "(...)\n");
+	print_where(o, f, tail);
 }
 
-static void print_frames(struct dump_out *o, const struct fiber_snap *sn)
+/* The frames of one pc: the inlined calls, then the function. */
+static void print_pc(struct dump_out *o, uintptr_t pc, bool dwarf)
 {
-	int i, start = 0, n = sn->npcs;
+	struct gfi_frame fr[GFI_MAXINLINE];
+	int n = gfi_sym_frames(pc, true, dwarf, fr, GFI_MAXINLINE), i;
+
+	for (i = 0; i < n; i++)
+		print_frame(o, &fr[i], pc, "");
+}
+
+/* The fiber's entry: the runtime's trampolines below the user's function. */
+static bool is_entry(const char *f)
+{
+	return !strcmp(f, "gfi_fiber_main") ||
+	       !strcmp(f, "gfi_main_trampoline") ||
+	       !strcmp(f, "gf_ctx_start");
+}
+
+static void print_frames(struct dump_out *o, const struct fiber_snap *sn,
+			 bool dwarf)
+{
+	struct gfi_frame fr[GFI_MAXINLINE];
+	int i, k, nf, start = 0, n = sn->npcs;
 
 	if (!gfi_sched.traceback_all && sn->waitpc) {
 		for (i = 0; i < n; i++)
@@ -467,26 +354,32 @@ static void print_frames(struct dump_out *o, const struct fiber_snap *sn)
 			start = i;
 		} else {
 			/* frame chain broken: the wait site is still exact */
-			print_pc(o, sn->waitpc, true);
+			print_pc(o, sn->waitpc, dwarf);
 			return;
 		}
 	}
 	for (i = start; i < n; i++) {
-		if (!gfi_sched.traceback_all && is_entry_frame(sn->pcs[i])) {
+		nf = gfi_sym_frames(sn->pcs[i], true, dwarf, fr, GFI_MAXINLINE);
+		if (!gfi_sched.traceback_all && is_entry(fr[nf - 1].func)) {
 			/*
 			 * The fiber's function made the blocking call as a
 			 * tail call: its frame is gone, the call returns to
 			 * the entry. Name the function at least.
 			 */
-			if (i == start && sn->fn)
-				print_fn_tail(o, sn->fn);
+			if (i == start && sn->fn) {
+				nf = gfi_sym_frames(sn->fn, false, dwarf, fr, 1);
+				print_frame(o, &fr[nf - 1], sn->fn,
+					    " (blocked in a tail call)");
+			}
 			break;
 		}
-		print_pc(o, sn->pcs[i], true);
+		for (k = 0; k < nf; k++)
+			print_frame(o, &fr[k], sn->pcs[i], "");
 	}
 }
 
-static void print_fiber(struct dump_out *o, const struct fiber_snap *sn)
+static void print_fiber(struct dump_out *o, const struct fiber_snap *sn,
+			bool dwarf)
 {
 	const char *q = sn->name[0] ? "\"" : "";
 	const char *sp = sn->name[0] ? " " : "";
@@ -523,19 +416,16 @@ static void print_fiber(struct dump_out *o, const struct fiber_snap *sn)
 		out_printf(o, "fiber %ld [%s]%s%s%s%s:\n", (long)sn->id,
 			   gfi_status_name(sn->status), sp, q, sn->name, q);
 	}
-	print_frames(o, sn);
+	print_frames(o, sn, dwarf);
 	if (sn->create_pc && sn->parent_id) {
-		const struct sym *s = sym_lookup(sn->create_pc - 1);
+		struct gfi_frame f;
 
-		if (s)
-			out_printf(o, "created by %s+0x%lx in fiber %ld\n",
-				   s->name,
-				   (unsigned long)(sn->create_pc - s->addr),
-				   (long)sn->parent_id);
-		else
-			out_printf(o, "created by pc=0x%lx in fiber %ld\n",
-				   (unsigned long)sn->create_pc,
-				   (long)sn->parent_id);
+		/* the innermost frame: where gf_go is written */
+		gfi_sym_frames(sn->create_pc, true, dwarf, &f, 1);
+		out_printf(o, "created by ");
+		print_name(o, &f, sn->create_pc);
+		out_printf(o, " in fiber %ld\n", (long)sn->parent_id);
+		print_where(o, &f, "");
 	}
 	if (sn->nlabels) {
 		out_printf(o, "labels: {");
@@ -562,7 +452,7 @@ static bool ignored(int64_t id, const int64_t *ignore, size_t n)
  * ignored). A parked fiber is held with GSCAN only for the copy.
  */
 static bool snap_fiber(struct fiber_snap *sn, gfi_g *gp, gfi_g *self,
-		       const int64_t *ignore, size_t nignore)
+		       uintptr_t selfpc, const int64_t *ignore, size_t nignore)
 {
 	uint32_t st = atomic_load(&gp->status);
 	int64_t id = __atomic_load_n(&gp->id, __ATOMIC_RELAXED);
@@ -571,7 +461,7 @@ static bool snap_fiber(struct fiber_snap *sn, gfi_g *gp, gfi_g *self,
 	    ignored(id, ignore, nignore))
 		return false;
 	if (gp == self) {
-		snap_full(sn, gp, GFIBERS_GRUNNING, true);
+		snap_full(sn, gp, GFIBERS_GRUNNING, true, selfpc);
 		return true;
 	}
 	sn->full = false;
@@ -587,29 +477,73 @@ static bool snap_fiber(struct fiber_snap *sn, gfi_g *gp, gfi_g *self,
 			     GFIBERS_GRUNNABLE : st;
 		return true;
 	}
-	snap_full(sn, gp, st, false);
+	snap_full(sn, gp, st, false, 0);
 	atomic_store(&gp->status, st);
 	return true;
 }
 
-int gfi_dump(int fd, const int64_t *ignore, size_t nignore, bool only_others)
+/* One fiber's lines, formatted on the symbolizer thread (libdw's). */
+struct format_call {
+	struct dump_out *text;
+	const struct fiber_snap *sn;
+};
+
+static void format_fiber(void *arg)
+{
+	struct format_call *c = arg;
+
+	print_fiber(c->text, c->sn, true);
+}
+
+/* A fiber's lines: 48 frames of a few inlined calls each fit easily. */
+#define TEXT_SIZE	(64 << 10)
+
+/* gfi_dump's; selfpc: where the program called the dump (0: unknown). */
+static int dump(int fd, const int64_t *ignore, size_t nignore,
+		bool only_others, uintptr_t selfpc)
 {
 	/* n first: the array loaded after it holds at least n Gs */
 	uint32_t n = atomic_load(&gfi_sched.nallgs), i;
 	gfi_g **all = atomic_load(&gfi_sched.allgs);
 	gfi_g *self = gfi_getg();
-	struct dump_out o = { fd, 0 };
+	struct dump_out o = { .fd = fd }, text = { .fd = fd };
+	const char *why = gfi_sym_begin();
 	struct fiber_snap sn;
 	int count = 0;
 
+	if (!why) {
+		text.buf = malloc(TEXT_SIZE);
+		text.cap = TEXT_SIZE;
+		if (!text.buf)
+			why = "no memory for the dump's text";
+	}
+	/* the one line that says this dump has no file:line, and why */
+	if (why)
+		out_printf(&o, "symbols: symbol table only (%s)\n\n", why);
 	for (i = 0; i < n; i++) {
 		if (only_others && all[i] == self)
 			continue;
-		if (!snap_fiber(&sn, all[i], self, ignore, nignore))
+		if (!snap_fiber(&sn, all[i], self, selfpc, ignore, nignore))
 			continue;
-		print_fiber(&o, &sn);
 		count++;
+		if (!text.buf) {
+			print_fiber(&o, &sn, false);
+			continue;
+		}
+		struct format_call c = { &text, &sn };
+
+		text.len = 0;
+		gfi_sym_call(format_fiber, &c);
+		if (text.len == text.cap) {
+			static const char cut[] = "\t...(cut)\n\n";
+
+			memcpy(text.buf + text.cap - sizeof(cut) + 1, cut,
+			       sizeof(cut) - 1);
+		}
+		if (!o.err && write_all(fd, text.buf, text.len))
+			o.err = errno ? errno : EIO;
 	}
+	free(text.buf);
 	if (o.err) {
 		errno = o.err;
 		return -1;
@@ -617,7 +551,12 @@ int gfi_dump(int fd, const int64_t *ignore, size_t nignore, bool only_others)
 	return count;
 }
 
-GF_API int gf_dump(int fd)
+int gfi_dump(int fd, const int64_t *ignore, size_t nignore, bool only_others)
+{
+	return dump(fd, ignore, nignore, only_others, 0);
+}
+
+GF_API __attribute__((noinline)) int gf_dump(int fd)
 {
 	if (fd < 0) {
 		errno = EBADF;
@@ -625,7 +564,10 @@ GF_API int gf_dump(int fd)
 	}
 	if (!gfi_sched.allp)
 		return 0;
-	return gfi_dump(fd, NULL, 0, false);
+	/* the caller's frames from its call of gf_dump, as Go's for the
+	 * running goroutine from its call of the runtime */
+	return dump(fd, NULL, 0, false,
+		    (uintptr_t)__builtin_return_address(0));
 }
 
 /* ---------------------------------------------------------- fatal */
@@ -681,7 +623,8 @@ static void sigquit_handler(int sig)
 }
 
 /* The dump runs on this plain thread, not in the handler: it may take
- * locks and allocate (the symbolizer) without deadlocking the program. */
+ * locks, allocate and load libdw (the symbolizer) without deadlocking the
+ * program. */
 static void *dumper(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -747,6 +690,7 @@ void gfi_dump_init(void)
 	const char *no = getenv("GF_NOSIGQUIT");
 	struct sigaction sa;
 
+	gfi_sym_init();
 	if (no && !strcmp(no, "1"))
 		return;
 	/*

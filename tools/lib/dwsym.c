@@ -3,7 +3,8 @@
  * dwsym.c - the tools' symbolizer and unwinder on elfutils' libdwfl
  * (gfps, tools/lib/symbolize.c for the selftests).
  *
- * Names: the modules of /proc/PID/maps, their files opened through
+ * Names (ulib/dwnames.h, the code libgfiber's own dumps run too): the
+ * modules of /proc/PID/maps, their files opened through
  * /proc/PID/root (the target's mount namespace; a deleted or replaced
  * binary through /proc/PID/map_files), debug info from the file itself or
  * a separate debug file found by build-id or debuglink under
@@ -30,6 +31,9 @@
 #include <unistd.h>
 
 #include "dwsym.h"
+/* the naming code, shared with libgfiber's dumps: plain libdw calls */
+#define DWNAMES_CODE
+#include "../../ulib/dwnames.h"
 
 /* What gf_ctx_switch() leaves at the saved sp (ulib/ctx.h). */
 struct ctx_frame {
@@ -198,143 +202,11 @@ void gfps_proc_close(struct gfps_proc *p)
 	free(p);
 }
 
-static const char *die_name(Dwarf_Die *die)
-{
-	Dwarf_Attribute a;
-	const char *s;
-
-	s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
-	if (!s)
-		s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &a));
-	return s;
-}
-
-#define MAXDEPTH	32
-
-/*
- * The DIEs whose code holds pc, outermost first, as the code nests them:
- * a function, the inlined calls in it, their inlined calls. (libdw's
- * dwarf_getscopes() continues from an inlined call's abstract origin,
- * losing the function it was inlined into.)
- */
-static int concrete_scopes(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *out, int max)
-{
-	Dwarf_Die parent = *cu, child;
-	int n = 0;
-
-	while (n < max && dwarf_child(&parent, &child) == 0) {
-		bool found = false;
-
-		do {
-			int tag = dwarf_tag(&child);
-
-			if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine &&
-			    tag != DW_TAG_lexical_block && tag != DW_TAG_namespace &&
-			    tag != DW_TAG_entry_point)
-				continue;
-			if (tag != DW_TAG_namespace && dwarf_haspc(&child, pc) != 1)
-				continue;
-			if (tag == DW_TAG_namespace) {
-				Dwarf_Die inner;
-
-				/* descend only if something inside holds pc */
-				if (dwarf_child(&child, &inner))
-					continue;
-			}
-			out[n++] = child;
-			parent = child;
-			found = true;
-			break;
-		} while (dwarf_siblingof(&child, &child) == 0);
-		if (!found)
-			break;
-	}
-	return n;
-}
-
 int gfps_symbolize(struct gfps_proc *p, uint64_t pc, bool retaddr,
-		   struct gfps_loc *out, int max)
+		   struct dw_loc *out, int max)
 {
-	Dwarf_Addr a = retaddr && pc ? pc - 1 : pc, lo = 0, bias;
-	const char *mname, *symname, *slash;
-	Dwfl_Module *m;
-	Dwarf_Die *cu;
-	GElf_Off off = 0;
-	GElf_Sym sym;
-	int n = 0;
-
 	cur = p;
-	memset(out, 0, sizeof(*out));
-	out->pc = pc;
-	m = dwfl_addrmodule(p->dwfl, a);
-	if (!m)
-		return 1;
-	mname = dwfl_module_info(m, NULL, &lo, NULL, NULL, NULL, NULL, NULL);
-	slash = mname ? strrchr(mname, '/') : NULL;
-	symname = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
-
-	cu = dwfl_module_addrdie(m, a, &bias);
-	if (cu) {
-		Dwarf_Die scopes[MAXDEPTH];
-		int ns = concrete_scopes(cu, a - bias, scopes, MAXDEPTH), i;
-		Dwfl_Line *l = dwfl_module_getsrc(m, a);
-		const char *file = NULL;
-		int line = 0;
-
-		if (l)
-			file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
-		/* innermost first: scopes[] is outermost first */
-		for (i = ns - 1; i >= 0 && n < max; i--) {
-			int tag = dwarf_tag(&scopes[i]);
-			Dwarf_Attribute at;
-			Dwarf_Word w;
-
-			if (tag != DW_TAG_subprogram &&
-			    tag != DW_TAG_inlined_subroutine)
-				continue;
-			out[n].pc = pc;
-			out[n].func = die_name(&scopes[i]);
-			out[n].file = file;
-			out[n].line = line;
-			out[n].inlined = tag == DW_TAG_inlined_subroutine;
-			n++;
-			if (tag != DW_TAG_inlined_subroutine)
-				break;
-			/* the caller's position: where this was inlined */
-			file = NULL;
-			line = 0;
-			if (!dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_file, &at), &w)) {
-				Dwarf_Files *files;
-				size_t nf;
-
-				if (!dwarf_getsrcfiles(cu, &files, &nf) && w < nf)
-					file = dwarf_filesrc(files, w, NULL, NULL);
-			}
-			if (!dwarf_formudata(dwarf_attr(&scopes[i], DW_AT_call_line, &at), &w))
-				line = (int)w;
-		}
-		if (n && !out[n - 1].inlined && symname && out[n - 1].func &&
-		    !strcmp(out[n - 1].func, symname))
-			out[n - 1].funcoff = off + (pc - a);
-		if (!n && l) {
-			/* line info but no scope (assembly): the symbol's name */
-			out[0].file = file;
-			out[0].line = line;
-		}
-	}
-	if (!n) {
-		n = 1;
-		out[0].pc = pc;
-		if (symname) {
-			out[0].func = symname;
-			out[0].funcoff = off + (pc - a);
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		out[i].module = slash ? slash + 1 : mname;
-		out[i].modoff = pc - lo;
-	}
-	return n;
+	return dwn_symbolize(p->dwfl, pc, retaddr, out, max);
 }
 
 /* ---------------------------------------------------------- unwinding */

@@ -14,17 +14,9 @@
 
 struct gfps_proc;
 
-/* One source-level frame. Strings live as long as the gfps_proc. */
-struct gfps_loc {
-	uint64_t pc;		/* as given (a return address for callers) */
-	const char *func;	/* NULL: unknown */
-	uint64_t funcoff;	/* pc - function start, with func from the symtab */
-	const char *file;	/* NULL: no line information */
-	int line;
-	const char *module;	/* basename of the mapped file; NULL: none */
-	uint64_t modoff;	/* pc - module's load address */
-	bool inlined;		/* inlined into the next loc */
-};
+/* struct dw_loc: one source-level frame; its strings live as long as the
+ * gfps_proc. */
+#include "../../ulib/dwnames.h"
 
 /*
  * gfps_proc_open - the maps and files of process pid, through
@@ -43,7 +35,7 @@ void gfps_proc_close(struct gfps_proc *p);
  * loc has only module and modoff (or not even those).
  */
 int gfps_symbolize(struct gfps_proc *p, uint64_t pc, bool retaddr,
-		   struct gfps_loc *out, int max);
+		   struct dw_loc *out, int max);
 
 enum gfps_unwind_result {
 	GFPS_STACK_OK,		/* pcs[] is the stack */

@@ -50,8 +50,8 @@ void gfsym_free(struct gfsym_cache *c)
 static int lookup(struct gfsym_cache *c, pid_t pid, uint64_t pc,
 		  char *buf, size_t len, char *func, size_t funclen)
 {
-	struct gfps_loc locs[8];
-	const struct gfps_loc *l;
+	struct dw_loc locs[8];
+	const struct dw_loc *l;
 	struct gfsym_proc *pr;
 	char err[256];
 	int n;

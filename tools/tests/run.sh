@@ -147,6 +147,7 @@ check "grouped table names the wait and creation sites" bash -c "'$GFPS' -f '$tm
 check "--runtime keeps the park frame" bash -c "'$GFPS' -f '$tmp/live' -L -s --runtime | grep -q '^	  park (parked.c:'"
 check "--site by function name" bash -c "'$GFPS' -f '$tmp/live' -L --site wait_inlined | grep -q '^[0-9]* *parked '"
 check "--site by file:line" bash -c "'$GFPS' -f '$tmp/live' -L --site parked.c:$(lineof wait) | grep -q '^[0-9]* *parked '"
+check "--site by function+0xoffset" bash -c "'$GFPS' -f '$tmp/live' -L --site 'waiter+0x' | grep -q '^[0-9]* *parked '"
 check "--site that matches nothing" bash -c "! '$GFPS' -f '$tmp/live' -L --site nosuchfn | grep -q '^[0-9]* *parked '"
 
 # a context whose saved registers no longer match its stack: the fiber ran
@@ -178,8 +179,23 @@ cp "$B/tools/tests/parked" "$tmp/parked-stripped"
 strip --strip-all "$tmp/parked-stripped"
 if start "$tmp/parked-stripped"; then
 	check "fully stripped: module+0xoffset" bash -c "'$GFPS' -f '$tmp/live' -L | grep -q 'parked-stripped+0x[0-9a-f]*  parked-stripped+0x'"
+	# a site with no symbol is matched by what the table names it
+	site=$("$GFPS" -f "$tmp/live" -L | grep -o 'parked-stripped+0x[0-9a-f]*' | head -1)
+	check "--site module+0xoffset of a site with no symbol" bash -c "'$GFPS' -f '$tmp/live' -L --site '$site' | grep -q '^[0-9]* *parked '"
+	check "--site module+0xoffset that is not the site" bash -c "! '$GFPS' -f '$tmp/live' -L --site 'parked-stripped+0xfffffff' | grep -q '^[0-9]* *parked '"
 else
 	nok "fully stripped" "did not start"
+fi
+
+# clang emits no .debug_aranges: its CUs are found by their own ranges
+# (libdw trusts the aranges of gcc's crt files, which do not cover them)
+if command -v clang >/dev/null &&
+   clang -std=gnu11 -g -O1 -fno-omit-frame-pointer -pthread -I"$here/../../include" \
+	-I"$here/../../ulib" -o "$tmp/parked-clang" "$SRC" "$B/libgfiber.a" &&
+   start "$tmp/parked-clang"; then
+	check "clang-built target: file:line and inlined frames" bash -c "'$GFPS' -f '$tmp/live' -L | grep -q 'wait_inlined (parked.c:$(lineof wait))  main (parked.c:$(lineof create))'"
+else
+	ok "# SKIP clang-built target: no clang"
 fi
 
 # a process that is gone: one line, the group still shown

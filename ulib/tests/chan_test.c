@@ -127,8 +127,8 @@ static int deadline_reason_main(void *arg)
 			break;
 		gf_sleep(1000000);
 	}
-	EXPECT_NE(NULL, strstr(gft_dump(), "[chan receive]:\n\tdeadline_receiver"));
-	EXPECT_NE(NULL, strstr(gft_dump(), "[chan send]:\n\tdeadline_sender"));
+	EXPECT_NE(NULL, strstr(gft_dump(), "[chan receive]:\ndeadline_receiver(...)\n"));
+	EXPECT_NE(NULL, strstr(gft_dump(), "[chan send]:\ndeadline_sender(...)\n"));
 	EXPECT_EQ(NULL, strstr(gft_dump(), "[select"));
 	EXPECT_EQ(0, gf_chan_send(r, &v));
 	EXPECT_EQ(0, gf_chan_recv(w, &v));

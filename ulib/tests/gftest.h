@@ -137,4 +137,27 @@ static inline const char *gft_dump(void)
 	return buf;
 }
 
+/*
+ * Whether dump d has head (a fiber's header and frame, "created by fn in
+ * fiber N\n\t", ...) followed on its line by file:line then tail (" +0x":
+ * an offset; "\n": none, an inlined call's). The path is the compiler's:
+ * gcc's as it was given, clang's absolute.
+ */
+static inline int gft_dump_has(const char *d, const char *head,
+			       const char *file, int line, const char *tail)
+{
+	char want[512];
+	const char *s, *w, *eol;
+
+	snprintf(want, sizeof(want), "%s:%d%s", file, line, tail);
+	for (s = d; (s = strstr(s, head)); s++) {
+		s += strlen(head);
+		eol = strchr(s, '\n');
+		w = strstr(s, want);
+		if (w && (!eol || w <= eol))
+			return 1;
+	}
+	return 0;
+}
+
 #endif /* GFTEST_H */

@@ -37,6 +37,9 @@ static void waits_forever(void *arg)
 	gf_chan_recv(arg, NULL);
 }
 
+/* The lines of deadlock_main's calls, which the dump names. */
+enum { DEADLOCK_GO_LINE = __LINE__ + 7, DEADLOCK_RECV_LINE };
+
 static int deadlock_main(void *arg)
 {
 	gf_chan_t *c = gf_chan_new(0, 0);
@@ -63,11 +66,16 @@ TEST(deadlock_detected)
 	EXPECT_NE(NULL, strstr(out,
 		"fatal error: all fibers are asleep - deadlock!"));
 	EXPECT_NE(NULL, strstr(out, "fiber 1 [chan receive]"));
-	EXPECT_NE(NULL, strstr(out, "deadlock_main+"));
+	/* Go's frame: the function, then its file:line and offset */
+	EXPECT_TRUE(gft_dump_has(out, "deadlock_main(...)\n\t", __FILE__,
+				 DEADLOCK_RECV_LINE, " +0x"));
 	EXPECT_NE(NULL, strstr(out, "fiber 2 [chan receive]"));
 	/* (at -O2 a tail call: named, "blocked in a tail call") */
-	EXPECT_NE(NULL, strstr(out, "[chan receive]:\n\twaits_forever"));
-	EXPECT_NE(NULL, strstr(out, "created by deadlock_main+"));
+	EXPECT_NE(NULL, strstr(out, "[chan receive]:\nwaits_forever(...)\n"));
+	EXPECT_TRUE(gft_dump_has(out, "created by deadlock_main in fiber 1\n\t",
+				 __FILE__, DEADLOCK_GO_LINE, " +0x")) {
+		TH_LOG("dump:\n%s", out);
+	}
 }
 
 /*
@@ -256,6 +264,8 @@ static gf_mutex_t held;
 
 static gf_fiber_t *locker_g, *sleepy_g, *leaky_g;
 
+enum { LOCK_LINE = __LINE__ + 7 };	/* blocked_in_mutex's wait site */
+
 static void __attribute__((noinline)) blocked_in_mutex(void *arg)
 {
 	(void)arg;
@@ -272,6 +282,8 @@ static void __attribute__((noinline)) sleepy(void *arg)
 	gf_sleep(5LL * 1000000000);
 }
 
+enum { LOCKER_GO_LINE = __LINE__ + 11 };	/* dump_main's gf_go */
+
 static int dump_main(void *arg)
 {
 	GFT_FIBER;
@@ -285,16 +297,26 @@ static int dump_main(void *arg)
 	wait_parked(&locker_g);
 	wait_parked(&sleepy_g);
 	d = gft_dump();
-	EXPECT_NE(NULL, strstr(d, "fiber 1 [running] \"main\":"));
-	EXPECT_NE(NULL, strstr(d, "fiber 2 [sync.Mutex.Lock]:\n"
-				  "\tblocked_in_mutex+"));
-	EXPECT_NE(NULL, strstr(d, "created by dump_main+"));
-	EXPECT_NE(NULL, strstr(d, "in fiber 1\nlabels: {role=locker}"));
+	/* the caller's own frames from its call of gf_dump: the
+	 * dump's are not shown */
+	EXPECT_NE(NULL, strstr(d, "fiber 1 [running] \"main\":\ngft_dump(...)\n"));
+	EXPECT_EQ(NULL, strstr(d, "snap_fiber"));
+	/* the wait site: the line of the call (a return address is looked
+	 * up one byte back), with the offset in the function */
+	EXPECT_TRUE(gft_dump_has(d, "fiber 2 [sync.Mutex.Lock]:\n"
+				    "blocked_in_mutex(...)\n\t",
+				 __FILE__, LOCK_LINE, " +0x"));
+	EXPECT_TRUE(gft_dump_has(d, "created by dump_main in fiber 1\n\t",
+				 __FILE__, LOCKER_GO_LINE, " +0x"));
+	EXPECT_NE(NULL, strstr(d, "\nlabels: {role=locker}"));
 	EXPECT_NE(NULL, strstr(d, "fiber 3 [sleep] \"sleepy-one\":\n"
-				  "\tsleepy"));
+				  "sleepy(...)\n"));
 	/* runtime frames hidden: the first frame is the user's */
 	EXPECT_EQ(NULL, strstr(d, "gfi_park"));
-	if (!strstr(d, "blocked_in_mutex+"))
+	/* libdw found: no note */
+	EXPECT_EQ(NULL, strstr(d, "symbols: symbol table only"));
+	if (!gft_dump_has(d, "blocked_in_mutex(...)\n\t", __FILE__,
+			  LOCK_LINE, " +0x"))
 		TH_LOG("dump:\n%s", d);
 	gf_mutex_unlock(&held);
 	return 0;
@@ -317,9 +339,10 @@ static int traceback_all_main(void *arg)
 	wait_parked(&locker_g);
 	d = gft_dump();
 	/* the runtime's own frames, down to the fiber's entry */
-	EXPECT_NE(NULL, strstr(d, "\tgfi_schedule_from+"));
-	EXPECT_NE(NULL, strstr(d, "\tblocked_in_mutex+"));
-	EXPECT_NE(NULL, strstr(d, "\tgfi_fiber_main+"));
+	EXPECT_NE(NULL, strstr(d, "\ngfi_schedule_from(...)\n\t"));
+	EXPECT_NE(NULL, strstr(d, "\nblocked_in_mutex(...)\n"));
+	EXPECT_NE(NULL, strstr(d, "\ngfi_fiber_main(...)\n\t"));
+	EXPECT_NE(NULL, strstr(d, "ulib/fiber.c:"));
 	gf_mutex_unlock(&held);
 	return 0;
 }
@@ -338,21 +361,48 @@ static void sigquit_child(void)
 static gf_fiber_t *quit_main_g;
 static gf_chan_t *quit_release;
 
+static int quit_pipe[2], quit_stderr;
+
+/*
+ * The dump goes to stderr, here a pipe that quitter reads until the dump
+ * is complete (its last fiber, quitter itself, printed), then copies to
+ * the real stderr: the process must not exit before the dumper thread
+ * is done, however long loading libdw takes (under ASan, more than the
+ * 200 ms this waited before).
+ */
 static void quitter(void *arg)
 {
+	static char buf[16384];
+	size_t got = 0;
+	ssize_t r;
+	char *q;
+
 	(void)arg;
 	/* main parked for sure (the status is the runtime's, see above) */
 	while ((atomic_load(&quit_main_g->status) & ~GSCAN) !=
 	       GFIBERS_GWAITING)
 		gf_sleep(1000000);
 	kill(getpid(), SIGQUIT);
-	gf_sleep(200000000);		/* the dump thread writes */
+	while (got + 1 < sizeof(buf) &&
+	       (r = read(quit_pipe[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += (size_t)r;
+		buf[got] = 0;
+		q = strstr(buf, "fiber 2 [");
+		if (q && strstr(q, "\n\n"))
+			break;
+	}
+	if (write(quit_stderr, buf, got) < 0)
+		(void)0;	/* the parent's check says it */
 	gf_chan_close(quit_release);
 }
 
 static int quit_main(void *arg)
 {
 	(void)arg;
+	if (pipe(quit_pipe))
+		return 1;
+	quit_stderr = dup(2);
+	dup2(quit_pipe[1], 2);
 	quit_main_g = gf_self();
 	quit_release = gf_chan_new(0, 0);
 	gf_go(quitter, NULL);
@@ -375,7 +425,8 @@ TEST(sigquit_dumps)
 	ASSERT_TRUE(WIFEXITED(st));	/* goes on after the dump */
 	EXPECT_NE(NULL, strstr(out, "SIGQUIT: fiber dump"));
 	EXPECT_NE(NULL, strstr(out, "fiber 1 [chan receive] \"main\":\n"
-				    "\tquit_main+"));
+				    "quit_main(...)\n\t"));
+	EXPECT_NE(NULL, strstr(out, "ulib/tests/sched_test.c:"));
 }
 
 /*
@@ -630,8 +681,8 @@ static int leakcheck_main(void *arg)
 	n = read(p[0], buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = 0;
 	EXPECT_NE(NULL, strstr(buf, "found unexpected fibers"));
-	EXPECT_NE(NULL, strstr(buf, "[chan receive]:\n\tleaky"));
-	EXPECT_NE(NULL, strstr(buf, "created by leakcheck_main+"));
+	EXPECT_NE(NULL, strstr(buf, "[chan receive]:\nleaky(...)\n"));
+	EXPECT_NE(NULL, strstr(buf, "created by leakcheck_main in fiber 1\n"));
 	/* an expected one is ignored */
 	EXPECT_EQ(0, gf_leakcheck(p[1], &id, 1, gf_timeout(0)));
 	gf_chan_close(c);
