@@ -54,7 +54,7 @@ enum { GO_LINE = __LINE__ + 8 };
 static void __attribute__((noinline)) start_waiter(void)
 {
 	waiter_g = NULL;
-	wake = gf_chan_make(0, 0);
+	wake = gf_chan_new(0, 0);
 	gf_go(waiter, NULL);
 	wait_parked();
 }
