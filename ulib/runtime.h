@@ -490,10 +490,67 @@ GF_HIDDEN void gfi_ready(gfi_g *gp, bool next);
 GF_HIDDEN void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_);
 GF_HIDDEN void gfi_registry_write_slot(gfi_g *gp, uint32_t status);
 
+/*
+ * The slot's seqcount, writer side (include/uapi/gfibers.h): odd while
+ * the slot is being written. One writer per slot (registry.c), so plain
+ * loads and stores; on x86-64 (TSO) the release fence is only a
+ * compiler barrier. TSan rejects fences: its reader, the kernel, is not
+ * instrumented anyway.
+ */
+static inline uint32_t gfi_seq_begin(uint32_t *seq)
+{
+	uint32_t s = *seq;
+
+	__atomic_store_n(seq, s + 1, __ATOMIC_RELAXED);
+#ifdef GF_TSAN
+	__asm__ volatile("" ::: "memory");
+#else
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
+	return s;
+}
+
+static inline void gfi_seq_end(uint32_t *seq, uint32_t s)
+{
+	__atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
+}
+
+/*
+ * A status change's slot write. The hot ones (run, yield, ready: three
+ * of the four changes of a park/ready round trip) are inline and store
+ * only what can differ, keeping this invariant: outside WAITING, LEAKED
+ * and SYSCALL the slot's wait fields are zero (the ABI's "0: not
+ * waiting", which /proc/gfibers renders). RUNNABLE clears them (after a
+ * wait they are set; the stores hit the line the status dirties
+ * anyway); RUNNING then only needs its tid and, after a syscall, the
+ * reason back to none. The rest (park, syscall, leaked, dead) go out of
+ * line, to gfi_registry_write_slot().
+ */
 static inline void gfi_registry_write(gfi_g *gp, uint32_t status)
 {
-	if (gp->slot)
+	struct gfibers_slot *sl = gp->slot;
+	uint32_t s;
+
+	if (!sl)
+		return;
+	if (status == GFIBERS_GRUNNABLE) {
+		s = gfi_seq_begin(&sl->seq);
+		sl->status = status;
+		sl->wait_reason = GFIBERS_WAIT_NONE;
+		sl->wait_obj = 0;
+		sl->wait_pc = 0;
+		sl->wait_since_ns = 0;
+		gfi_seq_end(&sl->seq, s);
+	} else if (status == GFIBERS_GRUNNING) {
+		s = gfi_seq_begin(&sl->seq);
+		sl->status = status;
+		sl->wait_reason = GFIBERS_WAIT_NONE;
+		if (gp->m)
+			sl->tid = (uint32_t)gp->m->tid;
+		gfi_seq_end(&sl->seq, s);
+	} else {
 		gfi_registry_write_slot(gp, status);
+	}
 }
 
 /*
