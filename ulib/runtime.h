@@ -605,7 +605,23 @@ GF_HIDDEN void gfi_select_judge(struct gfi_selstate *sel, struct gf_chan *held);
 
 GF_HIDDEN int gfi_runtime_init(void);
 GF_HIDDEN void gfi_schedule_from(struct gfi_m *m, gfi_g *gp);
-GF_HIDDEN void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next);
+GF_HIDDEN void gfi_runqput_tail(struct gfi_p *p, gfi_g *gp);
+
+/*
+ * Put gp on p's local queue (p's owner only): at the tail, or with next
+ * in runnext, where it runs at p's next switch (the fiber a park or a
+ * ready hands over to), the one it displaces going to the tail. The
+ * runnext exchange is inline: it is every ready's whole cost here.
+ */
+static inline void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next)
+{
+	if (next) {
+		gp = atomic_exchange(&p->runnext, gp);
+		if (!gp)
+			return;
+	}
+	gfi_runqput_tail(p, gp);
+}
 GF_HIDDEN void gfi_globrunqput(gfi_g *gp);
 GF_HIDDEN void gfi_wakep_slow(void);
 

@@ -215,16 +215,10 @@ static bool runqputslow(struct gfi_p *p, gfi_g *gp, uint32_t h, uint32_t t)
 	return true;
 }
 
-void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next)
+void gfi_runqput_tail(struct gfi_p *p, gfi_g *gp)
 {
 	uint32_t h, t;
 
-	if (next) {
-		gp = atomic_exchange(&p->runnext, gp);
-		if (!gp)
-			return;
-		/* Kick the old runnext out to the tail. */
-	}
 	for (;;) {
 		h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
 		t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
