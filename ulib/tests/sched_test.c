@@ -1114,7 +1114,11 @@ static void *churn_reader(void *arg)
 			if (s1 & 1)
 				continue;
 			memcpy(&c, sl, sizeof(c));
+#ifdef GFT_TSAN
+			__asm__ volatile("" ::: "memory");	/* (skipped) */
+#else
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+#endif
 			if (__atomic_load_n(&sl->seq, __ATOMIC_RELAXED) != s1 ||
 			    !c.fiber_id)
 				continue;
