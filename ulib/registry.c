@@ -289,21 +289,16 @@ void gfi_registry_write_slot(gfi_g *gp, uint32_t status)
 		sl->saved_fp = f->rbp;
 		sl->wait_since_ns = (uint64_t)gp->waitsince;
 	} else {
+		/*
+		 * Syscall, dead, idle: RUNNABLE and RUNNING are written
+		 * inline (runtime.h), never here. Leaving a wait always
+		 * goes through runnable, which cleared the object and site
+		 * of the wait; saved_* stay: the ABI keeps the last park's
+		 * context for unwinding.
+		 */
 		sl->wait_reason = status == GFIBERS_GSYSCALL ?
 				  GFIBERS_WAIT_SYSCALL : GFIBERS_WAIT_NONE;
 		sl->wait_since_ns = 0;
-		/*
-		 * Leaving a wait always goes through runnable: the object
-		 * and the site of a wait that is over are none now (0), in
-		 * the line already dirtied above. saved_* stay: the ABI
-		 * keeps the last park's context for unwinding.
-		 */
-		if (status == GFIBERS_GRUNNABLE) {
-			sl->wait_obj = 0;
-			sl->wait_pc = 0;
-		}
-		if (status == GFIBERS_GRUNNING && gp->m)
-			sl->tid = (uint32_t)gp->m->tid;
 	}
 	write_end(&sl->seq, s);
 }
