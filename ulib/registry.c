@@ -288,18 +288,18 @@ void gfi_registry_write_slot(gfi_g *gp, uint32_t status)
 		sl->saved_sp = (uintptr_t)gp->sp;
 		sl->saved_fp = f->rbp;
 		sl->wait_since_ns = (uint64_t)gp->waitsince;
-	} else {
-		/*
-		 * Syscall, dead, idle: RUNNABLE and RUNNING are written
-		 * inline (runtime.h), never here. Leaving a wait always
-		 * goes through runnable, which cleared the object and site
-		 * of the wait; saved_* stay: the ABI keeps the last park's
-		 * context for unwinding.
-		 */
-		sl->wait_reason = status == GFIBERS_GSYSCALL ?
-				  GFIBERS_WAIT_SYSCALL : GFIBERS_WAIT_NONE;
-		sl->wait_since_ns = 0;
+		write_end(&sl->seq, s);	/* (a park's path: no jump) */
+		return;
 	}
+	/*
+	 * Syscall, dead, idle: RUNNABLE and RUNNING are written inline
+	 * (runtime.h), never here. Leaving a wait always goes through
+	 * runnable, which cleared the object and site of the wait; saved_*
+	 * stay: the ABI keeps the last park's context for unwinding.
+	 */
+	sl->wait_reason = status == GFIBERS_GSYSCALL ? GFIBERS_WAIT_SYSCALL
+						     : GFIBERS_WAIT_NONE;
+	sl->wait_since_ns = 0;
 	write_end(&sl->seq, s);
 }
 
