@@ -1042,9 +1042,10 @@ TEST(registry_slots_in_fake_table)
  * without pause; the chaos build widens the status windows.
  */
 #define CHURN_PAIRS 3
-static atomic_int churn_stop;
-static gf_chan_t *churn_c[CHURN_PAIRS][2];
-static atomic_long churn_trips;
+#define CHURN_TRIPS (CHURN_PAIRS * (20000 / GFT_SCALE))
+static atomic_int churn_stop, churn_done;
+static gf_chan_t *churn_c[CHURN_PAIRS][2], *churn_fin;
+static atomic_long churn_trips, churn_dumps;
 
 static void churn_ponger(void *arg)
 {
@@ -1060,9 +1061,10 @@ static void churn_pinger(void *arg)
 {
 	GFT_FIBER;
 	gf_chan_t **c = arg;
-	long i, v, n = 20000 / GFT_SCALE;
+	long i, v;
 
-	for (i = 0; i < n; i++) {
+	/* until main has seen enough trips, and the other thread work */
+	for (i = 0; !atomic_load(&churn_done); i++) {
 		v = i;
 		EXPECT_EQ(0, gf_chan_send(c[0], &v));
 		EXPECT_EQ(1, gf_chan_recv(c[1], &v));
@@ -1072,6 +1074,7 @@ static void churn_pinger(void *arg)
 		atomic_fetch_add(&churn_trips, 1);
 	}
 	gf_chan_close(c[0]);
+	EXPECT_EQ(0, gf_chan_send(churn_fin, &i));
 }
 
 static void *churn_dumper(void *arg)
@@ -1079,8 +1082,10 @@ static void *churn_dumper(void *arg)
 	int fd = open("/dev/null", O_WRONLY);
 
 	(void)arg;
-	while (!atomic_load(&churn_stop))
+	while (!atomic_load(&churn_stop)) {
 		gf_dump(fd);
+		atomic_fetch_add(&churn_dumps, 1);
+	}
 	close(fd);
 	return NULL;
 }
@@ -1150,8 +1155,9 @@ static int churn_main(void *arg)
 {
 	GFT_FIBER;
 	pthread_t t;
-	int i;
+	long i, v;
 
+	churn_fin = gf_chan_make(sizeof(long), CHURN_PAIRS);
 	ASSERT_EQ(0, pthread_create(&t, NULL, arg ? churn_reader
 						  : churn_dumper, NULL));
 	for (i = 0; i < CHURN_PAIRS; i++) {
@@ -1160,13 +1166,18 @@ static int churn_main(void *arg)
 		gf_go(churn_ponger, churn_c[i]);
 		gf_go(churn_pinger, churn_c[i]);
 	}
-	while (atomic_load(&churn_trips) < CHURN_PAIRS * (20000 / GFT_SCALE))
+	/* The other thread must have raced the churn, however loaded the
+	 * machine: it may start late. */
+	while (atomic_load(&churn_trips) < CHURN_TRIPS ||
+	       (arg ? atomic_load(&churn_reads) < 1000
+		    : atomic_load(&churn_dumps) < 10))
 		gf_sleep(1000000);
+	atomic_store(&churn_done, 1);
+	for (i = 0; i < CHURN_PAIRS; i++)
+		EXPECT_EQ(1, gf_chan_recv(churn_fin, &v));
 	atomic_store(&churn_stop, 1);
 	pthread_join(t, NULL);
-	EXPECT_EQ(CHURN_PAIRS * (20000 / GFT_SCALE), atomic_load(&churn_trips));
-	if (arg)
-		EXPECT_LT(0, atomic_load(&churn_reads));
+	EXPECT_LE(CHURN_TRIPS, atomic_load(&churn_trips));
 	return 0;
 }
 
