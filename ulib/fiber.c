@@ -44,6 +44,18 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
 	uint32_t o;
 	int spins = 0;
 
+	/*
+	 * Unregistered, no slot is written between the two stores below:
+	 * one CAS is the whole change (a dump or the leak marker holding
+	 * GSCAN makes it fail, and the loop waits for them).
+	 */
+	if (!gp->slot) {
+		o = old;
+		if (atomic_compare_exchange_strong_explicit(&gp->status, &o,
+				new_, memory_order_acq_rel,
+				memory_order_relaxed))
+			return;
+	}
 	for (;;) {
 		o = old;
 		if (atomic_compare_exchange_weak_explicit(&gp->status, &o,

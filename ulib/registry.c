@@ -13,8 +13,9 @@
  * with its new fiber id.
  *
  * Every status change (gfi_casgstatus, fiber.c) calls
- * gfi_registry_write(): a seqcount write of a few plain stores, no
- * syscall, no atomic read-modify-write. Only the G's owner at that
+ * gfi_registry_write() (runtime.h): a seqcount write of a few plain
+ * stores, no syscall, no atomic read-modify-write; inline for the hot
+ * changes (run, yield, ready), which store only what can differ. Only the G's owner at that
  * moment writes its slot (status changes are serialised by the G's
  * ownership and GSCAN, see fiber.c), so there is one writer per slot.
  *
@@ -243,29 +244,10 @@ struct gfibers_slot *gfi_registry_slot(uint32_t i)
 	return (struct gfibers_slot *)(base + (size_t)i * GFIBERS_SLOT_SIZE);
 }
 
-/* The writer side of the seqcount protocol (uapi/gfibers.h). */
-static inline uint32_t write_begin(uint32_t *seq)
-{
-	uint32_t s = *seq;
-
-	__atomic_store_n(seq, s + 1, __ATOMIC_RELAXED);
-#ifdef GF_TSAN
-	/*
-	 * TSan rejects fences; its reader (the kernel) is not instrumented
-	 * anyway. On x86-64 (TSO: stores are never reordered with stores)
-	 * the release fence is only a compiler barrier: the same code.
-	 */
-	__asm__ volatile("" ::: "memory");
-#else
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-#endif
-	return s;
-}
-
-static inline void write_end(uint32_t *seq, uint32_t s)
-{
-	__atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
-}
+/* The seqcount writer: gfi_seq_begin/gfi_seq_end (runtime.h), shared
+ * with the inline status writes. */
+#define write_begin gfi_seq_begin
+#define write_end gfi_seq_end
 
 void gfi_registry_claim(gfi_g *gp)
 {
@@ -306,23 +288,18 @@ void gfi_registry_write_slot(gfi_g *gp, uint32_t status)
 		sl->saved_sp = (uintptr_t)gp->sp;
 		sl->saved_fp = f->rbp;
 		sl->wait_since_ns = (uint64_t)gp->waitsince;
-	} else {
-		sl->wait_reason = status == GFIBERS_GSYSCALL ?
-				  GFIBERS_WAIT_SYSCALL : GFIBERS_WAIT_NONE;
-		sl->wait_since_ns = 0;
-		/*
-		 * Leaving a wait always goes through runnable: the object
-		 * and the site of a wait that is over are none now (0), in
-		 * the line already dirtied above. saved_* stay: the ABI
-		 * keeps the last park's context for unwinding.
-		 */
-		if (status == GFIBERS_GRUNNABLE) {
-			sl->wait_obj = 0;
-			sl->wait_pc = 0;
-		}
-		if (status == GFIBERS_GRUNNING && gp->m)
-			sl->tid = (uint32_t)gp->m->tid;
+		write_end(&sl->seq, s);	/* (a park's path: no jump) */
+		return;
 	}
+	/*
+	 * Syscall, dead, idle: RUNNABLE and RUNNING are written inline
+	 * (runtime.h), never here. Leaving a wait always goes through
+	 * runnable, which cleared the object and site of the wait; saved_*
+	 * stay: the ABI keeps the last park's context for unwinding.
+	 */
+	sl->wait_reason = status == GFIBERS_GSYSCALL ? GFIBERS_WAIT_SYSCALL
+						     : GFIBERS_WAIT_NONE;
+	sl->wait_since_ns = 0;
 	write_end(&sl->seq, s);
 }
 

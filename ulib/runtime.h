@@ -277,7 +277,7 @@ struct gfi_p {
 	_Atomic int status;		/* enum gfi_pstatus */
 	struct gfi_m *m;		/* M holding it, NULL when idle/syscall */
 	struct gfi_p *link;		/* idle list */
-	uint32_t schedtick;		/* switches, for the 1-in-61 g0 trip */
+	uint32_t schedtick;		/* switches mod 61, for the g0 trip */
 	_Atomic uint32_t syscalltick;	/* syscalls entered, for sysmon */
 	uint32_t sysmontick;		/* sysmon's last view of syscalltick */
 	int64_t sysmonwhen;
@@ -334,6 +334,7 @@ struct gfi_m {
 	uint64_t rand;
 	pthread_t thread;
 	void *altstack;
+	int *errnop;			/* this thread's errno (gfi_switch) */
 
 	void *g0_asan_fake;
 	const void *g0_stack_lo;
@@ -550,10 +551,67 @@ GF_HIDDEN void gfi_ready(gfi_g *gp, bool next);
 GF_HIDDEN void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_);
 GF_HIDDEN void gfi_registry_write_slot(gfi_g *gp, uint32_t status);
 
+/*
+ * The slot's seqcount, writer side (include/uapi/gfibers.h): odd while
+ * the slot is being written. One writer per slot (registry.c), so plain
+ * loads and stores; on x86-64 (TSO) the release fence is only a
+ * compiler barrier. TSan rejects fences: its reader, the kernel, is not
+ * instrumented anyway.
+ */
+static inline uint32_t gfi_seq_begin(uint32_t *seq)
+{
+	uint32_t s = *seq;
+
+	__atomic_store_n(seq, s + 1, __ATOMIC_RELAXED);
+#ifdef GF_TSAN
+	__asm__ volatile("" ::: "memory");
+#else
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
+	return s;
+}
+
+static inline void gfi_seq_end(uint32_t *seq, uint32_t s)
+{
+	__atomic_store_n(seq, s + 2, __ATOMIC_RELEASE);
+}
+
+/*
+ * A status change's slot write. The hot ones (run, yield, ready: three
+ * of the four changes of a park/ready round trip) are inline and store
+ * only what can differ, keeping this invariant: outside WAITING, LEAKED
+ * and SYSCALL the slot's wait fields are zero (the ABI's "0: not
+ * waiting", which /proc/gfibers renders). RUNNABLE clears them (after a
+ * wait they are set; the stores hit the line the status dirties
+ * anyway); RUNNING then only needs its tid and, after a syscall, the
+ * reason back to none. The rest (park, syscall, leaked, dead) go out of
+ * line, to gfi_registry_write_slot().
+ */
 static inline void gfi_registry_write(gfi_g *gp, uint32_t status)
 {
-	if (gp->slot)
+	struct gfibers_slot *sl = gp->slot;
+	uint32_t s;
+
+	if (!sl)
+		return;
+	if (status == GFIBERS_GRUNNABLE) {
+		s = gfi_seq_begin(&sl->seq);
+		sl->status = status;
+		sl->wait_reason = GFIBERS_WAIT_NONE;
+		sl->wait_obj = 0;
+		sl->wait_pc = 0;
+		sl->wait_since_ns = 0;
+		gfi_seq_end(&sl->seq, s);
+	} else if (status == GFIBERS_GRUNNING) {
+		s = gfi_seq_begin(&sl->seq);
+		sl->status = status;
+		sl->wait_reason = GFIBERS_WAIT_NONE;
+		if (gp->m)
+			sl->tid = (uint32_t)gp->m->tid;
+		gfi_seq_end(&sl->seq, s);
+	} else {
 		gfi_registry_write_slot(gp, status);
+	}
 }
 
 /*
@@ -620,7 +678,23 @@ GF_HIDDEN void gfi_select_judge(struct gfi_selstate *sel, struct gf_chan *held);
 
 GF_HIDDEN int gfi_runtime_init(void);
 GF_HIDDEN void gfi_schedule_from(struct gfi_m *m, gfi_g *gp);
-GF_HIDDEN void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next);
+GF_HIDDEN void gfi_runqput_tail(struct gfi_p *p, gfi_g *gp);
+
+/*
+ * Put gp on p's local queue (p's owner only): at the tail, or with next
+ * in runnext, where it runs at p's next switch (the fiber a park or a
+ * ready hands over to), the one it displaces going to the tail. The
+ * runnext exchange is inline: it is every ready's whole cost here.
+ */
+static inline void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next)
+{
+	if (next) {
+		gp = atomic_exchange(&p->runnext, gp);
+		if (!gp)
+			return;
+	}
+	gfi_runqput_tail(p, gp);
+}
 GF_HIDDEN void gfi_globrunqput(gfi_g *gp);
 GF_HIDDEN void gfi_wakep_slow(void);
 
@@ -720,7 +794,13 @@ gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to, bool from_dead)
 {
 	void **save = from ? &from->sp : &m->g0_sp;
 	void *to_sp = to ? to->sp : m->g0_sp;
-	int saved_errno = errno;	/* travels with the context */
+	/*
+	 * errno travels with the context: read on this thread, written on
+	 * the one that resumes us, through each M's pointer to its
+	 * thread's errno (two loads, where two calls of the errno
+	 * function cost ten times as many instructions).
+	 */
+	int saved_errno = *m->errnop;
 
 	if (from && !from_dead)
 		gfi_stack_check(from, __builtin_frame_address(0));
@@ -744,7 +824,7 @@ gfi_switch(struct gfi_m *m, gfi_g *from, gfi_g *to, bool from_dead)
 	__sanitizer_finish_switch_fiber(from ? from->asan_fake
 					     : m->g0_asan_fake, NULL, NULL);
 #endif
-	errno = saved_errno;
+	*m->errnop = saved_errno;
 	return m;
 }
 

@@ -215,16 +215,10 @@ static bool runqputslow(struct gfi_p *p, gfi_g *gp, uint32_t h, uint32_t t)
 	return true;
 }
 
-void gfi_runqput(struct gfi_p *p, gfi_g *gp, bool next)
+void gfi_runqput_tail(struct gfi_p *p, gfi_g *gp)
 {
 	uint32_t h, t;
 
-	if (next) {
-		gp = atomic_exchange(&p->runnext, gp);
-		if (!gp)
-			return;
-		/* Kick the old runnext out to the tail. */
-	}
 	for (;;) {
 		h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
 		t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
@@ -751,7 +745,7 @@ top:
 	p = m->p;
 	now = gfi_nanotime();
 	gfi_timers_run(p, now);
-	if (p->schedtick % 61 == 0 && atomic_load(&gfi_sched.runqsize)) {
+	if (p->schedtick == 0 && atomic_load(&gfi_sched.runqsize)) {
 		pthread_mutex_lock(&gfi_sched.lock);
 		gp = globrunqget_locked(p, 1);
 		pthread_mutex_unlock(&gfi_sched.lock);
@@ -898,6 +892,22 @@ static void resetspinning(struct gfi_m *m)
 /* ---------------------------------------------------------- switching */
 
 /*
+ * Count a switch on p; false every 61st (Go's 1-in-61: that switch goes
+ * through g0, which looks at the global queue first, and at timers). A
+ * wrapping counter rather than a modulo: a compare instead of a multiply
+ * on every switch.
+ */
+static inline bool schedtick(struct gfi_p *p)
+{
+	uint32_t t = p->schedtick + 1;
+
+	if (t == 61)
+		t = 0;
+	p->schedtick = t;
+	return t != 0;
+}
+
+/*
  * The fast path of every park/yield/exit (Go's schedule, without the trip
  * to g0): switch gp out to the next G of our P, or to g0 when there is
  * none, every 61st time, or when M0 must leave.
@@ -908,7 +918,7 @@ void gfi_schedule_from(struct gfi_m *m, gfi_g *gp)
 	gfi_g *next = NULL;
 	bool dead = m->prev_action == PA_EXIT;
 
-	if (++p->schedtick % 61 != 0 && !must_leave(m))
+	if (schedtick(p) && !must_leave(m))
 		next = runqget(p);
 	gp->m = NULL;
 	if (next) {
@@ -927,7 +937,7 @@ static void execute(struct gfi_m *m, gfi_g *gp)
 {
 	gp->m = m;
 	m->curg = gp;
-	m->p->schedtick++;
+	schedtick(m->p);
 	gfi_gprepare_first(m->p, gp);
 	gfi_casgstatus(gp, GFIBERS_GRUNNABLE, GFIBERS_GRUNNING);
 	m = gfi_switch(m, NULL, gp, false);
@@ -974,6 +984,7 @@ static void m_init_thread(struct gfi_m *m)
 	size_t sz = 0;
 
 	m->tid = (pid_t)syscall(SYS_gettid);
+	m->errnop = gf_errno_location();
 	if (!pthread_getattr_np(pthread_self(), &attr)) {
 		pthread_attr_getstack(&attr, &lo, &sz);
 		pthread_attr_destroy(&attr);

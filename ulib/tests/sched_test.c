@@ -1087,4 +1087,172 @@ TEST(registry_slots_in_fake_table)
 	GFT_RUN(registry_main, NULL);
 }
 
+/*
+ * The park/ready fast paths against a concurrent dump: a dump holds a
+ * parked fiber with GSCAN while it copies it, and a ready (one CAS
+ * WAITING -> RUNNABLE when unregistered) must then fail and wait for it,
+ * never lose the wake-up nor find the fiber "not parked". Pairs of
+ * fibers ping-pong over unbuffered channels (every receive parks, every
+ * send readies straight into runnext) while a plain thread dumps them
+ * without pause; the chaos build widens the status windows.
+ */
+#define CHURN_PAIRS 3
+#define CHURN_TRIPS (CHURN_PAIRS * (20000 / GFT_SCALE))
+static atomic_int churn_stop, churn_done;
+static gf_chan_t *churn_c[CHURN_PAIRS][2], *churn_fin;
+static atomic_long churn_trips, churn_dumps;
+
+static void churn_ponger(void *arg)
+{
+	gf_chan_t **c = arg;
+	long v;
+
+	while (gf_chan_recv(c[0], &v) == 0)
+		if (gf_chan_send(c[1], &v))
+			break;
+}
+
+static void churn_pinger(void *arg)
+{
+	GFT_FIBER;
+	gf_chan_t **c = arg;
+	long i, v;
+
+	/* until main has seen enough trips, and the other thread work */
+	for (i = 0; !atomic_load(&churn_done); i++) {
+		v = i;
+		EXPECT_EQ(0, gf_chan_send(c[0], &v));
+		EXPECT_EQ(0, gf_chan_recv(c[1], &v));
+		EXPECT_EQ(i, v);
+		if (i % 7 == 0)
+			gf_yield();
+		atomic_fetch_add(&churn_trips, 1);
+	}
+	gf_chan_close(c[0]);
+	EXPECT_EQ(0, gf_chan_send(churn_fin, &i));
+}
+
+static void *churn_dumper(void *arg)
+{
+	int fd = open("/dev/null", O_WRONLY);
+
+	(void)arg;
+	while (!atomic_load(&churn_stop)) {
+		gf_dump(fd);
+		atomic_fetch_add(&churn_dumps, 1);
+	}
+	close(fd);
+	return NULL;
+}
+
+/*
+ * The slot writes' invariant, read as gfibers.ko reads it (seqcount:
+ * even and unchanged around the copy): outside a wait the wait fields
+ * are zero (run, yield and ready store only what can differ, relying on
+ * it), a running fiber has its thread's id, a waiting one its channel,
+ * wait site and park time.
+ */
+static atomic_long churn_reads;
+
+static void *churn_reader(void *arg)
+{
+	struct __test_metadata *_metadata = gft_md;
+	uint32_t i, n;
+
+	(void)arg;
+	while (!atomic_load(&churn_stop)) {
+		gfi_g **all = atomic_load(&gfi_sched.allgs);
+
+		n = atomic_load(&gfi_sched.nallgs);
+		for (i = 0; i < n; i++) {
+			struct gfibers_slot *sl = all[i]->slot, c;
+			uint32_t s1;
+
+			if (!sl)
+				continue;
+			s1 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+			if (s1 & 1)
+				continue;
+			memcpy(&c, sl, sizeof(c));
+#ifdef GFT_TSAN
+			__asm__ volatile("" ::: "memory");	/* (skipped) */
+#else
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+#endif
+			if (__atomic_load_n(&sl->seq, __ATOMIC_RELAXED) != s1 ||
+			    !c.fiber_id)
+				continue;
+			atomic_fetch_add(&churn_reads, 1);
+			if (c.status == GFIBERS_GRUNNING ||
+			    c.status == GFIBERS_GRUNNABLE) {
+				EXPECT_EQ(GFIBERS_WAIT_NONE, c.wait_reason);
+				EXPECT_EQ(0, c.wait_obj);
+				EXPECT_EQ(0, c.wait_pc);
+				EXPECT_EQ(0, c.wait_since_ns);
+			}
+			if (c.status == GFIBERS_GRUNNING)
+				EXPECT_NE(0, c.tid);
+			if (c.status == GFIBERS_GWAITING) {
+				/* (main sleeps: no object) */
+				if (c.wait_reason == GFIBERS_WAIT_CHAN_RECV ||
+				    c.wait_reason == GFIBERS_WAIT_CHAN_SEND)
+					EXPECT_NE(0, c.wait_obj);
+				EXPECT_NE(0, c.wait_pc);
+				EXPECT_NE(0, c.wait_since_ns);
+				EXPECT_NE(0, c.saved_sp);
+			}
+		}
+	}
+	return NULL;
+}
+
+static int churn_main(void *arg)
+{
+	GFT_FIBER;
+	pthread_t t;
+	long i, v;
+
+	churn_fin = gf_chan_new(sizeof(long), CHURN_PAIRS);
+	ASSERT_EQ(0, pthread_create(&t, NULL, arg ? churn_reader
+						  : churn_dumper, NULL));
+	for (i = 0; i < CHURN_PAIRS; i++) {
+		churn_c[i][0] = gf_chan_new(sizeof(long), 0);
+		churn_c[i][1] = gf_chan_new(sizeof(long), 0);
+		gf_go(churn_ponger, churn_c[i]);
+		gf_go(churn_pinger, churn_c[i]);
+	}
+	/* The other thread must have raced the churn, however loaded the
+	 * machine: it may start late. */
+	while (atomic_load(&churn_trips) < CHURN_TRIPS ||
+	       (arg ? atomic_load(&churn_reads) < 1000
+		    : atomic_load(&churn_dumps) < 10))
+		gf_sleep(1000000);
+	atomic_store(&churn_done, 1);
+	for (i = 0; i < CHURN_PAIRS; i++)
+		EXPECT_EQ(0, gf_chan_recv(churn_fin, &v));
+	atomic_store(&churn_stop, 1);
+	pthread_join(t, NULL);
+	EXPECT_LE(CHURN_TRIPS, atomic_load(&churn_trips));
+	return 0;
+}
+
+TEST(ready_races_dump)
+{
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(churn_main, NULL);
+}
+
+TEST(registry_slots_under_churn)
+{
+	if (access("/dev/gfibers", F_OK) == 0)
+		SKIP(return, "/dev/gfibers exists: the fake table is unused");
+#ifdef GFT_TSAN
+	/* The writer's plain stores are for the kernel, not for a thread. */
+	SKIP(return, "the slots' reader races by design (seqcount)");
+#endif
+	setenv("GF_FAKE_TABLE", "1", 1);
+	setenv("GF_PROCS", "2", 1);
+	GFT_RUN(churn_main, (void *)1);
+}
+
 TEST_HARNESS_MAIN
