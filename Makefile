@@ -176,7 +176,16 @@ $(B)/tools/gfps: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB_A) $(TOOL_LIB
 
 selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)) \
 	$(B)/selftests/gfibers/settings
-examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS))
+# A multi-file example: examples/NAME/*.c into build/examples/NAME.
+EX_DIRS   := $(patsubst %/,%,$(dir $(wildcard examples/*/*.c)))
+define exdir
+$(B)/examples/$(notdir $(1)): $(wildcard $(1)/*.c $(1)/*.h) $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_BASE) -static -o $$@ $(wildcard $(1)/*.c) $(B)/libgfiber.a $$(LDLIBS)
+endef
+$(foreach d,$(sort $(EX_DIRS)),$(eval $(call exdir,$(d))))
+examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS)) \
+	$(patsubst examples/%,$(B)/examples/%,$(sort $(EX_DIRS)))
 tools: $(patsubst tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 # gfps's host tests (tools/tests/run.sh): a target with a parked context at
 # known lines, PIE with shared libc and static; with ASan, gfps itself.
