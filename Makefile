@@ -61,8 +61,9 @@ help:
 	@echo 'make              library, host tests, selftests, examples, tools, module'
 	@echo 'make demo         boot the VM, run examples/leak, print /proc/gfibers'
 	@echo 'make check        first-run guards, host tests (plain, ASan+UBSan, TSan,'
-	@echo '                  chaos, clang), gfps tests, packaging, then the VM'
-	@echo '                  kselftests on the 6.1 and 6.12 Debian kernels'
+	@echo '                  chaos, clang), gfps tests, the example servers,'
+	@echo '                  packaging, then the VM kselftests on the 6.1 and'
+	@echo '                  6.12 Debian kernels'
 	@echo 'make check-debug  the VM kselftests on a debug kernel (KASAN, lockdep,'
 	@echo '                  kmemleak, UBSAN, fault injection), built once into'
 	@echo '                  ~/.cache/gfibers (about 9 minutes on 2 cores)'
@@ -242,7 +243,7 @@ demo-vm: examples tools $(KCOPY)/kmod/gfibers.ko
 		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools/gfps:/tools/gfps
 
 check: deps
-	@scripts/check.sh tree host tools chaos clang pkg vm:6.1 vm:6.12
+	@scripts/check.sh tree host tools examples chaos clang pkg vm:6.1 vm:6.12
 
 check-debug: deps
 	@scripts/check.sh vm:debug

@@ -5,13 +5,15 @@
 # Packages: qemu-system-x86, the 6.1 and 6.12 Debian kernels with their
 # headers (each image with the headers of the same version), busybox-static,
 # cpio, linux-source-6.1 (kselftest headers and checkpatch.pl come from it),
-# libdw-dev and libbz2-dev (tools/gfps, linked statically with elfutils).
+# libdw-dev and libbz2-dev (tools/gfps, linked statically with elfutils),
+# curl, wrk, python3 and binutils (the example servers' tests).
 # Not root and something missing: says which apt-get command to run, exits 1.
 set -euo pipefail
 
 pkgs=(qemu-system-x86 linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
       busybox-static cpio gzip rsync bc linux-source-6.1 make gcc libc6-dev libdw-dev libbz2-dev
+      curl wrk python3 binutils
       "$@")
 
 installed() {

@@ -30,6 +30,16 @@
 
 #include "httpd.h"
 
+/*
+ * Decided as the response is written, not as the request arrived: a
+ * request in flight when shutdown begins is answered "Connection: close".
+ */
+static bool ctx_keep_alive(struct http_ctx *c)
+{
+	c->keep_alive = c->keep_alive && !server_draining();
+	return c->keep_alive;
+}
+
 static const char hello[] = "Hello, World!\n";
 #define TEXT "text/plain; charset=utf-8"
 
@@ -56,7 +66,8 @@ static void reply_text(struct http_ctx *c, int status, const char *fmt, ...)
 	va_end(ap);
 	if (n >= (int)sizeof(body))
 		n = sizeof(body) - 1;
-	http_reply(c->out, status, TEXT, body, n, c->keep_alive, c->req->head);
+	http_reply(c->out, status, TEXT, body, n, ctx_keep_alive(c),
+		   c->req->head);
 }
 
 /* ------------------------------------------------------------ fan-out */
@@ -211,7 +222,7 @@ static void handle_leakcheck(struct http_ctx *c)
 
 	if (pread(fd, body + h, size, 0) != size)
 		goto out_err;
-	http_reply(c->out, 200, TEXT, body, h + size, c->keep_alive,
+	http_reply(c->out, 200, TEXT, body, h + size, ctx_keep_alive(c),
 		   c->req->head);
 	free(body);
 	close(fd);
@@ -244,7 +255,7 @@ static void handle_sleep(struct http_ctx *c)
 static void handle_echo(struct http_ctx *c)
 {
 	http_reply(c->out, 200, "application/octet-stream", c->req->body,
-		   c->req->content_length, c->keep_alive, c->req->head);
+		   c->req->content_length, ctx_keep_alive(c), c->req->head);
 }
 
 /* ------------------------------------------------------------ router */
@@ -269,7 +280,7 @@ void route(struct http_ctx *c)
 	if (path_is(r, "/")) {
 		if (method_is(r, "GET") || r->head)
 			http_reply(c->out, 200, TEXT, hello, sizeof(hello) - 1,
-				   c->keep_alive, r->head);
+				   ctx_keep_alive(c), r->head);
 		else
 			reply_text(c, 405, "method not allowed\n");
 		return;

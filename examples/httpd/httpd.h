@@ -108,6 +108,7 @@ void route(struct http_ctx *ctx);
 int server_run(void);
 int64_t server_fiber_ids(int64_t *ids, size_t n);	/* long-lived ones */
 int server_connections(void);			/* open now */
+bool server_draining(void);			/* shutdown began */
 
 /* netio.c: IO on a non-blocking socket, the fiber parked ("IO wait")
  * until ready or the absolute deadline (GF_FOREVER: none). Return as

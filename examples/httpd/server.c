@@ -61,6 +61,11 @@ int server_connections(void)
 	return atomic_load(&nconns);
 }
 
+bool server_draining(void)
+{
+	return atomic_load(&draining);
+}
+
 int64_t server_fiber_ids(int64_t *ids, size_t n)
 {
 	size_t i, k = 0;
@@ -230,6 +235,10 @@ static bool conn_serve_one(struct conn *c, struct http_request *req)
 			conn_fail(c, st);
 		return false;
 	}
+	/* the buffer may have moved as it grew for the body: point the
+	 * request into the new one */
+	if (req->content_length)
+		http_parse(c->buf, c->len, req);
 	req->body = c->buf + req->head_len;
 	ctx.keep_alive = req->keep_alive && !atomic_load(&draining);
 	route(&ctx);
