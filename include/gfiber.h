@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>	/* struct sockaddr, socklen_t */
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -756,6 +757,144 @@ GF_API ssize_t gf_write(int fd, const void *buf, size_t n);
  * its errno (EBADF: fd negative or not open, EINTR, EIO).
  */
 GF_API int gf_close(int fd);
+
+/* ------------------------------------------------------------ network */
+
+/*
+ * TCP over the poller, in Go's shape (net.Listen, Accept, Dial, Conn's
+ * Read/Write/SetDeadline/Close). A socket made by these calls (listen,
+ * accept, dial) is non-blocking and close-on-exec, with TCP_NODELAY
+ * (accepted and dialed TCP connections, as Go's), and registered in
+ * the poller once for its life: a read or write is one recv(2)/send(2),
+ * plus one park ("IO wait", shown at the caller's line) when it would
+ * block - no fcntl(2), no epoll_ctl(2). A socket of your own may be
+ * passed to the calls that take a fd: it keeps its blocking mode (the
+ * O_NONBLOCK flag is never changed) and is registered for its life at
+ * its first wait. Either way close it with gf_net_close() (or
+ * gf_close()), never close(2): a number registered for its life whose
+ * file went away with close(2) is not noticed, and waits on the
+ * number's next file would not wake. These calls need a socket: any
+ * other fd fails with ENOTSOCK (use gf_read/gf_write).
+ *
+ * Addresses are "host:port": "127.0.0.1:8080", "[::1]:8080",
+ * "localhost:0" (port 0: the kernel picks one, see gf_net_port), or
+ * ":8080" (gf_net_listen: every interface, IPv6 and IPv4 on one
+ * socket; gf_net_dial: the local system). The port is decimal, 0 to
+ * 65535; an IPv6 address is bracketed; a host name is looked up with
+ * getaddrinfo(3), as a syscall (gf_syscall_enter/exit: it may take a
+ * DNS round trip). A malformed address ("", ":", "host", "[::1",
+ * "::1:80", "h:http", "h:65536") fails with EINVAL; a name that cannot
+ * be looked up with ENXIO (no such host, or no address), EAGAIN (the
+ * resolver failed for now), EIO (it failed for good).
+ *
+ * Every blocking call has an _until variant taking an absolute deadline
+ * as its last argument (as everywhere: gf_now() + timeout, GF_FOREVER,
+ * GF_NOWAIT); the plain call waits without limit. A socket also has a
+ * read and a write deadline of its own (gf_net_set_deadline, Go's
+ * SetReadDeadline/SetWriteDeadline): a wait ends at the earlier of the
+ * two, with ETIMEDOUT (EAGAIN when that is GF_NOWAIT).
+ *
+ * Errors common to the calls that take a fd: EBADF (fd negative or not
+ * open, or closed with gf_net_close/gf_close during the call: every
+ * fiber waiting on it is woken with EBADF before the number can be
+ * reused), ENOTSOCK (not a socket), ETIMEDOUT, EAGAIN (GF_NOWAIT, or a
+ * deadline of GF_NOWAIT, and not ready), EPERM (it would block outside
+ * a fiber), EMFILE, ENFILE, ENOMEM (the poller cannot be made: see
+ * gf_wait_fd), ENOSPC (epoll_ctl: the user's epoll limit).
+ */
+
+/*
+ * gf_net_listen - a TCP socket bound to hostport, listening (Go's
+ * net.Listen("tcp", hostport)), SO_REUSEADDR set (a restarted server
+ * binds at once while old connections linger in TIME_WAIT). A host
+ * name binds the first of its addresses that takes it. backlog <= 0:
+ * SOMAXCONN. Returns the fd; -1 with errno: EINVAL (hostport malformed
+ * or NULL), ENXIO, EAGAIN, EIO (lookup, above), EADDRINUSE,
+ * EADDRNOTAVAIL (not an address of this host), EACCES (a port below
+ * 1024), EAFNOSUPPORT, EMFILE, ENFILE, ENOMEM, ENOSPC.
+ */
+GF_API int gf_net_listen(const char *hostport, int backlog);
+
+/*
+ * gf_net_accept - the next connection on listening socket lfd (Go's
+ * Listener.Accept), a new fd as gf_net_listen's. sa and salen: where to
+ * store the peer's address, as accept(2) (both NULL: not wanted). A
+ * connection reset before it was taken is skipped. Returns the fd; -1
+ * with errno: the common ones, EINVAL (lfd not listening; only one of
+ * sa, salen NULL), EMFILE, ENFILE (no descriptor for the connection:
+ * it stays queued), ENOBUFS, ENOMEM.
+ */
+GF_API int gf_net_accept(int lfd, struct sockaddr *sa, socklen_t *salen);
+GF_API int gf_net_accept_until(int lfd, struct sockaddr *sa,
+			       socklen_t *salen, int64_t until);
+
+/*
+ * gf_net_dial - connect to hostport (Go's net.Dial("tcp", hostport)),
+ * trying its addresses in getaddrinfo's order until one connects; a
+ * deadline, or a failure of this process (no descriptor, no memory),
+ * ends the whole dial. Returns the fd, a socket as gf_net_listen's;
+ * -1 with errno: the lookup's (EINVAL, ENXIO, EAGAIN, EIO, above), the
+ * last address's (ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL,
+ * EAFNOSUPPORT), ETIMEDOUT, EAGAIN (GF_NOWAIT and not connected at
+ * once), EPERM (it would block outside a fiber), EMFILE, ENFILE,
+ * ENOMEM, ENOSPC.
+ */
+GF_API int gf_net_dial(const char *hostport);
+GF_API int gf_net_dial_until(const char *hostport, int64_t until);
+
+/*
+ * gf_net_read - read up to n bytes (Go's Conn.Read): parks until some
+ * arrive. Returns how many (> 0), 0 at the end of the stream (the peer
+ * shut down its side), or -1 with errno: the common ones, ECONNRESET,
+ * ETIMEDOUT (also a socket's own deadline, gf_net_set_deadline),
+ * recv(2)'s.
+ */
+GF_API ssize_t gf_net_read(int fd, void *buf, size_t n);
+GF_API ssize_t gf_net_read_until(int fd, void *buf, size_t n,
+				 int64_t until);
+
+/*
+ * gf_net_write - write all n bytes (Go's Conn.Write), parking while the
+ * socket's buffer is full, never raising SIGPIPE (MSG_NOSIGNAL: a peer
+ * gone is EPIPE or ECONNRESET). Returns n; on a failure after part of
+ * the data went out, how much did (less than n, errno says why: a
+ * deadline, a reset); -1 with errno when nothing did: the common ones,
+ * EPIPE, ECONNRESET, ETIMEDOUT, EINVAL (n over SSIZE_MAX), send(2)'s.
+ * So "!= n" is the one test of failure.
+ */
+GF_API ssize_t gf_net_write(int fd, const void *buf, size_t n);
+GF_API ssize_t gf_net_write_until(int fd, const void *buf, size_t n,
+				  int64_t until);
+
+/*
+ * gf_net_set_deadline - fd's read and write deadlines (Go's
+ * SetReadDeadline/SetWriteDeadline; GF_FOREVER: none) for every later
+ * gf_net_read/gf_net_accept (read) and gf_net_write (write) on it, and
+ * for those waiting now: a fiber waiting on fd waits until the new
+ * deadline (one already passed wakes it with ETIMEDOUT). Set both, as
+ * wanted, at each call (pass the old one to keep it). They belong to
+ * the file and are forgotten when it is closed (gf_net_close). The
+ * plain calls gf_read/gf_write/gf_wait_fd do not use them. Returns 0;
+ * -1 with errno: EBADF (not open), ENOMEM.
+ */
+GF_API int gf_net_set_deadline(int fd, int64_t read_until,
+			       int64_t write_until);
+
+/*
+ * gf_net_close - close a socket (Go's Conn.Close): gf_close's, which
+ * see: every fiber waiting on fd in any call of this library is woken
+ * with EBADF (the error of a use after close, as gf_close's), then fd
+ * leaves the poller and is closed, and only then can the number be
+ * reused. Returns 0; -1 with errno: EBADF, EINTR, EIO.
+ */
+GF_API int gf_net_close(int fd);
+
+/*
+ * gf_net_port - the local port fd is bound to (after gf_net_listen on
+ * port 0: the one the kernel chose). Returns it (0-65535); -1 with
+ * errno: EBADF, ENOTSOCK, EAFNOSUPPORT (not an IPv4 or IPv6 socket).
+ */
+GF_API int gf_net_port(int fd);
 
 /* ------------------------------------------------------------ registry */
 

@@ -16,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
-tests=${CHAOS_TESTS:-chan_test select_test sched_test sync_test timer_test leak_test fiber_test netpoll_test}
+tests=${CHAOS_TESTS:-chan_test select_test sched_test sync_test timer_test leak_test fiber_test netpoll_test net_test}
 builds="chaos chaos-tsan"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_stack_use_after_return=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -84,6 +84,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "netpoll.h"
 #include "runtime.h"
 
 #ifdef GF_TSAN
@@ -108,6 +109,14 @@ struct polldesc {
 	uint32_t epoch;			/* its poller (pollepoch), 0: none */
 	uint64_t seq;			/* gf_close calls on this number */
 	struct gfi_waitq rq, wq;	/* waiting fibers */
+	/*
+	 * The file now at the number, as net.c knows it (reset when the
+	 * number gets another file: gf_close, or a registration that found
+	 * the old one gone).
+	 */
+	bool persist;			/* registered for its life: no re-ADD */
+	bool nonblock;			/* made O_NONBLOCK by the runtime */
+	int64_t rdl, wdl;		/* gf_net_set_deadline's, GF_FOREVER */
 };
 
 /* -1 until the first IO wait; published (release) after breakfd */
@@ -339,7 +348,19 @@ static struct polldesc *pd_lookup(int fd)
 	return __atomic_load_n(&a[fd], __ATOMIC_ACQUIRE);
 }
 
-static struct polldesc *pd_get(int fd)
+/* A number's descriptor knows nothing of the file now at it. */
+static void pd_forget(struct polldesc *pd)
+{
+	pd->persist = pd->nonblock = false;
+	pd->rdl = pd->wdl = GF_FOREVER;
+}
+
+/*
+ * The descriptor of fd, made on first use. open: the caller knows fd is
+ * open (it just made it); otherwise fcntl(F_GETFD) checks it, once per
+ * number: a bad fd (2^30) must not size the table.
+ */
+static struct polldesc *pd_get_open(int fd, bool open)
 {
 	struct polldesc **a, *pd;
 	int n;
@@ -351,8 +372,7 @@ static struct polldesc *pd_get(int fd)
 	pd = pd_lookup(fd);
 	if (pd)
 		return pd;
-	/* Once per number: a bad fd (2^30) must not size the table. */
-	if (fcntl(fd, F_GETFD) < 0)
+	if (!open && fcntl(fd, F_GETFD) < 0)
 		return NULL;	/* EBADF */
 	pthread_mutex_lock(&pdlock);
 	n = atomic_load(&npds);
@@ -385,10 +405,16 @@ static struct polldesc *pd_get(int fd)
 			return NULL;
 		}
 		pd->fd = fd;
+		pd_forget(pd);
 		__atomic_store_n(&a[fd], pd, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&pdlock);
 	return pd;
+}
+
+static struct polldesc *pd_get(int fd)
+{
+	return pd_get_open(fd, false);
 }
 
 /* Make a fiber woken by the poller runnable (no P: the global queue). */
@@ -565,8 +591,10 @@ static int pd_register(struct polldesc *pd, uint64_t seq)
 	}
 	if (!r) {
 		/* Kept: a new file at this number, or a new poller. */
-		if (pd->epoch == epoch)
+		if (pd->epoch == epoch) {
 			stale = pd_evict(pd);
+			pd_forget(pd);
+		}
 		pd->gen = gen;
 		pd->epoch = epoch;
 		pd->rready = pd->pend_r;
@@ -605,13 +633,74 @@ static int fd_ready(int fd, int events)
 	return rev;
 }
 
-static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
-		   uintptr_t pc)
+/*
+ * The earlier of two deadlines (GF_FOREVER: none). The one place that
+ * knows what a deadline value means, with deadline_passed.
+ */
+static int64_t deadline_min(int64_t a, int64_t b)
+{
+	if (a == GF_FOREVER)
+		return b;
+	if (b == GF_FOREVER)
+		return a;
+	return a < b ? a : b;
+}
+
+/*
+ * A sudog woken by gf_net_set_deadline (elem, unused otherwise here):
+ * not an event, the wait starts over under the new deadline.
+ */
+static char deadline_changed;
+
+/* How a wait treats its descriptor (pd_arm's and wait_fd's flags). */
+enum {
+	WAIT_NET = 1,	/* net.c's: registered for life, per-fd deadlines */
+	ARM_PERSIST = 1,	/* registered for its life from now on */
+	ARM_NEW = 2,	/* a new file: registered whatever pd remembers */
+};
+
+/*
+ * pd locked and quiet, its fd registered in this poller, as a new
+ * generation unless the descriptor is registered for its life
+ * (persist, set by ARM_PERSIST: net.c's waits and registrations) and
+ * already in this poller: then nothing is asked of the kernel.
+ * ARM_NEW: a new file, registered anyway. Returns 0 (locked), -1
+ * with errno (unlocked): EBADF when a gf_close came after seq was
+ * sampled, epoll_ctl's.
+ */
+static int pd_arm(struct polldesc *pd, uint64_t seq, int flags)
+{
+	int r;
+
+	do {
+		pd_lock_quiet(pd);
+		if (seq != UINT64_MAX && seq != pd->seq) {
+			gfi_unlock(&pd->lock);
+			errno = EBADF;
+			return -1;
+		}
+		if (pd->persist && !(flags & ARM_NEW) &&
+		    pd->epoch == atomic_load(&pollepoch))
+			return 0;
+		r = pd_register(pd, seq);
+	} while (r > 0);
+	if (r < 0) {
+		gfi_unlock(&pd->lock);
+		return -1;
+	}
+	if (flags & ARM_PERSIST)
+		pd->persist = true;
+	return 0;
+}
+
+static int wait_fd(int fd, int events, int64_t until, uint64_t seq,
+		   int flags, uintptr_t pc)
 {
 	struct gfi_sudog rsg, wsg;
 	struct polldesc *pd;
 	gfi_g *gp = gfi_getg();
-	int rev = 0, r;
+	int64_t deadline;
+	int rev = 0;
 	struct gfi_sudog *w;
 
 	if (!(events & (EPOLLIN | EPOLLOUT)) ||
@@ -636,15 +725,14 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 	 */
 	__tsan_release(pd);
 #endif
-	/* Re-added every time: the fd may have been closed and reused. */
-	do {
-		pd_lock_quiet(pd);
-		r = pd_register(pd, seq);
-	} while (r > 0);
-	if (r < 0) {
-		gfi_unlock(&pd->lock);
+again:
+	/*
+	 * Re-added at every wait unless registered for its life: a fd of
+	 * the user's may have been closed with close(2) and the number
+	 * reused (see the top of this file).
+	 */
+	if (pd_arm(pd, seq, flags & WAIT_NET ? ARM_PERSIST : 0))
 		return -1;
-	}
 	if ((events & EPOLLIN) && pd->rready) {
 		pd->rready = false;
 		rev |= EPOLLIN;
@@ -657,6 +745,10 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 		gfi_unlock(&pd->lock);
 		return rev;
 	}
+	deadline = until;
+	if (flags & WAIT_NET)
+		deadline = deadline_min(until, events & EPOLLIN ? pd->rdl
+								 : pd->wdl);
 	if (deadline_passed(deadline) || !gp) {
 		gfi_unlock(&pd->lock);
 		/* an edge the poller has not reaped yet (a new registration
@@ -689,6 +781,8 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 		errno = ETIMEDOUT;
 		return -1;
 	}
+	if (w->elem == &deadline_changed)
+		goto again;
 	if (!w->success) {
 		errno = EBADF;		/* evicted: the fd was closed */
 		return -1;
@@ -698,7 +792,7 @@ static int wait_fd(int fd, int events, int64_t deadline, uint64_t seq,
 
 GF_API int gf_wait_fd(int fd, int events, int64_t deadline)
 {
-	return wait_fd(fd, events, deadline, UINT64_MAX,
+	return wait_fd(fd, events, deadline, UINT64_MAX, 0,
 		       (uintptr_t)__builtin_return_address(0));
 }
 
@@ -804,7 +898,7 @@ static ssize_t fd_io(int fd, void *buf, size_t n, bool out, uintptr_t pc)
 			       errno != EINTR))
 			return r;
 		if (errno != EINTR &&
-		    wait_fd(fd, out ? EPOLLOUT : EPOLLIN, GF_FOREVER, seq,
+		    wait_fd(fd, out ? EPOLLOUT : EPOLLIN, GF_FOREVER, seq, 0,
 			    pc) < 0)
 			return -1;
 	}
@@ -867,6 +961,7 @@ GF_API int gf_close(int fd)
 	pd->seq++;
 	pd->gen++;	/* events reaped before the DEL are stale */
 	pd->epoch = 0;
+	pd_forget(pd);
 	list = pd_evict(pd);
 	deferred = pd->users > 0;
 	pd->close_deferred = deferred;
@@ -875,4 +970,103 @@ GF_API int gf_close(int fd)
 	if (deferred)
 		return 0;
 	return close_finish(pd);
+}
+
+/* ------------------------------------------------------------ net.c's */
+
+int gfi_netfd_init(int fd, bool nonblock)
+{
+	struct polldesc *pd;
+
+	if (gfi_runtime_init() || poller_init())
+		return -1;
+	pd = pd_get_open(fd, true);
+	if (!pd)
+		return -1;
+	/*
+	 * A new file at the number, whatever the descriptor remembers:
+	 * registered now (a file at the number closed with close(2) left
+	 * its waiters, evicted here), never again in this poller.
+	 */
+	if (pd_arm(pd, UINT64_MAX, ARM_PERSIST | ARM_NEW))
+		return -1;
+	pd->nonblock = nonblock;
+	gfi_unlock(&pd->lock);
+	return 0;
+}
+
+ssize_t gfi_netfd_do(int fd, int events, gfi_netop op, void *arg,
+		     int64_t until, uintptr_t pc)
+{
+	struct polldesc *pd = pd_get(fd);
+	uint64_t seq = 0;
+	bool first = true;
+
+	if (!pd)
+		return -1;	/* EBADF (negative, not open), ENOMEM */
+	for (;;) {
+		ssize_t r;
+
+		if (io_begin(pd, &seq, first))
+			return -1;
+		first = false;
+		/* nonblock is the file's: fixed while users hold it */
+		r = op(fd, arg, pd->nonblock);
+		io_end(pd);
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+			       errno != EINTR))
+			return r;
+		/* a gf_close from here on fails the wait (seq) */
+		gfi_chaos(GFI_CHAOS_PARK);
+		if (errno != EINTR &&
+		    wait_fd(fd, events, until, seq, WAIT_NET, pc) < 0)
+			return -1;
+	}
+}
+
+int gfi_netfd_wait(int fd, int events, int64_t until, uintptr_t pc)
+{
+	return wait_fd(fd, events, until, UINT64_MAX, WAIT_NET, pc) < 0 ? -1
+									: 0;
+}
+
+/* Wake q's waiters to start their wait over (set_deadline): list. */
+static struct gfi_sudog *pd_rewake(struct gfi_waitq *q,
+				   struct gfi_sudog *list)
+{
+	struct gfi_sudog *sg;
+
+	while ((sg = gfi_waitq_dequeue(q))) {
+		sg->success = false;
+		sg->elem = &deadline_changed;
+		sg->next = list;
+		list = sg;
+	}
+	return list;
+}
+
+int gfi_netfd_set_deadline(int fd, int64_t rdl, int64_t wdl)
+{
+	struct polldesc *pd = pd_get(fd);
+	struct gfi_sudog *list = NULL;
+
+	if (!pd)
+		return -1;
+	pd_lock_quiet(pd);
+	/*
+	 * A fiber waiting now waits under the new deadline (Go's
+	 * SetReadDeadline): it is woken to start its wait over, which
+	 * fails at once when the deadline has passed. A wait on both
+	 * directions (gf_wait_fd's) is in both queues: it is woken once,
+	 * by the first dequeue that wins its selectdone.
+	 */
+	if (rdl != pd->rdl)
+		list = pd_rewake(&pd->rq, list);
+	if (wdl != pd->wdl)
+		list = pd_rewake(&pd->wq, list);
+	pd->rdl = rdl;
+	pd->wdl = wdl;
+	gfi_unlock(&pd->lock);
+	ready_evicted(list);
+	return 0;
 }
