@@ -9,11 +9,11 @@
  *	http.c		the request parser and the response writer
  *	handlers.c	the router and the handlers (/, /fanout, /sleep,
  *			/echo, /stats, /leakcheck)
- *	netio.c		socket IO with absolute deadlines
  *
  * Deadlines are absolute gf_now() nanoseconds, as everywhere in the
- * library; they are computed in server.c (request, idle) and
- * handlers.c (the fan-out's own) only.
+ * library; they are computed in server.c (request, idle, shutdown) and
+ * handlers.c (the fan-out's own) only. Sockets are the library's
+ * (gf_net_*): every wait on them parks the fiber in "IO wait".
  */
 #ifndef HTTPD_H
 #define HTTPD_H
@@ -109,13 +109,5 @@ int server_run(void);
 int64_t server_fiber_ids(int64_t *ids, size_t n);	/* long-lived ones */
 int server_connections(void);			/* open now */
 bool server_draining(void);			/* shutdown began */
-
-/* netio.c: IO on a non-blocking socket, the fiber parked ("IO wait")
- * until ready or the absolute deadline (GF_FOREVER: none). Return as
- * read(2)/write(2); -1 with ETIMEDOUT once the deadline passed. */
-int net_listen(const char *hostport, int backlog);
-int net_accept(int lfd);
-ssize_t net_read_until(int fd, void *buf, size_t n, int64_t until);
-int net_write_until(int fd, const void *buf, size_t n, int64_t until);
 
 #endif /* HTTPD_H */

@@ -124,10 +124,17 @@ static ssize_t conn_fill(struct conn *c, size_t max, int64_t until)
 		errno = ENOBUFS;
 		return -1;
 	}
-	r = net_read_until(c->fd, c->buf + c->len, c->cap - c->len, until);
+	r = gf_net_read_until(c->fd, c->buf + c->len, c->cap - c->len,
+			      until);
 	if (r > 0)
 		c->len += r;
 	return r;
+}
+
+/* All n bytes before until: 0, or -1 (ETIMEDOUT, EPIPE, ECONNRESET). */
+static int write_all(int fd, const void *buf, size_t n, int64_t until)
+{
+	return gf_net_write_until(fd, buf, n, until) == (ssize_t)n ? 0 : -1;
 }
 
 static int conn_flush(struct conn *c)
@@ -137,8 +144,8 @@ static int conn_flush(struct conn *c)
 	if (c->out.failed)
 		return -1;
 	if (c->out.len)
-		r = net_write_until(c->fd, c->out.buf, c->out.len,
-				    gf_now() + httpd_cfg.request_timeout);
+		r = write_all(c->fd, c->out.buf, c->out.len,
+			      gf_now() + httpd_cfg.request_timeout);
 	c->out.len = 0;
 	return r;
 }
@@ -191,7 +198,7 @@ static int conn_read_body(struct conn *c, struct http_request *req,
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 		if (conn_flush(c) ||
-		    net_write_until(c->fd, cont, sizeof(cont) - 1, until))
+		    write_all(c->fd, cont, sizeof(cont) - 1, until))
 			return -1;
 	}
 	while (c->len < need) {
@@ -260,9 +267,9 @@ static void conn_close(struct conn *c)
 	char sink[4096];
 
 	shutdown(c->fd, SHUT_WR);
-	while (net_read_until(c->fd, sink, sizeof(sink), until) > 0)
+	while (gf_net_read_until(c->fd, sink, sizeof(sink), until) > 0)
 		;
-	close(c->fd);
+	gf_net_close(c->fd);
 }
 
 static void conn_main(void *arg)
@@ -303,7 +310,7 @@ static void acceptor(void *arg)
 
 	(void)arg;
 	for (;;) {
-		fd = net_accept(listen_fd);
+		fd = gf_net_accept(listen_fd, NULL, NULL);
 		if (fd < 0) {
 			if (errno == EBADF || atomic_load(&draining))
 				break;	/* the listener was closed */
@@ -317,7 +324,7 @@ static void acceptor(void *arg)
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
-			close(fd);
+			gf_net_close(fd);
 			continue;
 		}
 		c->fd = fd;
@@ -326,7 +333,7 @@ static void acceptor(void *arg)
 		gf_waitgroup_add(&live, 1);
 		if (gf_go_attr(conn_main, c, &attr) < 0) {
 			conn_unlink(c);
-			close(fd);
+			gf_net_close(fd);
 			free(c);
 			gf_waitgroup_done(&live);
 		}
@@ -372,7 +379,7 @@ int server_run(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	listen_fd = net_listen(httpd_cfg.addr, 4096);
+	listen_fd = gf_net_listen(httpd_cfg.addr, 4096);
 	if (listen_fd < 0) {
 		fprintf(stderr, "httpd: listen %s: %s\n", httpd_cfg.addr,
 			strerror(errno));
@@ -394,7 +401,7 @@ int server_run(void)
 	gf_chan_recv(stop, NULL);
 
 	atomic_store(&draining, true);
-	gf_close(listen_fd);
+	gf_net_close(listen_fd);
 	shut_idle();
 	if (gf_waitgroup_wait_deadline(&live,
 			gf_now() + httpd_cfg.shutdown_timeout) == 0) {
