@@ -175,7 +175,13 @@ $(B)/tools/gfps: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB_A) $(TOOL_LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(GFPS_SRCS) $(TOOL_LIB_A) $(GFPS_LIBS) $(LDLIBS)
 
+# Shell kselftests (busybox sh in the VM), copied as they are.
+KST_SCRIPTS := $(wildcard selftests/gfibers/*.sh)
+$(B)/selftests/gfibers/%.sh: selftests/gfibers/%.sh
+	@mkdir -p $(@D)
+	cp $< $@
 selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)) \
+	$(patsubst selftests/gfibers/%,$(B)/selftests/gfibers/%,$(KST_SCRIPTS)) \
 	$(B)/selftests/gfibers/settings
 # A multi-file example: examples/NAME/*.c into build/examples/NAME.
 EX_DIRS   := $(patsubst %/,%,$(dir $(wildcard examples/*/*.c)))
@@ -228,9 +234,11 @@ checkpatch: $(KSTAMP)
 
 # ---------------------------------------------------------------- VM
 VMOUT := $(B)/vm/$(KTAG)
-VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers $(B)/tools/gfps:/tools/gfps
+# httpd_test.sh: examples/httpd, and its sources for the lines it checks
+VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers $(B)/tools/gfps:/tools/gfps \
+	$(B)/examples/httpd:/examples/httpd examples/httpd:/examples/src
 
-vmtest: selftests $(B)/tools/gfps $(KCOPY)/kmod/gfibers.ko
+vmtest: selftests $(B)/tools/gfps $(B)/examples/httpd $(KCOPY)/kmod/gfibers.ko
 	$(need_kernel)@mkdir -p $(VMOUT) && ln -sfn $(KTAG)/console.log $(B)/vm/console.log
 	selftests/vm/run.sh test $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(VMOUT) $(VM_FILES)
 

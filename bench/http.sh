@@ -3,7 +3,7 @@
 #
 # bench/http.sh - the HTTP workload: examples/httpd against Go's net/http
 # (bench/go/http.go) and a bare epoll loop per core (bench/c/epoll_http.c),
-# each answering GET / with the same 82 bytes, driven by wrk.
+# each answering GET / with the same 94 bytes, driven by wrk.
 #
 # Called by bench/Makefile (`make bench`) after bench/run.sh, from the
 # repository root. For each round, each connection count and each
