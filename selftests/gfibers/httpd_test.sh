@@ -36,10 +36,11 @@ ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 $HTTPD --addr 127.0.0.1:$PORT --leak --procs 2 >/tmp/httpd.err 2>&1 &
 pid=$!
 ncpid=
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
 	exec 3>&-
-	[ -z "$ncpid" ] || kill $ncpid 2>/dev/null
-	kill -9 $pid 2>/dev/null
+	[ -z "$ncpid" ] || kill "$ncpid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null
 }
 trap cleanup EXIT
 up=0
