@@ -5,7 +5,7 @@
  *	httpd [--addr host:port] [--procs N] [--leak]
  *	      [--request-timeout D] [--idle-timeout D] [--shutdown-timeout D]
  *
- * Durations D: a number with a unit, ms, s or m ("500ms", "10s"); a bare
+ * Durations D: a number with a unit, ms, s, m or h ("500ms", "10s"); a bare
  * number is seconds. Defaults: 127.0.0.1:8080, GF_PROCS (or every CPU),
  * request 10s, idle 60s, shutdown 10s. The exit status is 0 after a
  * graceful shutdown (SIGTERM, SIGINT) in which every request ended, 1 if
@@ -31,11 +31,11 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: httpd [--addr host:port] [--procs N] [--leak]\n"
 		"             [--request-timeout D] [--idle-timeout D] [--shutdown-timeout D]\n"
-		"  D: a duration, 500ms, 10s, 2m (a bare number is seconds)\n");
+		"  D: a duration, 500ms, 10s, 2m, 1h (a bare number is seconds)\n");
 	return 2;
 }
 
-/* "500ms", "10s", "2m", "3" (seconds) into ns; -1 when malformed. */
+/* "500ms", "10s", "2m", "1h", "3" (seconds) into ns; -1 when malformed. */
 static int64_t parse_duration(const char *s)
 {
 	char *end;
@@ -49,6 +49,8 @@ static int64_t parse_duration(const char *s)
 		return v * 1000 * NS_PER_MS;
 	if (!strcmp(end, "m"))
 		return v * 60000 * NS_PER_MS;
+	if (!strcmp(end, "h"))
+		return v * 3600000 * NS_PER_MS;
 	return -1;
 }
 
