@@ -61,8 +61,9 @@ help:
 	@echo 'make              library, host tests, selftests, examples, tools, module'
 	@echo 'make demo         boot the VM, run examples/leak, print /proc/gfibers'
 	@echo 'make check        first-run guards, host tests (plain, ASan+UBSan, TSan,'
-	@echo '                  chaos, clang), gfps tests, packaging, then the VM'
-	@echo '                  kselftests on the 6.1 and 6.12 Debian kernels'
+	@echo '                  chaos, clang), gfps tests, the example servers,'
+	@echo '                  packaging, then the VM kselftests on the 6.1 and'
+	@echo '                  6.12 Debian kernels'
 	@echo 'make check-debug  the VM kselftests on a debug kernel (KASAN, lockdep,'
 	@echo '                  kmemleak, UBSAN, fault injection), built once into'
 	@echo '                  ~/.cache/gfibers (about 9 minutes on 2 cores)'
@@ -186,9 +187,24 @@ $(B)/tools/gfps: tools/gfps.c $(GFPS_SRCS) $(GFPS_HDRS) $(TOOL_LIB_A) $(TOOL_LIB
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(GFPS_SRCS) $(TOOL_LIB_A) $(GFPS_LIBS) $(LDLIBS)
 
+# Shell kselftests (busybox sh in the VM), copied as they are.
+KST_SCRIPTS := $(wildcard selftests/gfibers/*.sh)
+$(B)/selftests/gfibers/%.sh: selftests/gfibers/%.sh
+	@mkdir -p $(@D)
+	cp $< $@
 selftests: $(patsubst selftests/gfibers/%.c,$(B)/selftests/gfibers/%,$(KST_SRCS)) \
+	$(patsubst selftests/gfibers/%,$(B)/selftests/gfibers/%,$(KST_SCRIPTS)) \
 	$(B)/selftests/gfibers/settings
-examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS))
+# A multi-file example: examples/NAME/*.c into build/examples/NAME.
+EX_DIRS   := $(patsubst %/,%,$(dir $(wildcard examples/*/*.c)))
+define exdir
+$(B)/examples/$(notdir $(1)): $(wildcard $(1)/*.c $(1)/*.h) $(B)/libgfiber.a $(LIB_HDRS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_BASE) -static -o $$@ $(wildcard $(1)/*.c) $(B)/libgfiber.a $$(LDLIBS)
+endef
+$(foreach d,$(sort $(EX_DIRS)),$(eval $(call exdir,$(d))))
+examples: $(patsubst examples/%.c,$(B)/examples/%,$(EX_SRCS)) \
+	$(patsubst examples/%,$(B)/examples/%,$(sort $(EX_DIRS)))
 tools: $(patsubst tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 # gfps's host tests (tools/tests/run.sh): a target with a parked context at
 # known lines, PIE with shared libc and static; with ASan, gfps itself.
@@ -241,9 +257,11 @@ checkpatch: $(KSTAMP)
 
 # ---------------------------------------------------------------- VM
 VMOUT := $(B)/vm/$(KTAG)
-VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers $(B)/tools/gfps:/tools/gfps
+# httpd_test.sh: examples/httpd, and its sources for the lines it checks
+VM_FILES = $(B)/selftests/gfibers:/selftests/gfibers $(B)/tools/gfps:/tools/gfps \
+	$(B)/examples/httpd:/examples/httpd examples/httpd:/examples/src
 
-vmtest: selftests $(B)/tools/gfps $(KCOPY)/kmod/gfibers.ko
+vmtest: selftests $(B)/tools/gfps $(B)/examples/httpd $(KCOPY)/kmod/gfibers.ko
 	$(need_kernel)@mkdir -p $(VMOUT) && ln -sfn $(KTAG)/console.log $(B)/vm/console.log
 	selftests/vm/run.sh test $(KERNEL) $(KCOPY)/kmod/gfibers.ko $(VMOUT) $(VM_FILES)
 
@@ -256,7 +274,7 @@ demo-vm: examples tools $(KCOPY)/kmod/gfibers.ko
 		$(B)/vm/demo-$(KTAG) $(B)/examples:/examples $(B)/tools/gfps:/tools/gfps
 
 check: deps
-	@scripts/check.sh tree host tools chaos clang pkg vm:6.1 vm:6.12
+	@scripts/check.sh tree host tools examples chaos clang pkg vm:6.1 vm:6.12
 
 check-debug: deps
 	@scripts/check.sh vm:debug

@@ -15,6 +15,8 @@
 #               tests run (but capacity_test, which gcc's run covers)
 #     tools     gfps's host tests (tools/tests/run.sh), the gdb extension's
 #               and USDT probes' (tools/gdb/test.sh)
+#     examples  the example servers against real clients on loopback
+#               (examples/tests/*_test.sh: curl, wrk, python3)
 #     tree      first-run guards: nothing needed is ignored by git, kernel
 #               paths resolve or say what is missing (check-tree.sh)
 #     host      the library's host tests: plain, ASan+UBSan, TSan
@@ -96,6 +98,17 @@ for stage in "$@"; do
 			tools/gdb/test.sh | tee "$out/gdb.tap"
 		else
 			failed_step gdb "build the gdb and USDT tests"
+		fi
+		;;
+	examples)
+		echo "check: example servers"
+		if $MAKE --no-print-directory $jobs examples; then
+			for t in examples/tests/*_test.sh; do
+				t=${t##*/}
+				"examples/tests/$t" | tee "$out/examples-${t%_test.sh}.tap"
+			done
+		else
+			failed_step examples "build the examples"
 		fi
 		;;
 	chaos)

@@ -8,13 +8,14 @@
 # libdw-dev and libbz2-dev (tools/gfps, linked statically with elfutils),
 # systemtap-sdt-dev (<sys/sdt.h>: the library's USDT probes), gdb and
 # bpftrace (tools/gdb/test.sh).
+# curl, wrk, python3 and binutils (the example servers' tests).
 # Not root and something missing: says which apt-get command to run, exits 1.
 set -euo pipefail
 
 pkgs=(qemu-system-x86 linux-image-amd64 linux-headers-amd64
       linux-image-6.12-amd64 linux-headers-6.12-amd64
       busybox-static cpio gzip rsync bc linux-source-6.1 make gcc libc6-dev libdw-dev libbz2-dev
-      systemtap-sdt-dev gdb bpftrace
+      systemtap-sdt-dev gdb bpftrace curl wrk python3 binutils
       "$@")
 
 installed() {

@@ -10,6 +10,7 @@
 // testing.B does: N doubles until one run lasts BENCH_TIME seconds
 // (default 0.3), and the last run is reported. The others (spawn, sieve,
 // timers, rss_parked_*) have the fixed sizes of the issue unless N is given.
+// "http N" serves HTTP on port N until killed (bench/http.sh).
 // Procs is GOMAXPROCS, set by the driver through the environment.
 package main
 
@@ -103,6 +104,8 @@ func main() {
 		v = rssParked(fixed(1000000))
 	case "rss_after_exit_1m":
 		v = rssAfterExit(fixed(1000000))
+	case "http":
+		httpServe(fixed(8080)) // N: the port; never returns
 	default:
 		fmt.Fprintln(os.Stderr, "gobench: unknown workload", os.Args[1])
 		os.Exit(2)
