@@ -244,7 +244,6 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 
 		if (!t || t->when > now)
 			break;
-
 		heap_remove(p, t);
 		fire = t->when;
 		atomic_fetch_add(&t->state, 1);
