@@ -299,14 +299,17 @@ struct gfi_p {
 	int ngfreecold;
 
 	/*
-	 * Timers: a binary min-heap on when, under timerlock, linked
-	 * through the timers themselves (timer.c): arming one never
-	 * allocates, so no deadline or sleep can fail for want of memory.
+	 * Timers: a 4-ary min-heap on when in an array (Go's ts.heap),
+	 * under timerlock (timer.c). The array grows by doubling, so a
+	 * sleep allocates nothing but once in a while; should growth fail,
+	 * the timer waits on timerovf instead (unsorted, linked through
+	 * the timers): no deadline or sleep fails for want of memory.
 	 */
 	int timerlock;
-	struct gfi_timer *timer0;	/* the heap's root, NULL: empty */
-	uint32_t ntimers;
-	_Atomic int64_t timer0when;	/* heap top's when, 0: empty */
+	struct gfi_timerwhen *timers;	/* heap[0..ntimers), top first */
+	uint32_t ntimers, timerscap;
+	struct gfi_timer *timerovf;	/* queued beyond the array */
+	_Atomic int64_t timer0when;	/* earliest when, 0: none */
 
 	uint64_t rand;			/* steal order, select order */
 } __attribute__((aligned(64)));
@@ -502,9 +505,20 @@ static inline struct gfi_sudog *gfi_waitq_dequeue(struct gfi_waitq *q)
 enum { TIMER_IDLE, TIMER_ARMED, TIMER_FIRING };
 
 /*
- * struct gfi_timer - a heap entry. f runs on a scheduler context (g0 of
+ * struct gfi_timer - a timer. f runs on a scheduler context (g0 of
  * some M), outside the heap's lock; it must not block.
  */
+struct gfi_timer;
+
+/* A heap slot: the when beside the timer, so that a sift reads only
+ * the array (Go's timerWhen). */
+struct gfi_timerwhen {
+	int64_t when;
+	struct gfi_timer *t;
+};
+
+#define GFI_TIMER_OVF UINT32_MAX	/* heapidx: on p->timerovf */
+
 struct gfi_timer {
 	int64_t when;
 	int64_t period;			/* > 0: re-armed after firing */
@@ -512,8 +526,10 @@ struct gfi_timer {
 	void *arg;
 	void (*done)(struct gfi_timer *t);	/* after f, instead of state-- */
 	struct gfi_p *_Atomic p;	/* heap holding it */
-	/* Its place in p's heap, while queued (timer.c). */
-	struct gfi_timer *hparent, *hleft, *hright;
+	/* Its place in p's heap while queued (timer.c): an index into
+	 * p->timers, or GFI_TIMER_OVF and ovnext on p->timerovf. */
+	uint32_t heapidx;
+	struct gfi_timer *ovnext;
 	bool queued;
 	_Atomic int state;
 };
@@ -525,6 +541,8 @@ GF_HIDDEN bool gfi_timer_stop(struct gfi_timer *t);
 GF_HIDDEN int64_t gfi_timers_run(struct gfi_p *p, int64_t now);
 /* now + ns, saturated at INT64_MAX ("never"). */
 GF_HIDDEN int64_t gfi_when_after(int64_t ns);
+/* Tests only: true makes every growth of a timer heap fail. */
+GF_HIDDEN extern _Atomic bool gfi_timer_nogrow;
 
 /* ---------------------------------------------------------- fibers */
 

@@ -6,9 +6,10 @@
  *
  * Invariants:
  *  - A timer is in at most one heap, t->p says which (NULL: none), and
- *    t->queued whether it is in it now. Both, and the heap's links,
- *    change only under that P's timerlock.
- *  - p->timer0when mirrors the heap's top (0: empty), readable without
+ *    t->queued whether it is in it now. Both, t->heapidx and the heap's
+ *    array, change only under that P's timerlock.
+ *  - p->timer0when mirrors the heap's top (0: empty; the overflow list
+ *    counts as part of the heap), readable without
  *    the lock by schedulers deciding how long they may sleep.
  *  - f runs outside every lock, on a scheduler context; t->state counts
  *    the runs in progress, and gfi_timer_stop() waits for them, so once
@@ -19,131 +20,156 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdlib.h>
 
 #include "runtime.h"
 
 /*
- * The heap is a complete binary tree linked through the timers (libuv's
- * heap-inl.h has the same shape): node number i (1-based, in level
- * order) is reached from the root by the bits of i below its top bit,
- * 0 left, 1 right. A push goes to number ntimers + 1, a removal moves
- * the last node into the hole; both then sift, swapping links, not
- * entries. O(log n) like an array heap, and nothing to allocate.
+ * The heap is Go's (runtime/time.go): a 4-ary min-heap in an array of
+ * (when, timer) pairs, so that a sift compares whens side by side in
+ * the array instead of chasing links through 100,000 timers that live
+ * in as many fiber records; a timer knows its index (heapidx), so a
+ * stop removes it in O(log n). The array doubles when full: amortized,
+ * a sleep allocates nothing. Should growth fail (no memory), the timer
+ * is kept on p->timerovf, an unsorted list linked through the timers,
+ * scanned for the earliest and moved into the array by the next start
+ * or run that finds room: slow, but no timer is ever lost or refused.
  */
+_Atomic bool gfi_timer_nogrow;
 
-/* The link that holds (or would hold) node number @i, 1-based. */
-static struct gfi_timer **heap_slot(struct gfi_p *p, uint32_t i)
+static bool heap_grow(struct gfi_p *p)
 {
-	struct gfi_timer **at = &p->timer0;
-	int bit = 31 - __builtin_clz(i);
+	uint32_t cap = p->timerscap ? 2 * p->timerscap : 64;
+	struct gfi_timerwhen *h;
 
-	while (bit-- > 0)
-		at = (i >> bit) & 1 ? &(*at)->hright : &(*at)->hleft;
-	return at;
+	/* bounded so that 4 * i + 4 cannot wrap */
+	if (atomic_load_explicit(&gfi_timer_nogrow, memory_order_relaxed) ||
+	    p->timerscap > UINT32_MAX / 16)
+		return false;
+	h = realloc(p->timers, (size_t)cap * sizeof(*h));
+	if (!h)
+		return false;
+	p->timers = h;
+	p->timerscap = cap;
+	return true;
 }
 
-/* Swap @c with its parent @q, links and all. */
-static void heap_swap_up(struct gfi_p *p, struct gfi_timer *q,
-			 struct gfi_timer *c)
+/* Entry i is tw now, and tw's timer knows it. */
+static inline void heap_set(struct gfi_timerwhen *h, uint32_t i,
+			    struct gfi_timerwhen tw)
 {
-	struct gfi_timer *gp = q->hparent, *cl = c->hleft, *cr = c->hright;
-
-	if (q->hleft == c) {
-		c->hleft = q;
-		c->hright = q->hright;
-		if (c->hright)
-			c->hright->hparent = c;
-	} else {
-		c->hright = q;
-		c->hleft = q->hleft;
-		if (c->hleft)
-			c->hleft->hparent = c;
-	}
-	c->hparent = gp;
-	q->hparent = c;
-	q->hleft = cl;
-	q->hright = cr;
-	if (cl)
-		cl->hparent = q;
-	if (cr)
-		cr->hparent = q;
-	if (!gp)
-		p->timer0 = c;
-	else if (gp->hleft == q)
-		gp->hleft = c;
-	else
-		gp->hright = c;
+	h[i] = tw;
+	tw.t->heapidx = i;
 }
 
-static void sift_up(struct gfi_p *p, struct gfi_timer *t)
+static void sift_up(struct gfi_p *p, uint32_t i)
 {
-	while (t->hparent && t->when < t->hparent->when)
-		heap_swap_up(p, t->hparent, t);
-}
+	struct gfi_timerwhen *h = p->timers, tw = h[i];
 
-static void sift_down(struct gfi_p *p, struct gfi_timer *t)
-{
-	for (;;) {
-		struct gfi_timer *m = t;
+	while (i > 0) {
+		uint32_t up = (i - 1) / 4;
 
-		if (t->hleft && t->hleft->when < m->when)
-			m = t->hleft;
-		if (t->hright && t->hright->when < m->when)
-			m = t->hright;
-		if (m == t)
+		if (tw.when >= h[up].when)
 			break;
-		heap_swap_up(p, t, m);
+		heap_set(h, i, h[up]);
+		i = up;
 	}
+	heap_set(h, i, tw);
+}
+
+static void sift_down(struct gfi_p *p, uint32_t i)
+{
+	struct gfi_timerwhen *h = p->timers, tw = h[i];
+	uint32_t n = p->ntimers;
+
+	for (;;) {
+		uint32_t c = 4 * i + 1, end = c + 4 < n ? c + 4 : n, m = i;
+		int64_t w = tw.when;
+
+		for (; c < end; c++) {
+			if (h[c].when < w) {
+				w = h[c].when;
+				m = c;
+			}
+		}
+		if (m == i)
+			break;
+		heap_set(h, i, h[m]);
+		i = m;
+	}
+	heap_set(h, i, tw);
 }
 
 static void heap_push(struct gfi_p *p, struct gfi_timer *t)
 {
-	uint32_t i = p->ntimers + 1;	/* t's node number */
-	struct gfi_timer *q = i > 1 ? *heap_slot(p, i / 2) : NULL;
+	uint32_t i = p->ntimers;
 
-	t->hparent = q;
-	t->hleft = t->hright = NULL;
-	if (!q)
-		p->timer0 = t;
-	else if (i & 1)
-		q->hright = t;
-	else
-		q->hleft = t;
-	p->ntimers = i;
 	t->queued = true;
-	sift_up(p, t);
+	if (i == p->timerscap && !heap_grow(p)) {
+		t->heapidx = GFI_TIMER_OVF;
+		t->ovnext = p->timerovf;
+		p->timerovf = t;
+		return;
+	}
+	p->timers[i] = (struct gfi_timerwhen){ .when = t->when, .t = t };
+	p->ntimers = i + 1;
+	sift_up(p, i);
 }
 
 static void heap_remove(struct gfi_p *p, struct gfi_timer *t)
 {
-	struct gfi_timer **at = heap_slot(p, p->ntimers), *last = *at;
+	uint32_t i = t->heapidx, last;
 
-	*at = NULL;			/* unlink the last node */
-	p->ntimers--;
 	t->queued = false;
-	if (last == t)
+	if (i == GFI_TIMER_OVF) {
+		struct gfi_timer **at = &p->timerovf;
+
+		while (*at != t)
+			at = &(*at)->ovnext;
+		*at = t->ovnext;
+		t->ovnext = NULL;
 		return;
-	/* The last node takes t's place, then finds its own. */
-	last->hparent = t->hparent;
-	last->hleft = t->hleft;
-	last->hright = t->hright;
-	if (last->hleft)
-		last->hleft->hparent = last;
-	if (last->hright)
-		last->hright->hparent = last;
-	if (!t->hparent)
-		p->timer0 = last;
-	else if (t->hparent->hleft == t)
-		t->hparent->hleft = last;
-	else
-		t->hparent->hright = last;
-	sift_down(p, last);
-	sift_up(p, last);
+	}
+	last = --p->ntimers;
+	if (i == last)
+		return;
+	/* The last entry takes t's place, then finds its own. */
+	p->timers[i] = p->timers[last];
+	sift_up(p, i);
+	sift_down(p, i);
+}
+
+/* Move what waits on the overflow list into the array, room allowing. */
+static void heap_drain_ovf(struct gfi_p *p)
+{
+	while (p->timerovf &&
+	       (p->ntimers < p->timerscap || heap_grow(p))) {
+		struct gfi_timer *t = p->timerovf;
+
+		p->timerovf = t->ovnext;
+		t->ovnext = NULL;
+		heap_push(p, t);
+	}
+}
+
+/* The earliest queued timer, NULL: none. */
+static struct gfi_timer *heap_top(struct gfi_p *p)
+{
+	struct gfi_timer *top = p->ntimers ? p->timers[0].t : NULL, *o;
+
+	for (o = p->timerovf; o; o = o->ovnext)	/* empty but after ENOMEM */
+		if (!top || o->when < top->when)
+			top = o;
+	return top;
 }
 
 static void update_timer0(struct gfi_p *p)
 {
-	atomic_store(&p->timer0when, p->timer0 ? p->timer0->when : 0);
+	int64_t w = p->ntimers ? p->timers[0].when : 0;
+
+	if (p->timerovf)
+		w = heap_top(p)->when;
+	atomic_store(&p->timer0when, w);
 }
 
 void gfi_timer_start(struct gfi_timer *t, int64_t when)
@@ -155,10 +181,12 @@ void gfi_timer_start(struct gfi_timer *t, int64_t when)
 	if (when <= 0)
 		when = 1;
 	gfi_lock(&p->timerlock);
+	if (__builtin_expect(p->timerovf != NULL, 0))
+		heap_drain_ovf(p);
 	t->when = when;
 	heap_push(p, t);
 	atomic_store(&t->p, p);
-	first = p->timer0 == t;
+	first = t->heapidx == 0 || t->heapidx == GFI_TIMER_OVF;
 	update_timer0(p);
 	gfi_unlock(&p->timerlock);
 	if (first)
@@ -175,6 +203,7 @@ bool gfi_timer_stop(struct gfi_timer *t)
 
 		if (!p)
 			break;
+		gfi_chaos(GFI_CHAOS_TIMER);	/* t may fire or move now */
 		gfi_lock(&p->timerlock);
 		if (atomic_load(&t->p) != p) {
 			gfi_unlock(&p->timerlock);
@@ -207,11 +236,14 @@ int64_t gfi_timers_run(struct gfi_p *p, int64_t now)
 	if (!w || w > now)
 		return w;
 	gfi_lock(&p->timerlock);
-	while (p->timer0 && p->timer0->when <= now) {
-		struct gfi_timer *t = p->timer0;
+	heap_drain_ovf(p);
+	for (;;) {
+		struct gfi_timer *t = heap_top(p);
 		void (*done)(struct gfi_timer *t);
 		int64_t fire;
 
+		if (!t || t->when > now)
+			break;
 		heap_remove(p, t);
 		fire = t->when;
 		atomic_fetch_add(&t->state, 1);

@@ -43,7 +43,7 @@ static gf_chan_t *chan(size_t elemsize, size_t cap)
 	return c;
 }
 
-static void send(gf_chan_t *c, int64_t v)
+static void chsend(gf_chan_t *c, int64_t v)
 {
 	if (gf_chan_send(c, &v))
 		die("gf_chan_send");
@@ -90,7 +90,7 @@ static void ponger(void *unused)
 
 	(void)unused;
 	while (gf_chan_recv(ping, &v) == 0)
-		send(pong, v);
+		chsend(pong, v);
 }
 
 static uint64_t pingpong_run(uint64_t n, void *unused)
@@ -100,7 +100,7 @@ static uint64_t pingpong_run(uint64_t n, void *unused)
 
 	(void)unused;
 	for (uint64_t i = 0; i < n; i++) {
-		send(ping, (int64_t)i);
+		chsend(ping, (int64_t)i);
 		gf_chan_recv(pong, &v);
 	}
 	return bench_now_ns() - t0;
@@ -134,7 +134,7 @@ static uint64_t bufchan_run(uint64_t n, void *unused)
 	gf_waitgroup_add(&a.wg, 1);
 	go(consumer, &a);
 	for (uint64_t i = 0; i < n; i++)
-		send(a.c, (int64_t)i);
+		chsend(a.c, (int64_t)i);
 	gf_chan_close(a.c);
 	gf_waitgroup_wait(&a.wg);
 	uint64_t d = bench_now_ns() - t0;
@@ -159,7 +159,7 @@ static void producer(void *unused)
 	(void)unused;
 	while (gf_chan_recv(req, &n) == 0)
 		for (int64_t i = 0; i < n; i++)
-			send(sel[i & 3], i);
+			chsend(sel[i & 3], i);
 }
 
 static uint64_t select_run(uint64_t n, void *unused)
@@ -173,7 +173,7 @@ static uint64_t select_run(uint64_t n, void *unused)
 		c[i] = (gf_select_case_t){ .chan = sel[i],
 					   .dir = GF_SELECT_RECV,
 					   .elem = &v[i] };
-	send(req, (int64_t)n);
+	chsend(req, (int64_t)n);
 	for (uint64_t i = 0; i < n; i++)
 		if (gf_select(c, 4) < 0)
 			die("gf_select");
@@ -215,7 +215,7 @@ struct filter_arg {
 static void generate(void *out)
 {
 	for (int64_t i = 2;; i++)
-		send(out, i);
+		chsend(out, i);
 }
 
 static void filter(void *p)
@@ -226,7 +226,7 @@ static void filter(void *p)
 	for (;;) {
 		gf_chan_recv(a->in, &v);
 		if (v % a->prime)
-			send(a->out, v);
+			chsend(a->out, v);
 	}
 }
 

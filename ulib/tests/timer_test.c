@@ -3,9 +3,11 @@
  * timer_test.c - sleep, timers and tickers on channels, Stop/Reset
  * (also racing with the firing), gf_after, many timers. Times are only
  * checked as lower bounds (a timer never fires early); never as upper
- * bounds, the machine may be slow. And the heap itself, linked through
- * the timers, checked node by node under random starts and stops.
+ * bounds, the machine may be slow. And the heap itself, an array per P,
+ * checked entry by entry under random starts and stops, full (no memory
+ * to grow) and under contention against a model.
  */
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "gftest.h"
@@ -330,9 +332,12 @@ TEST(ticker_f_never_overlaps)
 
 /* ------------------------------------------------------------ the heap */
 
-#define HEAP_N 3000
+#define HEAP_N 5000
+/* single-threaded, but every lock a chaos point: shorter under chaos
+ * (and still more timers than the array holds when it stops growing) */
+#define HEAP_RUN (GFT_CHAOS_SCALE > 1 ? HEAP_N / 16 : HEAP_N)
 
-static struct gfi_timer heap_t[HEAP_N];
+static struct gfi_timer heap_t[HEAP_N], heap_spare;
 static int64_t heap_fired[HEAP_N];
 static int nfired;
 
@@ -343,23 +348,48 @@ static void heap_fire(void *arg, int64_t when)
 }
 
 /*
- * Count the nodes under t, and the faults: a wrong parent link, a child
- * earlier than its parent, a node numbered past n (then the tree is not
- * complete: n nodes must be numbers 1..n, level order).
+ * Count the queued timers of p (array and overflow list), and the
+ * faults: an entry whose timer does not know its index or is not
+ * queued, a when that differs from its timer's, a child earlier than
+ * its parent (4-ary: parent of i is (i - 1) / 4), an overflow timer not
+ * marked so, timer0when not the earliest of all.
  */
-static uint32_t heap_walk(struct gfi_timer *t, struct gfi_timer *parent,
-			  uint64_t num, uint32_t n, int *bad)
+static uint32_t heap_check(struct gfi_p *p, int *bad)
 {
-	if (!t)
-		return 0;
-	if (t->hparent != parent || !t->queued || num > n ||
-	    (parent && parent->when > t->when))
+	int64_t min = 0;
+	uint32_t i, n = 0;
+	struct gfi_timer *o;
+
+	for (i = 0; i < p->ntimers; i++, n++) {
+		struct gfi_timerwhen *tw = &p->timers[i];
+
+		if (tw->t->heapidx != i || !tw->t->queued ||
+		    tw->when != tw->t->when ||
+		    (i && p->timers[(i - 1) / 4].when > tw->when))
+			(*bad)++;
+	}
+	if (p->ntimers)
+		min = p->timers[0].when;
+	for (o = p->timerovf; o; o = o->ovnext, n++) {
+		if (o->heapidx != GFI_TIMER_OVF || !o->queued)
+			(*bad)++;
+		if (!min || o->when < min)
+			min = o->when;
+	}
+	if (min != atomic_load(&p->timer0when))
 		(*bad)++;
-	return 1 + heap_walk(t->hleft, t, 2 * num, n, bad) +
-	       heap_walk(t->hright, t, 2 * num + 1, n, bad);
+	return n;
 }
 
-TEST(heap_stays_a_heap)
+/*
+ * Random starts and stops of n timers on P 0, checked as a heap every
+ * 97 operations; then all fire, in order of when, each once. From
+ * operation grow_off to grow_on the array cannot grow (as when memory
+ * runs out), and with fill nothing is stopped meanwhile, so that the
+ * array fills up and the rest waits on the overflow list.
+ */
+static void heap_ops(struct __test_metadata *_metadata, int n,
+		     int grow_off, int grow_on, bool fill)
 {
 	struct gfi_p *p;
 	uint64_t r = 0x9e3779b97f4a7c15ULL;
@@ -367,40 +397,190 @@ TEST(heap_stays_a_heap)
 
 	ASSERT_EQ(0, gfi_runtime_init());
 	p = &gfi_sched.allp[0];	/* no M here: timers go to P 0 */
-	for (i = 0; i < HEAP_N; i++)
+	for (i = 0; i < n; i++)
 		heap_t[i].f = heap_fire;
-	for (op = 0; op < 40 * HEAP_N; op++) {
+	for (op = 0; op < 40 * n; op++) {
+		bool off = op >= grow_off && op < grow_on;
 		struct gfi_timer *t;
 
+		if (op == grow_off)
+			atomic_store(&gfi_timer_nogrow, true);
+		if (op == grow_on) {
+			ASSERT_NE(NULL, p->timerovf);	/* it took some */
+			atomic_store(&gfi_timer_nogrow, false);
+			/* the next start moves them into the array */
+			gfi_timer_start(&heap_spare, 1LL << 61);
+			ASSERT_EQ(NULL, p->timerovf);
+			EXPECT_TRUE(gfi_timer_stop(&heap_spare));
+		}
 		r ^= r << 13;
 		r ^= r >> 7;
 		r ^= r << 17;
-		t = &heap_t[r % HEAP_N];
+		t = &heap_t[r % (uint64_t)n];
 		if (!t->queued) {
 			/* Far off, and often equal: ties must hold too. */
 			gfi_timer_start(t, (1LL << 60) + (int64_t)(r >> 40) % 500);
 			queued++;
-		} else if ((r >> 20) % 3) {
+		} else if ((r >> 20) % 3 && !(off && fill)) {
 			EXPECT_TRUE(gfi_timer_stop(t));
 			queued--;
 		}
-		if (op % 97 == 0 || op > 40 * HEAP_N - 50) {
-			ASSERT_EQ((uint32_t)queued,
-				  heap_walk(p->timer0, NULL, 1, p->ntimers, &bad));
-			ASSERT_EQ((uint32_t)queued, p->ntimers);
+		if (op % 97 == 0 || op > 40 * n - 50) {
+			ASSERT_EQ((uint32_t)queued, heap_check(p, &bad));
 			ASSERT_EQ(0, bad) TH_LOG("heap broken after op %d", op);
-			ASSERT_EQ(p->timer0 ? p->timer0->when : 0,
-				  atomic_load(&p->timer0when));
 		}
 	}
-	ASSERT_LT(HEAP_N / 4, queued);
+	if (grow_off == 0 && grow_on > 40 * n)	/* never grew: all on the list */
+		ASSERT_EQ(0u, p->timerscap);
+	ASSERT_LT(n / 4, queued);
 	/* Fire them all: in order of when, each once, the heap left empty. */
 	gfi_timers_run(p, INT64_MAX);
 	EXPECT_EQ(queued, nfired);
 	for (i = 1; i < nfired; i++)
 		EXPECT_LE(heap_fired[i - 1], heap_fired[i]);
-	EXPECT_EQ(NULL, p->timer0);
 	EXPECT_EQ(0u, p->ntimers);
+	EXPECT_EQ(NULL, p->timerovf);
+	EXPECT_EQ(0, atomic_load(&p->timer0when));
+}
+
+TEST(heap_stays_a_heap)
+{
+	heap_ops(_metadata, HEAP_RUN, -1, -1, false);
+}
+
+/*
+ * The array cannot grow (no memory): starts go to the overflow list,
+ * which must lose nothing, keep timer0when the earliest of array and
+ * list, and fire in order with the array; once growth works again, a
+ * run moves the list into the array. First with both in use, then with
+ * the list alone from the first start on (stops unlink from it).
+ */
+TEST(heap_full_loses_no_timer)
+{
+	heap_ops(_metadata, HEAP_RUN, 10 * HEAP_RUN, 20 * HEAP_RUN, true);
+}
+
+/* A fresh process (each TEST forks): the array was never allocated. */
+TEST(heap_full_from_the_start)
+{
+	heap_ops(_metadata, HEAP_RUN / 10, 0, INT32_MAX, false);
+	atomic_store(&gfi_timer_nogrow, false);
+}
+
+/*
+ * Contention, against a model: fibers on 4 Ps each own a set of timers
+ * and start, stop and reset them (stop, then start) in random order,
+ * with deadlines from now to 200 us on, while plain threads stop random
+ * timers of theirs. Every start must end in exactly one of a stop that
+ * returns true or one run of f, never early: per timer, starts ==
+ * stops that returned true + runs of f.
+ */
+#define CT_OWNERS 4
+#define CT_PER 64
+#define CT_N (CT_OWNERS * CT_PER)
+
+static struct gfi_timer ct[CT_N];
+static atomic_long ct_starts[CT_N], ct_stops[CT_N], ct_fires[CT_N];
+static atomic_int ct_early, ct_done;
+
+static void ct_fire(void *arg, int64_t when)
+{
+	long i = (long)arg;
+
+	if (gf_now() < when)
+		atomic_fetch_add(&ct_early, 1);
+	atomic_fetch_add(&ct_fires[i], 1);
+}
+
+static uint64_t ct_rand(uint64_t *r)
+{
+	*r ^= *r << 13;
+	*r ^= *r >> 7;
+	*r ^= *r << 17;
+	return *r;
+}
+
+static void ct_stop(long i)
+{
+	if (gfi_timer_stop(&ct[i]))
+		atomic_fetch_add(&ct_stops[i], 1);
+}
+
+static void ct_owner(void *arg)
+{
+	long base = (long)arg * CT_PER;
+	uint64_t r = 0x2545f4914f6cdd1dULL + (uint64_t)base;
+	int op;
+
+	for (op = 0; op < 20000 / GFT_SCALE; op++) {
+		uint64_t x = ct_rand(&r);
+		long i = base + (long)(x % CT_PER);
+
+		/* a reset is a stop, then a start: one arming at a time */
+		ct_stop(i);
+		if ((x >> 16) % 4) {
+			atomic_fetch_add(&ct_starts[i], 1);
+			gfi_timer_start(&ct[i],
+					gf_now() + (int64_t)((x >> 24) % 200000));
+		}
+		if (op % 64 == 0)
+			gf_sleep((int64_t)((x >> 40) % 100000));
+	}
+	gf_waitgroup_done(&wg);
+}
+
+static void *ct_thread(void *arg)
+{
+	uint64_t r = 0x9e3779b97f4a7c15ULL ^ (uint64_t)(long)arg;
+
+	while (!atomic_load(&ct_done)) {
+		ct_stop((long)(ct_rand(&r) % CT_N));
+		if (ct_rand(&r) % 8 == 0)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static int ct_main(void *arg)
+{
+	GFT_FIBER;
+	pthread_t th[2];
+	long i, stops = 0, fires = 0;
+
+	(void)arg;
+	for (i = 0; i < CT_N; i++) {
+		ct[i].f = ct_fire;
+		ct[i].arg = (void *)i;
+	}
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, ct_thread,
+					    (void *)i));
+	gf_waitgroup_add(&wg, CT_OWNERS);
+	for (i = 0; i < CT_OWNERS; i++)
+		gf_go(ct_owner, (void *)i);
+	gf_waitgroup_wait(&wg);
+	atomic_store(&ct_done, 1);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	gf_sleep(1000000);
+	for (i = 0; i < CT_N; i++) {
+		ct_stop(i);
+		stops += atomic_load(&ct_stops[i]);
+		fires += atomic_load(&ct_fires[i]);
+		EXPECT_EQ(atomic_load(&ct_starts[i]),
+			  atomic_load(&ct_stops[i]) +
+			  atomic_load(&ct_fires[i])) TH_LOG("timer %ld", i);
+	}
+	EXPECT_EQ(0, atomic_load(&ct_early));
+	EXPECT_GT(stops, 0);	/* both endings happened */
+	EXPECT_GT(fires, 0);
+	return 0;
+}
+
+TEST(heap_contention_model)
+{
+	setenv("GF_PROCS", "4", 1);
+	GFT_RUN(ct_main, NULL);
 }
 
 TEST_HARNESS_MAIN
