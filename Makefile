@@ -165,7 +165,7 @@ $(B)/examples/%: examples/%.c $(B)/libgfiber.a $(LIB_HDRS)
 # gf_net_listen/gf_net_dial look names up with getaddrinfo(3), which in a
 # static program loads glibc's NSS modules at run time (numeric addresses
 # need none): glibc's link-time warning about it is noise here.
-$(B)/examples/echo: LDLIBS += -Wl,--no-warnings
+$(B)/examples/echo $(B)/examples/httpd: LDLIBS += -Wl,--no-warnings
 $(B)/tools/%: tools/%.c $(TOOL_LIB_A) $(TOOL_LIB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_BASE) -Itools -static -o $@ $< $(TOOL_LIB_A) $(GFPS_LIBS) $(LDLIBS)
