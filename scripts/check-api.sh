@@ -16,6 +16,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 top=$PWD
+# g++ is not on a fresh Debian 12 (build-essential is not installed)
+scripts/deps.sh g++ >&2 || {
+	printf 'TAP version 13\n1..1\nnot ok 1 %s: packages missing (scripts/deps.sh)\n' "$(basename "$0")"
+	exit 1
+}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
