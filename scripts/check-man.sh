@@ -142,7 +142,8 @@ while IFS=$'\t' read -r f list; do
 	[[ -f $p && -n $list ]] || continue
 	if is_link "$p"; then p=man/$(sed -n '1s/^\.so //p' "$p"); fi
 	for e in $list; do
-		errors_of "$p" | grep -qw -- "$e" ||
+		# no -q: under pipefail, awk's next write would fail
+		errors_of "$p" | grep -w -- "$e" >/dev/null ||
 			noerr+="$f: $e (gfiber.h) not in the ERRORS of $p"$'\n'
 	done
 done < <(errnos)

@@ -235,9 +235,13 @@ static void stack_of(const struct gfps_group *g, struct info *in)
 
 /*
  * A live read: the stacks came from memory after the slot was read. A
- * fiber that ran meanwhile and parked again at the same place left the
- * same frame behind; /proc/gfibers read again tells: its park must be the
- * same one (same context, and a wait that only grew).
+ * fiber that ran meanwhile and parked again with the same stack depth
+ * left the same switch frame behind (every park switches from the same
+ * place), with other frames above it; /proc/gfibers read again tells:
+ * the slot's sequence count (format 2) changes with every write of the
+ * slot, so an equal one proves the same park. Format 1 has no count: the
+ * same context and a wait that did not shrink is the best it can say, and
+ * misses a fiber that parked again within the time the reads took.
  */
 static int cmp_fiber(const void *a, const void *b)
 {
@@ -246,6 +250,18 @@ static int cmp_fiber(const void *a, const void *b)
 	if (x->pid != y->pid)
 		return x->pid < y->pid ? -1 : 1;
 	return x->sample.id < y->sample.id ? -1 : x->sample.id > y->sample.id;
+}
+
+/* then and now: one park, which the fiber never left in between */
+static bool same_park(const struct gfps_fiber *now, const struct gfps_fiber *then)
+{
+	if (strcmp(now->status, then->status) ||
+	    now->saved_sp != then->saved_sp || now->saved_pc != then->saved_pc ||
+	    now->saved_fp != then->saved_fp)
+		return false;
+	if (now->has_seq && then->has_seq)
+		return now->seq == then->seq;
+	return now->wait_ms >= then->wait_ms;
 }
 
 static void recheck(struct gfps_set *set)
@@ -279,11 +295,7 @@ static void recheck(struct gfps_set *set)
 		if (!inf->stack_tried || !inf->nframes)
 			continue;
 		g = bsearch(&key, now.groups, now.ngroups, sizeof(key), cmp_fiber);
-		if (g && !strcmp(g->status, f->status) &&
-		    g->sample.saved_sp == f->saved_sp &&
-		    g->sample.saved_pc == f->saved_pc &&
-		    g->sample.saved_fp == f->saved_fp &&
-		    g->sample.wait_ms >= f->wait_ms)
+		if (g && same_park(&g->sample, f))
 			continue;
 		free(inf->frames);
 		inf->frames = NULL;

@@ -23,9 +23,10 @@ static void hex(char *buf, uint64_t v)
 	sprintf(buf, "0x%" PRIx64, v);
 }
 
-/* Check every column of fiber @v's line in @dump. */
+/* Check every column of fiber @v's line in @dump; @s: its slot. */
 static void check_line(struct __test_metadata *_metadata, const char *dump,
-		       const struct gfibers_slot *v, const char *reason)
+		       const struct gfibers_slot *v,
+		       const struct gfibers_slot *s, const char *reason)
 {
 	char cols[GFC_NCOLS][64], want[64];
 
@@ -47,6 +48,8 @@ static void check_line(struct __test_metadata *_metadata, const char *dump,
 	EXPECT_STREQ(want, cols[GFC_SAVED_SP]);
 	hex(want, v->saved_fp);
 	EXPECT_STREQ(want, cols[GFC_SAVED_FP]);
+	snprintf(want, sizeof(want), "%u", __atomic_load_n(&s->seq, __ATOMIC_RELAXED));
+	EXPECT_STREQ(want, cols[GFC_SEQ]);
 	EXPECT_STREQ(reason, cols[GFC_REASON]);
 	EXPECT_LE(0, atol(cols[GFC_WAIT_MS]));
 	EXPECT_GT(600000, atol(cols[GFC_WAIT_MS]));
@@ -54,7 +57,7 @@ static void check_line(struct __test_metadata *_metadata, const char *dump,
 
 TEST(header_and_columns)
 {
-	static const char want[] = "# gfibers 1\n# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tcomm\treason\n";
+	static const char want[] = "# gfibers 2\n# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tseq\tcomm\treason\n";
 	char *dump;
 
 	SKIP_IF_ABSENT();
@@ -109,9 +112,33 @@ TEST(every_field_as_written)
 	dump = gfc_slurp(GFC_PROC, NULL);
 	ASSERT_NE(NULL, dump);
 	for (i = 1; i < GFIBERS_WAIT_NR_BUILTIN; i++)
-		check_line(_metadata, dump, &v[i], names[i]);
-	check_line(_metadata, dump, &v[0], "db query");
+		check_line(_metadata, dump, &v[i], gfc_slot(&c, i), names[i]);
+	check_line(_metadata, dump, &v[0], gfc_slot(&c, 0), "db query");
 	EXPECT_EQ(GFIBERS_WAIT_NR_BUILTIN, gfc_count(dump, getpid(), NULL));
+
+	/*
+	 * seq tells a reader whether a fiber ran between two reads (gfps
+	 * reads stacks between them): a write of the slot changes it, the
+	 * same values written again included, and nothing else does.
+	 */
+	{
+		char before[GFC_NCOLS][64], after[GFC_NCOLS][64];
+
+		ASSERT_EQ(1, gfc_find(dump, getpid(), 102, before));
+		free(dump);
+		dump = gfc_slurp(GFC_PROC, NULL);
+		ASSERT_NE(NULL, dump);
+		ASSERT_EQ(1, gfc_find(dump, getpid(), 102, after));
+		EXPECT_STREQ(before[GFC_SEQ], after[GFC_SEQ]);
+		gfc_write(gfc_slot(&c, 2), &v[2]);
+		free(dump);
+		dump = gfc_slurp(GFC_PROC, NULL);
+		ASSERT_NE(NULL, dump);
+		ASSERT_EQ(1, gfc_find(dump, getpid(), 102, after));
+		EXPECT_EQ(strtoul(before[GFC_SEQ], NULL, 10) + 2,
+			  strtoul(after[GFC_SEQ], NULL, 10));
+		EXPECT_STREQ(before[GFC_WAIT_PC], after[GFC_WAIT_PC]);
+	}
 	free(dump);
 
 	/* Released slots disappear. */

@@ -77,7 +77,7 @@ static void reader(time_t end)
 
 	while (time(NULL) < end) {
 		dump = gfc_slurp(GFC_PROC, NULL);
-		if (!dump || strncmp(dump, "# gfibers 1\n", 12))
+		if (!dump || strncmp(dump, "# gfibers 2\n", 12))
 			_exit(2);
 		for (line = dump; *line; line = strchr(line, '\n') + 1) {
 			if (!strchr(line, '\n'))

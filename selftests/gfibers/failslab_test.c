@@ -375,7 +375,7 @@ static int retry_proc(void)
 	pfd = -1;
 	if (!dump)
 		return -errno;
-	found = !strncmp(dump, "# gfibers 1\n", 12) &&
+	found = !strncmp(dump, "# gfibers 2\n", 12) &&
 		gfc_find(dump, getpid(), 31337, cols);
 	free(dump);
 	return found ? 0 : -ENOENT;

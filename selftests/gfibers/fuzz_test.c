@@ -1575,10 +1575,10 @@ static bool known_status(const char *s)
 	return !strncmp(s, "invalid(", 8);
 }
 
-/* Every line of a complete dump: the header, then 14 sane columns. */
+/* Every line of a complete dump: the header, then 15 sane columns. */
 static const char *check_dump(const char *dump, size_t len, uint64_t *lines)
 {
-	static const char hdr[] = "# gfibers 1\n# pid\tfiber\t";
+	static const char hdr[] = "# gfibers 2\n# pid\tfiber\t";
 	char cols[GFC_NCOLS][64];
 	const char *line, *nl;
 
@@ -1593,7 +1593,7 @@ static const char *check_dump(const char *dump, size_t len, uint64_t *lines)
 		if (*line == '#')
 			continue;
 		if (gfc_split(line, cols) != GFC_NCOLS)
-			return "a line without exactly 14 columns";
+			return "a line without exactly 15 columns";
 		if (!cols[GFC_PID][0] || strspn(cols[GFC_PID], "0123456789") !=
 		    strlen(cols[GFC_PID]))
 			return "a pid that is not a number";

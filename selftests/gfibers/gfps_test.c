@@ -307,19 +307,32 @@ TEST_F(target, target_exits_while_watched)
 
 /*
  * Fibers that park and wake all the time: every stack gfps shows must be
- * one of theirs, whole, or be reported as one that ran while being read;
- * never frames of two moments (a garbage stack).
+ * one of theirs, whole, of the park /proc/gfibers showed (its top frame at
+ * the line of that wait reason), or be reported as one that ran while
+ * being read; never frames of two moments (a garbage stack), never the
+ * stack of another park under this one's reason. Then again with gfps
+ * sleeping between reading the switch frame and walking the stack
+ * (GFPS_TEST_DELAY_US), so that the fibers run, and park again at the
+ * same depth, while their stacks are read: the window in which a stack of
+ * another moment used to pass gfps's checks (before format 2's seq).
  */
 static gf_chan_t *ping;
+/* [0] pinger's send, [1] its sleep, [2] ponger's receive, [3] its sleep */
+static int busy_lines[4];
 
+/*
+ * Mostly 1 ms parks, which always run while gfps reads them; every 8th
+ * sleep 200 ms, a park that a read can see whole (its partner then waits
+ * as long in its receive).
+ */
 __attribute__((noinline)) static void pinger(void *arg)
 {
-	long v = 0;
+	long v = 0, i;
 
 	(void)arg;
-	for (;;) {
-		gf_chan_send(ping, &v);
-		gf_sleep(1000000);
+	for (i = 1;; i++) {
+		busy_lines[0] = __LINE__; gf_chan_send(ping, &v);
+		busy_lines[1] = __LINE__; gf_sleep(i % 8 ? 1000000 : 200000000);
 		woke++;
 	}
 }
@@ -330,8 +343,8 @@ __attribute__((noinline)) static void ponger(void *arg)
 
 	(void)arg;
 	for (;;) {
-		gf_chan_recv(ping, &v);
-		gf_sleep(1000000);
+		busy_lines[2] = __LINE__; gf_chan_recv(ping, &v);
+		busy_lines[3] = __LINE__; gf_sleep(1000000);
 		woke++;
 	}
 }
@@ -350,7 +363,7 @@ static int busy_main(void *arg)
 		gf_go(ponger, NULL);
 	}
 	gf_sleep(50000000);
-	if (write(ready[1], "r", 1) != 1)
+	if (write(ready[1], busy_lines, sizeof(busy_lines)) != sizeof(busy_lines))
 		_exit(4);
 	/* main parks too (a fiber's read), its thread stays free */
 	if (gf_read(block[0], &c, 1) < 0)
@@ -358,12 +371,99 @@ static int busy_main(void *arg)
 	_exit(0);
 }
 
+struct busy_count {
+	int stacks, ran, bad;
+};
+
+/* The end of one fiber's block: its top frame at the wait of its reason. */
+static void busy_block(struct __test_metadata *_metadata, const char *reason,
+		       const char *fn, int line, bool ran, const int *lines,
+		       int round, struct busy_count *n)
+{
+	int want;
+
+	if (!fn)
+		return;
+	if (!strcmp(fn, "pinger"))
+		want = lines[strcmp(reason, "sleep") ? 0 : 1];
+	else if (!strcmp(fn, "ponger"))
+		want = lines[strcmp(reason, "sleep") ? 2 : 3];
+	else
+		return;
+	if (line != want) {
+		TH_LOG("round %d: %s [%s] shown at line %d, its wait is at %d (%s)",
+		       round, fn, reason, line, want, ran ? "no stack" : "stack");
+		n->bad++;
+	}
+	if (ran)
+		n->ran++;
+	else
+		n->stacks++;
+}
+
+/*
+ * One gfps -o traceback output: each fiber's block is "fiber N [REASON,
+ * ...]: ...", its frames ("fn(...)", "\tfile:line +0xoff") or, for one
+ * without a stack, its wait site and "\t(no stack: why)", then "created
+ * by" and its line.
+ */
+static void busy_check(struct __test_metadata *_metadata, char *out,
+		       const int *lines, int round, struct busy_count *n)
+{
+	char reason[64] = "", *line, *save;
+	const char *fn = NULL;
+	bool ran = false, top = false;
+	int at = -1;
+
+	for (line = strtok_r(out, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "fiber ", 6)) {
+			const char *b = strchr(line, '[');
+			size_t k = b ? strcspn(b + 1, ",]") : 0;
+
+			busy_block(_metadata, reason, fn, at, ran, lines, round, n);
+			snprintf(reason, sizeof(reason), "%.*s", (int)k, b ? b + 1 : "");
+			fn = NULL;
+			ran = false;
+			top = true;
+			at = -1;
+			continue;
+		}
+		if (strstr(line, "(no stack: the fiber ran while being read)")) {
+			ran = true;
+			continue;
+		}
+		if (!strncmp(line, "created by ", 11)) {
+			top = false;
+			continue;
+		}
+		if (line[0] == '\t') {
+			const char *c = strstr(line, "gfps_test.c:");
+
+			if (top && fn && at < 0)
+				at = c ? atoi(c + 12) : 0;
+			continue;
+		}
+		/* a frame: one of the test's functions, nothing else */
+		if (top && !fn)
+			fn = !strcmp(line, "pinger(...)") ? "pinger" :
+			     !strcmp(line, "ponger(...)") ? "ponger" : "other";
+		if (strcmp(line, "pinger(...)") && strcmp(line, "ponger(...)") &&
+		    strcmp(line, "busy_main(...)") &&
+		    strcmp(line, "stacks_of_busy_fibers_are_whole_or_reported_as_ran(...)")) {
+			TH_LOG("round %d: unexpected frame '%s'", round, line);
+			n->bad++;
+		}
+	}
+	busy_block(_metadata, reason, fn, at, ran, lines, round, n);
+}
+
 TEST(stacks_of_busy_fibers_are_whole_or_reported_as_ran)
 {
-	char args[64], err[1024], *out, *line, *save;
-	int round, stacks = 0, ran = 0, bad = 0;
+	struct busy_count plain = { 0 }, delayed = { 0 };
+	char args[64], err[1024], *out;
+	int round, lines[4];
 	pid_t child;
-	char c;
 
 	if (access("/proc/gfibers", R_OK))
 		SKIP(return, "/proc/gfibers absent: gfibers.ko not loaded");
@@ -377,35 +477,27 @@ TEST(stacks_of_busy_fibers_are_whole_or_reported_as_ran)
 		gf_main(busy_main, NULL);
 		_exit(6);
 	}
-	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(sizeof(lines), read(ready[0], lines, sizeof(lines)));
 	snprintf(args, sizeof(args), "-p %d -a -o traceback", child);
-	for (round = 0; round < 20; round++) {
+	for (round = 0; round < 60; round++) {
+		struct busy_count *n = round < 20 ? &plain : &delayed;
+
+		if (round == 20)
+			setenv("GFPS_TEST_DELAY_US", "3000", 1);
 		out = run(args, 0, err, sizeof(err));
 		ASSERT_NE(NULL, out);
-		for (line = strtok_r(out, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			if (strstr(line, "no stack: the fiber ran while being read")) {
-				ran++;
-				continue;
-			}
-			if (line[0] == '\t' || !strncmp(line, "fiber ", 6) ||
-			    !strncmp(line, "created by ", 11))
-				continue;
-			/* a frame: one of the test's functions, nothing else */
-			if (strcmp(line, "pinger(...)") && strcmp(line, "ponger(...)") &&
-			    strcmp(line, "busy_main(...)") &&
-			    strcmp(line, "stacks_of_busy_fibers_are_whole_or_reported_as_ran(...)")) {
-				TH_LOG("round %d: unexpected frame '%s'", round, line);
-				bad++;
-			}
-			if (!strcmp(line, "pinger(...)") || !strcmp(line, "ponger(...)"))
-				stacks++;
-		}
+		busy_check(_metadata, out, lines, round, n);
 		free(out);
 	}
-	TH_LOG("%d whole stacks, %d reported as ran while being read", stacks, ran);
-	EXPECT_EQ(0, bad);
-	EXPECT_LT(0, stacks);
+	unsetenv("GFPS_TEST_DELAY_US");
+	TH_LOG("%d whole stacks, %d reported as ran while being read; with a 3 ms delay in the read: %d and %d",
+	       plain.stacks, plain.ran, delayed.stacks, delayed.ran);
+	EXPECT_EQ(0, plain.bad + delayed.bad);
+	/* the long parks are read whole, with or without the delay */
+	EXPECT_LT(0, plain.stacks);
+	EXPECT_LT(0, delayed.stacks);
+	/* the short ones run while read: said so */
+	EXPECT_LT(0, plain.ran + delayed.ran);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 }

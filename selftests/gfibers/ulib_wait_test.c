@@ -219,13 +219,13 @@ static int read_own(const int64_t *ids, struct seen *seen)
 			if (nf < 16)
 				f[nf] = tab + 1;
 		}
-		if (nf != 14 || atoi(f[0]) != getpid())
+		if (nf != 15 || atoi(f[0]) != getpid())
 			continue;
 		for (i = 0; i < NEXPECT; i++) {
 			if (strtoll(f[1], NULL, 10) != ids[i])
 				continue;
 			snprintf(seen[i].status, sizeof(seen[i].status), "%s", f[4]);
-			snprintf(seen[i].reason, sizeof(seen[i].reason), "%s", f[13]);
+			snprintf(seen[i].reason, sizeof(seen[i].reason), "%s", f[14]);
 			seen[i].wait_pc = strtoull(f[7], NULL, 16);
 			seen[i].found = 1;
 			n++;

@@ -10,7 +10,9 @@ out="$1" init="$2"
 shift 2
 BUSYBOX="${BUSYBOX:-/bin/busybox}"
 [[ -x $BUSYBOX ]] || { echo "mkinitramfs: $BUSYBOX missing: apt-get install busybox-static" >&2; exit 1; }
-if ! "$BUSYBOX" --list | grep -qx sh || ldd "$BUSYBOX" >/dev/null 2>&1; then
+# grep without -q: under pipefail, grep -q leaving at the first match
+# made busybox's next write fail with SIGPIPE, and the check with it
+if ! "$BUSYBOX" --list | grep -x sh >/dev/null || ldd "$BUSYBOX" >/dev/null 2>&1; then
 	echo "mkinitramfs: $BUSYBOX is not a static busybox: apt-get install busybox-static" >&2
 	exit 1
 fi

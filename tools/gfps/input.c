@@ -13,11 +13,29 @@
 
 #include "input.h"
 
+/*
+ * The columns of format 2; format 1 (modules before the seq column) has
+ * the same ones without seq. The data columns are addressed by these
+ * indexes, comm and reason by their place from the end.
+ */
+enum { C_WAIT_MS = 5, C_ADDRS = 6, C_SEQ = 12 };
+
 static const char *const colnames[GFPS_NCOLS] = {
 	"pid", "fiber", "parent", "tid", "status", "wait_ms", "wait_obj",
-	"wait_pc", "create_pc", "saved_pc", "saved_sp", "saved_fp", "comm",
-	"reason",
+	"wait_pc", "create_pc", "saved_pc", "saved_sp", "saved_fp", "seq",
+	"comm", "reason",
 };
+
+/* The number of columns of format version; colname(version, i). */
+static int ncols(int version)
+{
+	return version == 1 ? GFPS_NCOLS - 1 : GFPS_NCOLS;
+}
+
+static const char *colname(int version, int i)
+{
+	return version == 1 && i >= C_SEQ ? colnames[i + 1] : colnames[i];
+}
 
 long gfps_parse_duration(const char *s)
 {
@@ -82,8 +100,10 @@ static int hex(const char *s, uint64_t *out)
 	return errno || *end ? -1 : 0;
 }
 
-int gfps_parse_line(char *line, struct gfps_fiber *f, char *err, size_t errlen)
+int gfps_parse_line(char *line, int version, struct gfps_fiber *f,
+		    char *err, size_t errlen)
 {
+	const int want = ncols(version);
 	char *c[GFPS_NCOLS];
 	int n = 0, i;
 	char *p = line;
@@ -92,9 +112,9 @@ int gfps_parse_line(char *line, struct gfps_fiber *f, char *err, size_t errlen)
 	for (;;) {
 		char *tab = strchr(p, '\t');
 
-		if (n == GFPS_NCOLS) {
+		if (n == want) {
 			snprintf(err, errlen, "more than %d tab-separated fields",
-				 GFPS_NCOLS);
+				 want);
 			return -1;
 		}
 		c[n++] = p;
@@ -103,9 +123,9 @@ int gfps_parse_line(char *line, struct gfps_fiber *f, char *err, size_t errlen)
 		*tab = 0;
 		p = tab + 1;
 	}
-	if (n != GFPS_NCOLS) {
+	if (n != want) {
 		snprintf(err, errlen, "%d tab-separated fields, expected %d",
-			 n, GFPS_NCOLS);
+			 n, want);
 		return -1;
 	}
 	memset(f, 0, sizeof(*f));
@@ -114,14 +134,14 @@ int gfps_parse_line(char *line, struct gfps_fiber *f, char *err, size_t errlen)
 		return -1;
 	}
 	f->status = c[4];
-	f->comm = c[12];
-	f->reason = c[13];
+	f->comm = c[want - 2];
+	f->reason = c[want - 1];
 	if (!strcmp(c[4], "torn")) {
 		/* pid - - - torn - ... comm -: nothing else is known */
-		for (i = 1; i < 12; i++)
+		for (i = 1; i < want - 2; i++)
 			if (i != 4 && strcmp(c[i], "-")) {
 				snprintf(err, errlen, "torn line with field %d (%s) '%s', expected '-'",
-					 i + 1, colnames[i], c[i]);
+					 i + 1, colname(version, i), c[i]);
 				return -1;
 			}
 		f->torn = true;
@@ -145,21 +165,30 @@ int gfps_parse_line(char *line, struct gfps_fiber *f, char *err, size_t errlen)
 		snprintf(err, errlen, "empty status");
 		return -1;
 	}
-	if (!strcmp(c[5], "-"))
+	if (!strcmp(c[C_WAIT_MS], "-"))
 		f->wait_ms = -1;
-	else if (dec(c[5], &f->wait_ms)) {
-		snprintf(err, errlen, "bad wait_ms '%s'", c[5]);
+	else if (dec(c[C_WAIT_MS], &f->wait_ms)) {
+		snprintf(err, errlen, "bad wait_ms '%s'", c[C_WAIT_MS]);
 		return -1;
 	}
 	uint64_t *addr[] = { &f->wait_obj, &f->wait_pc, &f->create_pc,
 			     &f->saved_pc, &f->saved_sp, &f->saved_fp };
 	for (i = 0; i < 6; i++)
-		if (hex(c[6 + i], addr[i])) {
+		if (hex(c[C_ADDRS + i], addr[i])) {
 			snprintf(err, errlen, "bad %s '%s', expected 0x<hex>",
-				 colnames[6 + i], c[6 + i]);
+				 colnames[C_ADDRS + i], c[C_ADDRS + i]);
 			return -1;
 		}
-	if (!*c[13]) {
+	/* "-": hidden from this reader, as the addresses are */
+	if (version >= 2 && strcmp(c[C_SEQ], "-")) {
+		if (udec(c[C_SEQ], &u) || u > UINT32_MAX) {
+			snprintf(err, errlen, "bad seq '%s'", c[C_SEQ]);
+			return -1;
+		}
+		f->seq = (uint32_t)u;
+		f->has_seq = true;
+	}
+	if (!*f->reason) {
 		snprintf(err, errlen, "empty reason");
 		return -1;
 	}
@@ -353,8 +382,8 @@ int gfps_read(FILE *in, const char *name, const struct gfps_filter *flt,
 				goto out;
 			}
 			set->version = (int)strtol(line + 10, &end, 10);
-			if (*end || set->version != 1) {
-				snprintf(err, errlen, "gfps: %s:1: format '%s' not known (this gfps reads '# gfibers 1')",
+			if (*end || set->version < 1 || set->version > 2) {
+				snprintf(err, errlen, "gfps: %s:1: format '%s' not known (this gfps reads '# gfibers 1' and '# gfibers 2')",
 					 name, line + 10);
 				goto out;
 			}
@@ -364,14 +393,14 @@ int gfps_read(FILE *in, const char *name, const struct gfps_filter *flt,
 			char expect[256] = "# ";
 			int i;
 
-			for (i = 0; i < GFPS_NCOLS; i++) {
-				strcat(expect, colnames[i]);
-				if (i + 1 < GFPS_NCOLS)
+			for (i = 0; i < ncols(set->version); i++) {
+				strcat(expect, colname(set->version, i));
+				if (i + 1 < ncols(set->version))
 					strcat(expect, "\t");
 			}
 			if (lineno != 2 || strcmp(line, expect)) {
-				snprintf(err, errlen, "gfps: %s:%ld: unexpected header line (expected the column names of format 1 on line 2)",
-					 name, lineno);
+				snprintf(err, errlen, "gfps: %s:%ld: unexpected header line (expected the column names of format %d on line 2)",
+					 name, lineno, set->version);
 				goto out;
 			}
 			columns = true;
@@ -382,7 +411,7 @@ int gfps_read(FILE *in, const char *name, const struct gfps_filter *flt,
 				 name, lineno);
 			goto out;
 		}
-		if (gfps_parse_line(line, &f, why, sizeof(why))) {
+		if (gfps_parse_line(line, set->version, &f, why, sizeof(why))) {
 			snprintf(err, errlen, "gfps: %s:%ld: %s", name, lineno, why);
 			goto out;
 		}

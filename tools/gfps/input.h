@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define GFPS_NCOLS	14
+#define GFPS_NCOLS	15		/* format 2; format 1 has 14 */
 
 /* One line of /proc/gfibers. Strings point into the parser's copy. */
 struct gfps_fiber {
@@ -23,6 +23,8 @@ struct gfps_fiber {
 	long wait_ms;			/* -1: "-" */
 	uint64_t wait_obj, wait_pc, create_pc;
 	uint64_t saved_pc, saved_sp, saved_fp;
+	uint32_t seq;			/* the slot's write count */
+	bool has_seq;			/* format 2, and shown to this reader */
 	const char *comm, *reason;
 	bool torn;
 };
@@ -69,10 +71,12 @@ struct gfps_set {
 long gfps_parse_duration(const char *s);
 
 /*
- * gfps_parse_line - split one data line (no trailing newline) into f,
- * writing NULs into line. Returns 0, or -1 with a message in err.
+ * gfps_parse_line - split one data line (no trailing newline) of format
+ * version (1 or 2, from the "# gfibers N" line) into f, writing NULs into
+ * line. Returns 0, or -1 with a message in err.
  */
-int gfps_parse_line(char *line, struct gfps_fiber *f, char *err, size_t errlen);
+int gfps_parse_line(char *line, int version, struct gfps_fiber *f,
+		    char *err, size_t errlen);
 
 bool gfps_filter_match(const struct gfps_filter *flt, const struct gfps_fiber *f);
 

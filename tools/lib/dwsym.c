@@ -248,6 +248,29 @@ static int read_mem(struct gfps_proc *p, uint64_t addr, void *buf, size_t len)
 	return -1;
 }
 
+/*
+ * GFPS_TEST_DELAY_US (tests only): sleep this long before each read of
+ * the stack's memory in the walk (after the first read of the switch
+ * frame), so that a fiber which parks and wakes all the time runs, and
+ * often parks again at the same depth, while its stack is read: the
+ * window that the checks against a stack of two moments (here and
+ * gfps.c's recheck()) must close, made wide on purpose.
+ */
+static void test_delay(void)
+{
+	static long us = -1;
+
+	if (us < 0) {
+		const char *e = getenv("GFPS_TEST_DELAY_US");
+
+		us = e ? strtol(e, NULL, 10) : 0;
+		if (us < 0 || us > 1000000)
+			us = 0;
+	}
+	if (us)
+		usleep((useconds_t)us);
+}
+
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
 	struct gfps_proc *p = arg;
@@ -262,6 +285,7 @@ static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *a
 			goto hit;
 	i = p->next++ % CACHE_LINES;
 	p->cache[i].base = 0;
+	test_delay();
 	if (read_mem(p, base, p->cache[i].b, CACHE_BYTES))
 		return false;
 	p->cache[i].base = base;
@@ -335,6 +359,7 @@ static int fp_walk(struct gfps_proc *p, uint64_t fp, uint64_t *pcs, int n, int m
 	while (n < max && fp && !(fp & 7)) {
 		uint64_t two[2];
 
+		test_delay();
 		if (read_mem(p, fp, two, sizeof(two)) || !two[1])
 			break;
 		pcs[n++] = two[1];

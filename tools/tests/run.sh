@@ -38,9 +38,10 @@ skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
 # check DESC CMD...: the command's success is the test's
 check() { local d=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$d"; else nok "$d" "$(head -c 600 "$tmp/out")" "$(head -c 600 "$tmp/err")"; fi; }
 
-HDR=$'# gfibers 1\n# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tcomm\treason'
+HDR=$'# gfibers 2\n# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tseq\tcomm\treason'
+HDR1=$'# gfibers 1\n# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tcomm\treason'
 line() {	# pid fiber status wait_ms wait_pc create_pc comm reason
-	printf '%s\t%s\t1\t%s\t%s\t%s\t0x10\t%s\t%s\t0x0\t0x0\t0x0\t%s\t%s\n' \
+	printf '%s\t%s\t1\t%s\t%s\t%s\t0x10\t%s\t%s\t0x0\t0x0\t0x0\t4\t%s\t%s\n' \
 		"$1" "$2" "$1" "$3" "$4" "$5" "$6" "$7" "$8"
 }
 
@@ -56,16 +57,25 @@ bad() {	# bad DESC LINENO CONTENT: gfps fails, naming the line
 	fi
 }
 good=$(line 10 5 waiting 100 0x401000 0x402000 srv 'chan receive')
-bad "13 fields" 4 "$HDR"$'\n'"$good"$'\n'"$(printf '10\t6\t1\t10\twaiting\t100\t0x10\t0x1\t0x2\t0x0\t0x0\t0x0\tsrv')"$'\n'
-bad "15 fields" 3 "$HDR"$'\n'"$good"$'\textra\n'
+bad "14 fields" 4 "$HDR"$'\n'"$good"$'\n'"$(printf '10\t6\t1\t10\twaiting\t100\t0x10\t0x1\t0x2\t0x0\t0x0\t0x0\tsrv\tchan receive')"$'\n'
+bad "16 fields" 3 "$HDR"$'\n'"$good"$'\textra\n'
+bad "seq not a number" 3 "$HDR"$'\n'"${good/$'\t'4$'\t'/$'\t'0x4$'\t'}"$'\n'
+bad "format 1 with 15 fields" 3 "$HDR1"$'\n'"$good"$'\n'
+bad "format 1 with format 2's column names" 2 $'# gfibers 1\n'"${HDR#*$'\n'}"$'\n'
 bad "address not hex" 3 "$HDR"$'\n'"${good/0x401000/401000}"$'\n'
 bad "pid not a number" 3 "$HDR"$'\n'"${good/#10/x10}"$'\n'
 bad "wait_ms not a number" 3 "$HDR"$'\n'"${good/waiting$'\t'100/waiting$'\t'1e3}"$'\n'
-bad "torn line with values" 3 "$HDR"$'\n'"$(printf '10\t-\t-\t-\ttorn\t-\t-\t0x1\t-\t-\t-\t-\tsrv\t-')"$'\n'
+bad "torn line with values" 3 "$HDR"$'\n'"$(printf '10\t-\t-\t-\ttorn\t-\t-\t0x1\t-\t-\t-\t-\t-\tsrv\t-')"$'\n'
 bad "no version line" 1 "$(printf '# pid\tfiber')"$'\n'
-bad "unknown version" 1 $'# gfibers 2\n'
-bad "data before the column names" 2 $'# gfibers 1\n'"$good"$'\n'
-bad "NUL byte" 3 "$HDR"$'\n'"$(printf '10\t5\t1\t10\twaiting\t100\t0x10\t0x1\t0x2\t0x0\t0x0\t0x0\ts')"$'\x01\x00x\tchan receive\n'
+bad "unknown version" 1 $'# gfibers 3\n'
+bad "data before the column names" 2 $'# gfibers 2\n'"$good"$'\n'
+bad "NUL byte" 3 "$HDR"$'\n'"$(printf '10\t5\t1\t10\twaiting\t100\t0x10\t0x1\t0x2\t0x0\t0x0\t0x0\t2\ts')"$'\x01\x00x\tchan receive\n'
+# format 1 (a module before seq): still read, the same table
+v1=$(printf '10\t5\t1\t10\twaiting\t100\t0x10\t0x401000\t0x402000\t0x0\t0x0\t0x0\tsrv\tchan receive')
+printf '%s\n%s\n' "$HDR1" "$v1" > "$tmp/v1"
+printf '%s\n%s\n%s\n' "$HDR" "$good" "$(printf '10\t6\t1\t10\twaiting\t100\t0x10\t0x401000\t0x402000\t0x0\t0x0\t0x0\t-\tsrv\tchan receive')" > "$tmp/v2"
+check "format 1 read: the fiber, its status and reason" bash -c "'$GFPS' -f '$tmp/v1' | grep -q '^10 *srv *1 waiting *chan receive '"
+check "format 2 with seq hidden ('-') read" bash -c "'$GFPS' -f '$tmp/v2' | grep -q '^10 *srv *2 waiting *chan receive '"
 printf '' > "$tmp/empty"
 "$GFPS" -f "$tmp/empty" >/dev/null 2>"$tmp/err"
 if [[ $? == 1 ]] && grep -q "empty" "$tmp/err"; then ok "bad input: empty file"; else nok "bad input: empty file" "$(cat "$tmp/err")"; fi
@@ -78,7 +88,7 @@ if [[ $? == 1 ]] && grep -q "empty" "$tmp/err"; then ok "bad input: empty file";
 	for i in $(seq 1 50); do line 20 $((i + 1)) waiting $((400000 + i)) 0x401000 0x402000 other 'chan receive'; done
 	line 10 1 running - 0x401200 0x0 srv -
 	line 10 2000 running - 0x401300 0x0 srv -
-	printf '10\t-\t-\t-\ttorn\t-\t-\t-\t-\t-\t-\t-\tsrv\t-\n'
+	printf '10\t-\t-\t-\ttorn\t-\t-\t-\t-\t-\t-\t-\t-\tsrv\t-\n'
 } > "$tmp/copy"
 # the table's columns: PID COMM COUNT STATUS REASON... (reason has a space)
 rows() { "$GFPS" -f "$tmp/copy" "$@" | awk '!/^(PID|#)/ { print $1, $2, $3, $4 }'; }
@@ -107,7 +117,7 @@ if [[ $? == 2 ]]; then ok "bad --min-wait is a usage error"; else nok "bad --min
 {
 	echo "$HDR"
 	awk 'BEGIN { for (i = 1; i <= 100000; i++)
-		printf "7\t%d\t1\t7\twaiting\t5\t0x0\t0x%x\t0x1\t0x0\t0x0\t0x0\tmany\tsleep\n", i, 4096 + i % 5000 }'
+		printf "7\t%d\t1\t7\twaiting\t5\t0x0\t0x%x\t0x1\t0x0\t0x0\t0x0\t2\tmany\tsleep\n", i, 4096 + i % 5000 }'
 } > "$tmp/many"
 check "100,000 fibers in 5,000 groups of 20" bash -c "'$GFPS' -f '$tmp/many' | awk '!/^(PID|#)/ { n++; if (\$3 != 20) bad++ } END { exit !(n == 5000 && !bad) }' && '$GFPS' -f '$tmp/many' | tail -1 | grep -qx '# 100000 fibers in 5000 groups'"
 
