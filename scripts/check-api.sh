@@ -24,17 +24,7 @@ scripts/deps.sh g++ >&2 || {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-n=0 failed=0
-ok() {	# ok STATUS NAME [DIAGNOSTICS]
-	n=$((n + 1))
-	if (($1 == 0)); then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-		[[ -n ${3-} ]] && printf '%s\n' "$3" | head -n 20 | sed 's/^/# /'
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # prog BODY: a C (and C++) translation unit using the API in a fiber
 prog() {
@@ -80,25 +70,25 @@ prog 'gf_select(NULL, 0);' > "$work/ignored2.c"
 
 for cc in "${ccs[@]}"; do
 	out=$($cc "${cflags[@]}" "$work/good.c" 2>&1)
-	ok $? "$cc: deadlines, GF_FOREVER, GF_NOWAIT, durations compile (C11 -pedantic)" "$out"
+	tap_status $? "$cc: deadlines, GF_FOREVER, GF_NOWAIT, durations compile (C11 -pedantic)" "$out"
 	for f in int int2; do
 		out=$($cc "${cflags[@]}" "$work/$f.c" 2>&1)
 		[[ $? != 0 && $out == *gf_deadline* ]]
-		ok $? "$cc: an integer where a gf_deadline_t is wanted does not compile ($f.c)" "$out"
+		tap_status $? "$cc: an integer where a gf_deadline_t is wanted does not compile ($f.c)" "$out"
 	done
 	for f in ignored ignored2; do
 		out=$($cc "${cflags[@]}" "$work/$f.c" 2>&1)
 		[[ $? != 0 && $out == *unused-result* ]]
-		ok $? "$cc: an ignored GF_MUST_CHECK result does not compile ($f.c)" "$out"
+		tap_status $? "$cc: an ignored GF_MUST_CHECK result does not compile ($f.c)" "$out"
 	done
 done
 for cxx in "${cxxs[@]}"; do
 	out=$($cxx "${cxxflags[@]}" "$work/good.cc" 2>&1)
-	ok $? "$cxx: deadlines, GF_FOREVER, GF_NOWAIT, durations compile (C++11 -pedantic)" "$out"
+	tap_status $? "$cxx: deadlines, GF_FOREVER, GF_NOWAIT, durations compile (C++11 -pedantic)" "$out"
 	cp "$work/int.c" "$work/int.cc"
 	out=$($cxx "${cxxflags[@]}" "$work/int.cc" 2>&1)
 	[[ $? != 0 && $out == *gf_deadline* ]]
-	ok $? "$cxx: an integer where a gf_deadline_t is wanted does not compile" "$out"
+	tap_status $? "$cxx: an integer where a gf_deadline_t is wanted does not compile" "$out"
 done
 
 # the benchmarks' C programs that use the library, as bench/Makefile
@@ -110,8 +100,7 @@ fi
 for src in bench/c/gf_bench.c bench/c/gf_switch.c; do
 	out=$(gcc -std=gnu11 -O2 -Wall -Wextra -Werror -pthread -Ibench/c \
 		-Iinclude -Iulib -o "$work/bench" "$src" "$lib" 2>&1)
-	ok $? "$src builds against the library (make bench's)" "$out"
+	tap_status $? "$src builds against the library (make bench's)" "$out"
 done
 
-echo "1..$n"
-((failed == 0))
+tap_end

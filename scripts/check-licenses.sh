@@ -9,17 +9,7 @@
 # test failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-n=0 failed=0
-ok() {	# ok STATUS NAME [DIAGNOSTICS]
-	n=$((n + 1))
-	if (($1 == 0)); then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-		[[ -n ${3-} ]] && printf '%s\n' "$3" | sed '/^$/d; s/^/# /'
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # The license a path must name; empty: a file without an SPDX line (texts,
 # documents, data, Debian's control files, one-line .so man pages).
@@ -60,7 +50,7 @@ while read -r f; do
 	[[ -n $got ]] && used+="$got"$'\n'
 done < <(git ls-files --cached --others --exclude-standard)
 [[ -z $bad ]]
-ok $? "every file's SPDX line names the license of its part (LICENSE)" "$bad"
+tap_status $? "every file's SPDX line names the license of its part (LICENSE)" "$bad"
 
 missing=
 while read -r id; do
@@ -73,10 +63,9 @@ while read -r id; do
 	fi
 done < <(sort -u <<< "$used")
 [[ -z $missing ]]
-ok $? "every license named has its text in LICENSES/" "$missing"
+tap_status $? "every license named has its text in LICENSES/" "$missing"
 
 grep -qx 'MODULE_LICENSE("GPL");' kmod/main.c
-ok $? 'kmod/main.c: MODULE_LICENSE("GPL")'
+tap_status $? 'kmod/main.c: MODULE_LICENSE("GPL")'
 
-echo "1..$n"
-((failed == 0))
+tap_end

@@ -16,17 +16,7 @@ scripts/deps.sh mandoc >&2 || {
 	exit 1
 }
 
-n=0 failed=0
-ok() {	# ok STATUS NAME [DIAGNOSTICS]
-	n=$((n + 1))
-	if (($1 == 0)); then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-		[[ -n ${3-} ]] && printf '%s\n' "$3" | sed '/^$/d; s/^/# /'
-	fi
-}
+. "$(dirname "$0")/tap.sh"
 
 is_link() { [[ $(head -c 4 "$1") == ".so " ]]; }
 
@@ -44,7 +34,7 @@ done
 
 for p in "${full[@]}"; do
 	out=$(mandoc -T lint -W style "$p" 2>&1)
-	ok $? "mandoc -T lint $p" "$out"
+	tap_status $? "mandoc -T lint $p" "$out"
 done
 
 # mandoc calls .so fragile: dh_installman makes the links symlinks, and
@@ -60,7 +50,7 @@ for p in "${links[@]}"; do
 	fi
 done
 [[ -z $bad ]]
-ok $? "link pages: ${#links[@]} single .so lines to full pages naming them" "$bad"
+tap_status $? "link pages: ${#links[@]} single .so lines to full pages naming them" "$bad"
 
 missing=
 while read -r f; do
@@ -72,7 +62,7 @@ while read -r f; do
 	fi
 done < <(scripts/gf-api.sh)
 [[ -z $missing ]]
-ok $? "every GF_API function of include/gfiber.h has a man page" "$missing"
+tap_status $? "every GF_API function of include/gfiber.h has a man page" "$missing"
 
 # The SYNOPSIS of each function's page declares it exactly as gfiber.h
 # does (return type, qualifiers, parameter types and names; spacing
@@ -117,7 +107,7 @@ while IFS=$'\t' read -r f decl; do
 	fi
 done < <(protos)
 [[ -z $mismatch ]]
-ok $? "every SYNOPSIS declaration is gfiber.h's" "$mismatch"
+tap_status $? "every SYNOPSIS declaration is gfiber.h's" "$mismatch"
 
 # Every errno name gfiber.h's comments give for a function (the comments
 # between the declaration before and its own; the file's conventions at
@@ -148,7 +138,7 @@ while IFS=$'\t' read -r f list; do
 	done
 done < <(errnos)
 [[ -z $noerr ]]
-ok $? "every errno gfiber.h gives a function is in its page's ERRORS" "$noerr"
+tap_status $? "every errno gfiber.h gives a function is in its page's ERRORS" "$noerr"
 
 # Names in NAME sections that are neither GF_API functions nor macros of
 # gfiber.h (nor the overview's own name): documentation of something gone.
@@ -161,7 +151,7 @@ for p in man/man3/*.3; do
 	done < <(names_of "$p")
 done
 [[ -z $stale ]]
-ok $? "every function a man page names is in include/gfiber.h" "$stale"
+tap_status $? "every function a man page names is in include/gfiber.h" "$stale"
 
 nopage=
 for t in tools/*.c; do
@@ -169,7 +159,7 @@ for t in tools/*.c; do
 	[[ -f man/man1/$t.1 ]] || nopage+="$t: no man/man1/$t.1"$'\n'
 done
 [[ -z $nopage ]]
-ok $? "every tool has a man page" "$nopage"
+tap_status $? "every tool has a man page" "$nopage"
 
 # Every option a tool parses (getopt_long's struct option names and short
 # letters) is in the OPTIONS of its page.
@@ -189,10 +179,9 @@ for t in tools/*.c; do
 	done
 done
 [[ -z $noopt ]]
-ok $? "every option of a tool is in its page's OPTIONS" "$noopt"
+tap_status $? "every option of a tool is in its page's OPTIONS" "$noopt"
 
 [[ -f man/man4/gfibers.4 ]]
-ok $? "gfibers(4) for /dev/gfibers and /proc/gfibers"
+tap_status $? "gfibers(4) for /dev/gfibers and /proc/gfibers"
 
-echo "1..$n"
-((failed == 0))
+tap_end

@@ -7,21 +7,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 version=$(sed -n 's/^#define GFIBERS_VERSION "\(.*\)"$/\1/p' include/gfibers_version.h)
-n=0 failed=0
-ok() {	# ok STATUS NAME
-	n=$((n + 1))
-	if (($1 == 0)); then echo "ok $n $2"; else echo "not ok $n $2"; failed=$((failed + 1)); fi
-}
+. scripts/tap.sh
 echo "TAP version 13"
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]
-ok $? "include/gfibers_version.h: MAJOR.MINOR.PATCH ($version)"
+tap_status $? "include/gfibers_version.h: MAJOR.MINOR.PATCH ($version)"
 [[ $(sed -n 's/^PACKAGE_VERSION="\(.*\)"$/\1/p' dkms.conf) == "$version" ]]
-ok $? "dkms.conf: PACKAGE_VERSION $version"
+tap_status $? "dkms.conf: PACKAGE_VERSION $version"
 deb=$(sed -n '1s/^gfibers (\([^)]*\)).*/\1/p' debian/changelog)
 [[ ${deb%%-*} == "$version" ]]
-ok $? "debian/changelog: version $version"
+tap_status $? "debian/changelog: version $version"
 bad=$(grep -L "^\.TH .* \"gfibers $version\"" $(grep -L '^\.so ' man/man*/*.[0-9]))
 [[ -z $bad ]]
-ok $? "man pages: .TH names gfibers $version${bad:+ (not: $bad)}"
-echo "1..$n"
-((failed == 0))
+tap_status $? "man pages: .TH names gfibers $version${bad:+ (not: $bad)}"
+tap_end

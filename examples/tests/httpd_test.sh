@@ -34,11 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0 failed=0
+. "$here/../../scripts/tap.sh"
 echo "TAP version 13"
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; printf '#   %s\n' "$@"; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
 # want DESC EXPECTED ACTUAL
 want() { if [[ $2 == "$3" ]]; then ok "$1"; else nok "$1" "expected: $2" "got:      $3"; fi; }
 
@@ -222,5 +219,4 @@ kill -TERM "$pid"
 wait "$pid"
 want "--leak server: exits 0 on SIGTERM (the leaked fibers do not hold it)" 0 $?
 
-echo "1..$n"
-((failed == 0))
+tap_end

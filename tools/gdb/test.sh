@@ -28,11 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0 failed=0
+. "$here/../../scripts/tap.sh"
 echo "TAP version 13"
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; printf '#   %s\n' "$@"; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
 
 if ! command -v gdb >/dev/null; then
 	skip "gdb tests" "gdb not installed (make deps)"
@@ -320,5 +317,4 @@ else
 	nok "USDT probes" "$PARKS not built (make gdb-tests)"
 fi
 
-echo "1..$n"
-exit $((failed > 0))
+tap_end

@@ -30,11 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0 failed=0
+. "$here/../../scripts/tap.sh"
 echo "TAP version 13"
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; printf '#   %s\n' "$@"; }
-skip() { n=$((n + 1)); echo "ok $n $1 # SKIP $2"; }
 # check DESC CMD...: the command's success is the test's
 check() { local d=$1; shift; if "$@" >"$tmp/out" 2>"$tmp/err"; then ok "$d"; else nok "$d" "$(head -c 600 "$tmp/out")" "$(head -c 600 "$tmp/err")"; fi; }
 
@@ -298,5 +295,4 @@ else
 	ok "ASan/UBSan: no reports from any gfps run"
 fi
 
-echo "1..$n"
-exit $((failed > 0))
+tap_end
