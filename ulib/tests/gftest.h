@@ -57,6 +57,18 @@
 #define GFT_SCALE (1 * GFT_CHAOS_SCALE)
 #endif
 
+/* Durations, short: gfiber.h's units. */
+#define MS	GF_MILLISECOND
+#define SEC	GF_SECOND
+
+/* call fails with errno e. */
+#define EXPECT_ERR(e, call)						\
+	do {								\
+		errno = 0;						\
+		EXPECT_EQ(-1, (call));					\
+		EXPECT_EQ((e), errno);					\
+	} while (0)
+
 static struct __test_metadata *gft_md;
 
 /* In a fiber: declare the _metadata the EXPECT_* macros use. */

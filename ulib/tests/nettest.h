@@ -12,17 +12,6 @@
 
 #include "gftest.h"
 
-#define MS	1000000LL
-#define SEC	(1000 * MS)
-
-/* Fails with errno e. */
-#define EXPECT_ERR(e, call)						\
-	do {								\
-		errno = 0;						\
-		EXPECT_EQ(-1, (call));					\
-		EXPECT_EQ((e), errno);					\
-	} while (0)
-
 static inline bool fd_blocking(int fd)
 {
 	return !(fcntl(fd, F_GETFL) & O_NONBLOCK);

@@ -23,8 +23,6 @@
 
 #include "gftest.h"
 
-#define MS 1000000LL
-
 /* The number after key in a small /proc file (key NULL: the first). */
 static long proc_long(const char *path, const char *key)
 {
