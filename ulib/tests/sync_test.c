@@ -526,14 +526,6 @@ TEST(errno_default_safe)
 
 /* ------------------------------------------------ bad input (issue 11) */
 
-/* Fails with errno e: for the rows below. */
-#define EXPECT_ERR(e, call)						\
-	do {								\
-		errno = 0;						\
-		EXPECT_EQ(-1, (call));					\
-		EXPECT_EQ((e), errno);					\
-	} while (0)
-
 static void never_called(void *arg)
 {
 	(void)arg;
