@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +108,9 @@ struct info {
 	enum gfps_unwind_result stack_res;
 	bool stack_tried;
 	const char *stack_err;	/* why there is none */
+	/* unwound, not yet named: kept once /proc/gfibers proves the park */
+	uint64_t *pcs;
+	int npcs;
 	int nframes;
 	struct named *frames;
 };
@@ -178,16 +182,19 @@ static const char *unwind_why(enum gfps_unwind_result r)
 	return "?";
 }
 
-static void stack_of(const struct gfps_group *g, struct info *in)
+/* Unwind g's sample fiber from its slot's context: in->pcs, unnamed. */
+static void unwind_of(const struct gfps_group *g, struct info *in)
 {
 	const struct gfps_fiber *f = &g->sample;
 	uint64_t pcs[MAXPCS];
 	const char *how, *err;
 	struct gfps_proc *p;
-	int n, i, start = 0;
-	bool found;
+	int n;
 
 	in->stack_tried = true;
+	free(in->pcs);
+	in->pcs = NULL;
+	in->npcs = 0;
 	if (strcmp(f->status, "waiting") && strcmp(f->status, "leaked")) {
 		in->stack_err = "not parked";
 		return;
@@ -204,7 +211,29 @@ static void stack_of(const struct gfps_group *g, struct info *in)
 		in->stack_err = unwind_why(in->stack_res);
 		return;
 	}
-	in->frames = calloc((size_t)n, sizeof(*in->frames));
+	in->pcs = malloc((size_t)(n ? n : 1) * sizeof(*pcs));
+	if (!in->pcs) {
+		perror("gfps");
+		exit(1);
+	}
+	memcpy(in->pcs, pcs, (size_t)n * sizeof(*pcs));
+	in->npcs = n;
+	in->stack_err = NULL;
+}
+
+/* Name the frames of a stack that stood: from in->pcs to in->frames. */
+static void frames_of(const struct gfps_group *g, struct info *in)
+{
+	const struct gfps_fiber *f = &g->sample;
+	const uint64_t *pcs = in->pcs;
+	int n = in->npcs, i, start = 0;
+	const char *err;
+	struct gfps_proc *p = proc_of(f->pid, &err);
+	bool found;
+
+	if (!pcs || !p)
+		return;
+	in->frames = calloc((size_t)(n ? n : 1), sizeof(*in->frames));
 	if (!in->frames) {
 		perror("gfps");
 		exit(1);
@@ -231,6 +260,9 @@ static void stack_of(const struct gfps_group *g, struct info *in)
 			continue;
 		in->nframes++;
 	}
+	free(in->pcs);
+	in->pcs = NULL;
+	in->npcs = 0;
 }
 
 /*
@@ -242,7 +274,16 @@ static void stack_of(const struct gfps_group *g, struct info *in)
  * slot, so an equal one proves the same park. Format 1 has no count: the
  * same context and a wait that did not shrink is the best it can say, and
  * misses a fiber that parked again within the time the reads took.
+ *
+ * A fiber that ran, and is parked again in the same way (status, reason
+ * and wait site of its group), is unwound again from the new read's
+ * context and proved by the next read: up to GFPS_STACK_TRIES unwinds,
+ * so that a fiber that parks for a few milliseconds at a time still gets
+ * its stack. Only the unwinds lie between two reads: the names (the slow
+ * part: debug info) come after, for the stacks that stood.
  */
+#define GFPS_STACK_TRIES	3
+
 static int cmp_fiber(const void *a, const void *b)
 {
 	const struct gfps_group *x = a, *y = b;
@@ -264,46 +305,101 @@ static bool same_park(const struct gfps_fiber *now, const struct gfps_fiber *the
 	return now->wait_ms >= then->wait_ms;
 }
 
-static void recheck(struct gfps_set *set)
+/* Read /proc/gfibers again, one group per fiber, sorted by fiber. */
+static int reread(struct gfps_set *now)
 {
 	struct gfps_filter flt = { 0 };
-	struct gfps_set now = { .per_fiber = true };
 	char err[512];
-	size_t i;
-	FILE *in;
+	FILE *in = fopen(opt.path, "re");
 
-	for (i = 0; i < set->ngroups; i++)
-		if (infos[i].stack_tried && infos[i].nframes)
-			break;
-	if (i == set->ngroups)
-		return;
-	in = fopen(opt.path, "re");
-	if (!in || gfps_read(in, opt.path, &flt, &now, err, sizeof(err))) {
+	memset(now, 0, sizeof(*now));
+	now->per_fiber = true;
+	if (!in || gfps_read(in, opt.path, &flt, now, err, sizeof(err))) {
 		if (in)
 			fclose(in);
-		gfps_set_free(&now);
-		return;	/* the first read worked: keep what we have */
+		gfps_set_free(now);
+		return -1;
 	}
 	fclose(in);
-	qsort(now.groups, now.ngroups, sizeof(*now.groups), cmp_fiber);
-	for (i = 0; i < set->ngroups; i++) {
-		struct info *inf = &infos[i];
-		const struct gfps_fiber *f = &set->groups[i].sample;
-		struct gfps_group key = { .pid = f->pid, .sample.id = f->id };
-		struct gfps_group *g;
+	qsort(now->groups, now->ngroups, sizeof(*now->groups), cmp_fiber);
+	return 0;
+}
 
-		if (!inf->stack_tried || !inf->nframes)
-			continue;
-		g = bsearch(&key, now.groups, now.ngroups, sizeof(key), cmp_fiber);
-		if (g && same_park(&g->sample, f))
-			continue;
-		free(inf->frames);
-		inf->frames = NULL;
-		inf->nframes = 0;
-		inf->stack_err = g ? unwind_why(GFPS_STACK_RAN) :
-			"the fiber exited while being read";
+static void drop_stack(struct info *inf, const char *why)
+{
+	free(inf->pcs);
+	inf->pcs = NULL;
+	inf->npcs = 0;
+	inf->stack_err = why;
+}
+
+/* The unwound stacks that /proc/gfibers read again proves; the others
+ * dropped, said why. */
+static void recheck(struct gfps_set *set)
+{
+	bool *proved = calloc(set->ngroups + 1, sizeof(*proved));
+	struct gfps_set now;
+	size_t i, left;
+	int try;
+
+	if (!proved) {
+		perror("gfps");
+		exit(1);
 	}
-	gfps_set_free(&now);
+	for (try = 1;; try++) {
+		for (i = left = 0; i < set->ngroups; i++)
+			left += infos[i].pcs && !proved[i];
+		if (!left)
+			break;
+		if (reread(&now))
+			break;	/* the first read worked: keep what we have */
+		for (i = 0; i < set->ngroups; i++) {
+			struct info *inf = &infos[i];
+			struct gfps_group *grp = &set->groups[i];
+			struct gfps_fiber *f = &grp->sample;
+			struct gfps_group key = { .pid = f->pid, .sample.id = f->id };
+			const struct gfps_fiber *n;
+			struct gfps_group *g;
+
+			if (!inf->pcs || proved[i])
+				continue;
+			g = bsearch(&key, now.groups, now.ngroups, sizeof(key), cmp_fiber);
+			if (!g) {
+				drop_stack(inf, "the fiber exited while being read");
+				continue;
+			}
+			n = &g->sample;
+			if (same_park(n, f)) {
+				proved[i] = true;
+				continue;
+			}
+			/* parked again the same way: once more, from now */
+			if (try < GFPS_STACK_TRIES && !strcmp(n->status, f->status) &&
+			    !strcmp(n->reason, f->reason) && n->wait_pc == f->wait_pc &&
+			    n->saved_sp && n->saved_pc) {
+				f->saved_pc = n->saved_pc;
+				f->saved_sp = n->saved_sp;
+				f->saved_fp = n->saved_fp;
+				f->seq = n->seq;
+				f->has_seq = n->has_seq;
+				f->wait_ms = n->wait_ms;
+				unwind_of(grp, inf);
+				continue;
+			}
+			drop_stack(inf, unwind_why(GFPS_STACK_RAN));
+		}
+		gfps_set_free(&now);
+	}
+	free(proved);
+}
+
+/* The input can be read again (not stdin, nor a pipe): /proc/gfibers, or
+ * a file the fibers' lines are written to while they run (-L). */
+static bool rereadable(void)
+{
+	struct stat st;
+
+	return strcmp(opt.path, "-") && !stat(opt.path, &st) && S_ISREG(st.st_mode);
 }
 
 static bool wants_stacks(void)
@@ -326,19 +422,26 @@ static void describe(struct gfps_set *set)
 
 		name_pc(g->pid, g->wait_pc, &infos[i].wait);
 		name_pc(g->pid, g->create_pc, &infos[i].create);
-		if (wants_stacks() && opt.live)
-			stack_of(g, &infos[i]);
-		else if (wants_stacks())
+		if (wants_stacks() && !opt.live)
 			infos[i].stack_err = "input is a saved copy";
 	}
-	if (!strcmp(opt.path, "/proc/gfibers") && wants_stacks())
+	if (!wants_stacks() || !opt.live)
+		return;
+	/* the unwinds alone between the reads; names after */
+	for (i = 0; i < set->ngroups; i++)
+		unwind_of(&set->groups[i], &infos[i]);
+	if (rereadable())
 		recheck(set);
+	for (i = 0; i < set->ngroups; i++)
+		frames_of(&set->groups[i], &infos[i]);
 }
 
 static void infos_free(size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(infos[i].frames);
+		free(infos[i].pcs);
+	}
 	free(infos);
 	infos = NULL;
 }

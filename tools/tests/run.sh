@@ -163,6 +163,40 @@ f[11]=$(printf '0x%x' $((f[11] + 16)))
 { head -2 "$tmp/live"; (IFS=$'\t'; echo "${f[*]}"); } > "$tmp/ran"
 check "a fiber that ran while read: said so, no stack" bash -c "'$GFPS' -f '$tmp/ran' -L -o traceback | grep -q 'no stack: the fiber ran while being read' && ! '$GFPS' -f '$tmp/ran' -L -o traceback | grep -q '^outer'"
 
+# The file read again after the stacks (-L and a regular file, as
+# /proc/gfibers): its line rewritten while gfps walks the stack, each
+# read of the walk slowed down (GFPS_TEST_DELAY_US). The context stays the
+# same (the target really is parked there), so only seq, the wait site
+# and the wait tell gfps that "the fiber ran".
+during_read() {	# during_read IN AWK-EDIT: gfps's traceback in $tmp/dr
+	local gp i sc=
+	cp "$1" "$tmp/mut"
+	GFPS_TEST_DELAY_US=200000 "$GFPS" -f "$tmp/mut" -L -o traceback > "$tmp/dr" 2>&1 &
+	gp=$!
+	# rewrite once gfps sleeps in the walk (clock_nanosleep, nanosleep):
+	# after its first read, before its second
+	for ((i = 0; i < 1000; i++)); do
+		{ read -r sc _ < "/proc/$gp/syscall"; } 2>/dev/null
+		[[ $sc == 230 || $sc == 35 ]] && break
+		kill -0 "$gp" 2>/dev/null || break
+		sleep 0.01
+	done
+	awk -F'\t' -v OFS='\t' "NR > 2 { $2 } 1" "$1" > "$tmp/mut.new"
+	mv "$tmp/mut.new" "$tmp/mut"
+	wait "$gp"
+}
+newpc='$8 = ($8 == "0x1" ? "0x2" : "0x1")'
+during_read "$tmp/live" "\$13 += 2; $newpc"
+check "parked elsewhere while read (seq and wait site changed): no stack" bash -c "grep -q 'no stack: the fiber ran while being read' '$tmp/dr' && ! grep -q '^outer' '$tmp/dr'"
+during_read "$tmp/live" '$13 += 2'
+check "ran and parked again at the same site (seq changed): read again, the whole stack" bash -c "grep -q '^outer(...)' '$tmp/dr' && ! grep -q 'no stack' '$tmp/dr'"
+during_read "$tmp/live" ''
+check "not run while read (the line unchanged): the whole stack" bash -c "grep -q '^outer(...)' '$tmp/dr' && ! grep -q 'no stack' '$tmp/dr'"
+# format 1: no seq; a wait that shrank says it
+awk -F'\t' -v OFS='\t' 'NR == 1 { print "# gfibers 1"; next } { $13 = ""; sub(/\t\t/, "\t") } 1' "$tmp/live" > "$tmp/live1"
+during_read "$tmp/live1" "\$6 = 5; $newpc"
+check "format 1: parked elsewhere while read (wait shorter, site changed): no stack" bash -c "grep -q 'no stack: the fiber ran while being read' '$tmp/dr' && ! grep -q '^outer' '$tmp/dr'"
+
 # stripped: the symbol table names the functions, no file:line
 cp "$B/tools/tests/parked" "$tmp/parked-nodebug"
 strip --strip-debug "$tmp/parked-nodebug"
