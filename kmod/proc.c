@@ -52,9 +52,10 @@
 
 /*
  * Version of the /proc/gfibers format, in its first line. 2: the slot's
- * sequence count (column seq, before comm) added, so that a reader who
- * reads a fiber's stack between two reads of this file can tell that the
- * fiber did not run in between (docs/proc-gfibers.md).
+ * sequence count (column seq, appended after reason: columns 1-14 keep
+ * their numbers) added, so that a reader who reads a fiber's stack
+ * between two reads of this file can tell that the fiber did not run in
+ * between (docs/proc-gfibers.md).
  */
 #define GFIBERS_PROC_VERSION	2
 
@@ -480,11 +481,11 @@ static int gfibers_seq_show(struct seq_file *m, void *v)
 
 	if (v == SEQ_START_TOKEN) {
 		seq_printf(m, "# gfibers %d\n", GFIBERS_PROC_VERSION);
-		seq_puts(m, "# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tseq\tcomm\treason\n");
+		seq_puts(m, "# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tcomm\treason\tseq\n");
 		return 0;
 	}
 	if (it->torn) {
-		seq_printf(m, "%d\t-\t-\t-\ttorn\t-\t-\t-\t-\t-\t-\t-\t-\t%s\t-\n",
+		seq_printf(m, "%d\t-\t-\t-\ttorn\t-\t-\t-\t-\t-\t-\t-\t%s\t-\t-\n",
 			   it->pid, it->comm);
 		return 0;
 	}
@@ -509,17 +510,17 @@ static int gfibers_seq_show(struct seq_file *m, void *v)
 	gfibers_show_addr(m, it, c->saved_pc);
 	gfibers_show_addr(m, it, c->saved_sp);
 	gfibers_show_addr(m, it, c->saved_fp);
+	gfibers_reason_name(it->table, c->wait_reason, reason, sizeof(reason));
+	seq_printf(m, "\t%s\t%s", it->comm, reason);
 	/*
 	 * The count of the slot's writes: how often the fiber ran and
 	 * parked, shown only with the addresses (a reader who may not read
 	 * the process's memory learns nothing of its activity from it).
 	 */
 	if (it->addrs)
-		seq_printf(m, "\t%u", c->seq);
+		seq_printf(m, "\t%u\n", c->seq);
 	else
-		seq_puts(m, "\t-");
-	gfibers_reason_name(it->table, c->wait_reason, reason, sizeof(reason));
-	seq_printf(m, "\t%s\t%s\n", it->comm, reason);
+		seq_puts(m, "\t-\n");
 	return 0;
 }
 

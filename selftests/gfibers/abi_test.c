@@ -57,7 +57,7 @@ static void check_line(struct __test_metadata *_metadata, const char *dump,
 
 TEST(header_and_columns)
 {
-	static const char want[] = "# gfibers 2\n# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tseq\tcomm\treason\n";
+	static const char want[] = "# gfibers 2\n# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tcomm\treason\tseq\n";
 	char *dump;
 
 	SKIP_IF_ABSENT();

@@ -225,7 +225,7 @@ static int read_own(const int64_t *ids, struct seen *seen)
 			if (strtoll(f[1], NULL, 10) != ids[i])
 				continue;
 			snprintf(seen[i].status, sizeof(seen[i].status), "%s", f[4]);
-			snprintf(seen[i].reason, sizeof(seen[i].reason), "%s", f[14]);
+			snprintf(seen[i].reason, sizeof(seen[i].reason), "%s", f[13]);
 			seen[i].wait_pc = strtoull(f[7], NULL, 16);
 			seen[i].found = 1;
 			n++;

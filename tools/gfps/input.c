@@ -15,26 +15,21 @@
 
 /*
  * The columns of format 2; format 1 (modules before the seq column) has
- * the same ones without seq. The data columns are addressed by these
- * indexes, comm and reason by their place from the end.
+ * the first 14 alone: a new column is appended, the others keep their
+ * numbers.
  */
-enum { C_WAIT_MS = 5, C_ADDRS = 6, C_SEQ = 12 };
+enum { C_WAIT_MS = 5, C_ADDRS = 6, C_COMM = 12, C_REASON = 13, C_SEQ = 14 };
 
 static const char *const colnames[GFPS_NCOLS] = {
 	"pid", "fiber", "parent", "tid", "status", "wait_ms", "wait_obj",
-	"wait_pc", "create_pc", "saved_pc", "saved_sp", "saved_fp", "seq",
-	"comm", "reason",
+	"wait_pc", "create_pc", "saved_pc", "saved_sp", "saved_fp", "comm",
+	"reason", "seq",
 };
 
-/* The number of columns of format version; colname(version, i). */
+/* The number of columns of format version. */
 static int ncols(int version)
 {
 	return version == 1 ? GFPS_NCOLS - 1 : GFPS_NCOLS;
-}
-
-static const char *colname(int version, int i)
-{
-	return version == 1 && i >= C_SEQ ? colnames[i + 1] : colnames[i];
 }
 
 long gfps_parse_duration(const char *s)
@@ -134,14 +129,14 @@ int gfps_parse_line(char *line, int version, struct gfps_fiber *f,
 		return -1;
 	}
 	f->status = c[4];
-	f->comm = c[want - 2];
-	f->reason = c[want - 1];
+	f->comm = c[C_COMM];
+	f->reason = c[C_REASON];
 	if (!strcmp(c[4], "torn")) {
-		/* pid - - - torn - ... comm -: nothing else is known */
-		for (i = 1; i < want - 2; i++)
-			if (i != 4 && strcmp(c[i], "-")) {
+		/* pid - - - torn - ... comm - (-): nothing else is known */
+		for (i = 1; i < want; i++)
+			if (i != 4 && i != C_COMM && strcmp(c[i], "-")) {
 				snprintf(err, errlen, "torn line with field %d (%s) '%s', expected '-'",
-					 i + 1, colname(version, i), c[i]);
+					 i + 1, colnames[i], c[i]);
 				return -1;
 			}
 		f->torn = true;
@@ -394,7 +389,7 @@ int gfps_read(FILE *in, const char *name, const struct gfps_filter *flt,
 			int i;
 
 			for (i = 0; i < ncols(set->version); i++) {
-				strcat(expect, colname(set->version, i));
+				strcat(expect, colnames[i]);
 				if (i + 1 < ncols(set->version))
 					strcat(expect, "\t");
 			}

@@ -68,8 +68,8 @@ int main(void)
 	spawn();	/* LINE:create */
 	f = fiber_sp;
 	printf("# gfibers 2\n");
-	printf("# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tseq\tcomm\treason\n");
-	printf("%d\t2\t1\t%d\twaiting\t61000\t0x0\t0x%lx\t0x%lx\t0x%lx\t0x%lx\t0x%lx\t6\tparked\tchan receive\n",
+	printf("# pid\tfiber\tparent\ttid\tstatus\twait_ms\twait_obj\twait_pc\tcreate_pc\tsaved_pc\tsaved_sp\tsaved_fp\tcomm\treason\tseq\n");
+	printf("%d\t2\t1\t%d\twaiting\t61000\t0x0\t0x%lx\t0x%lx\t0x%lx\t0x%lx\t0x%lx\tparked\tchan receive\t6\n",
 	       getpid(), getpid(), (unsigned long)wait_pc,
 	       (unsigned long)create_pc, (unsigned long)f->rip,
 	       (unsigned long)fiber_sp, (unsigned long)f->rbp);
