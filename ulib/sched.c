@@ -138,12 +138,43 @@ uint64_t gfi_rand(uint64_t *s)
 
 /* ---------------------------------------------------------- notes */
 
+#ifdef GF_TSAN
+/*
+ * TSan runs a signal handler that interrupts a call it does not intercept
+ * (the raw futex below) only at the thread's next intercepted call; with
+ * SA_RESTART the futex does not even return. A SIGQUIT that the kernel
+ * gave to an M asleep here waited for the M's next wake-up, for good
+ * where nothing woke it (chaos-tsan's sigquit_dumps hung one run in
+ * three). So under TSan an M sleeps at most TSAN_NOTE_SLICE at a time
+ * and makes an intercepted call (which runs pending handlers on its way
+ * out) between two; a TSan build's idle Ms wake 20 times a second.
+ */
+#define TSAN_NOTE_SLICE	50000000	/* ns */
+
+static void tsan_pending_signals(void)
+{
+	sigset_t cur;
+
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+}
+#endif
+
 /* One-shot futex event per M: sleep until woken, then cleared. */
 static void notesleep(struct gfi_m *m)
 {
+#ifdef GF_TSAN
+	const struct timespec slice = { 0, TSAN_NOTE_SLICE };
+
+	while (!atomic_load_explicit(&m->note, memory_order_acquire)) {
+		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, &slice,
+			NULL, 0);
+		tsan_pending_signals();
+	}
+#else
 	while (!atomic_load_explicit(&m->note, memory_order_acquire))
 		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, NULL,
 			NULL, 0);
+#endif
 	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
 }
 
@@ -158,10 +189,17 @@ static bool notesleep_for(struct gfi_m *m, int64_t ns)
 		left = end - gfi_nanotime();
 		if (left <= 0)
 			return false;
+#ifdef GF_TSAN
+		if (left > TSAN_NOTE_SLICE)
+			left = TSAN_NOTE_SLICE;
+#endif
 		ts.tv_sec = left / 1000000000;
 		ts.tv_nsec = left % 1000000000;
 		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, &ts,
 			NULL, 0);
+#ifdef GF_TSAN
+		tsan_pending_signals();
+#endif
 	}
 	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
 	return true;

@@ -10,10 +10,13 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 
 #include "gftest.h"
 #include "runtime.h"	/* the registry's slots, for the table tests */
@@ -427,6 +430,135 @@ TEST(sigquit_dumps)
 	EXPECT_NE(NULL, strstr(out, "fiber 1 [chan receive] \"main\":\n"
 				    "quit_main(...)\n\t"));
 	EXPECT_NE(NULL, strstr(out, "ulib/tests/sched_test.c:"));
+}
+
+/*
+ * SIGQUIT for an M asleep in its futex (an idle M; a terminal's ^\ may
+ * pick its thread): TSan runs a handler that interrupts a call it does
+ * not intercept (the runtime's raw futex) only at the thread's next
+ * intercepted call, and with SA_RESTART the futex does not even return:
+ * the dump waited for the M's next wake-up, for good where nothing else
+ * woke it (chaos-tsan's sigquit_dumps hung so, one run in three). The
+ * child: main parked, a fiber blocked in read(2) (so that no deadlock is
+ * found and the other M sleeps for good). The test, from outside, sends
+ * SIGQUIT to a thread asleep in a futex without a timeout, waits up to
+ * 10 s for the dump, then lets the child end.
+ */
+static int idle_block[2];
+
+static void idle_blocker(void *arg)
+{
+	char c;
+
+	(void)arg;
+	if (read(idle_block[0], &c, 1) < 0)
+		(void)0;
+	gf_chan_close(quit_release);
+}
+
+static int idle_quit_main(void *arg)
+{
+	(void)arg;
+	quit_release = gf_chan_new(0, 0);
+	gf_go(idle_blocker, NULL);
+	gf_chan_recv(quit_release, NULL);
+	return 0;
+}
+
+/* A thread of pid asleep in a private futex wait (an M's note: other
+ * waits here are pthread's, FUTEX_WAIT_BITSET); 0: none. */
+static pid_t note_sleeper(pid_t pid)
+{
+	char path[300], buf[128];
+	struct dirent *e;
+	pid_t found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		unsigned long nr, uaddr, op;
+		ssize_t n;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/syscall",
+			 (int)pid, e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		if (sscanf(buf, "%lu %lx %lx", &nr, &uaddr, &op) == 3 &&
+		    nr == SYS_futex && op == (FUTEX_WAIT | FUTEX_PRIVATE_FLAG))
+			found = (pid_t)atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+TEST(sigquit_to_an_idle_m)
+{
+	char out[16384] = "";
+	struct pollfd pfd;
+	int errp[2], i, st = 0;
+	size_t got = 0;
+	pid_t child, tid = 0;
+	ssize_t r;
+
+	ASSERT_EQ(0, pipe(errp));
+	ASSERT_EQ(0, pipe(idle_block));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(errp[0]);
+		dup2(errp[1], 2);
+		setenv("GF_PROCS", "2", 1);
+		_exit(gf_main(idle_quit_main, NULL));
+	}
+	close(errp[1]);
+	close(idle_block[0]);
+	/* from here on the child is always let go, then reaped */
+	for (i = 0; i < 2000 && !tid; i++) {
+		usleep(5000);
+		tid = note_sleeper(child);
+	}
+	EXPECT_NE(0, tid) TH_LOG("no thread of the child asleep on its note");
+	if (tid) {
+		usleep(100000);		/* settled */
+		tid = note_sleeper(child);
+		EXPECT_NE(0, tid);
+	}
+	if (tid && !syscall(SYS_tgkill, child, tid, SIGQUIT)) {
+		pfd.fd = errp[0];
+		pfd.events = POLLIN;
+		while (got + 1 < sizeof(out) && poll(&pfd, 1, 10000) == 1 &&
+		       (r = read(errp[0], out + got, sizeof(out) - 1 - got)) > 0) {
+			got += (size_t)r;
+			out[got] = 0;
+			if (strstr(out, "fiber 2 [") &&
+			    strstr(strstr(out, "fiber 2 ["), "\n\n"))
+				break;
+		}
+	}
+	EXPECT_NE(NULL, strstr(out, "SIGQUIT: fiber dump"))
+		TH_LOG("no dump within 10 s of SIGQUIT to idle thread %d", (int)tid);
+	EXPECT_NE(NULL, strstr(out, "fiber 1 [chan receive] \"main\":\n"
+				    "idle_quit_main(...)\n\t"));
+	EXPECT_EQ(1, write(idle_block[1], "x", 1));
+	for (i = 0; i < 500 && !waitpid(child, &st, WNOHANG); i++)
+		usleep(10000);
+	if (i == 500) {
+		kill(child, SIGKILL);
+		waitpid(child, &st, 0);
+	}
+	EXPECT_TRUE(WIFEXITED(st)) TH_LOG("the child did not end: killed");
+	close(errp[0]);
+	close(idle_block[1]);
 }
 
 /*
