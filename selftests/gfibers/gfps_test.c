@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -462,6 +463,8 @@ TEST(stacks_of_busy_fibers_are_whole_or_reported_as_ran)
 {
 	struct busy_count plain = { 0 }, delayed = { 0 };
 	char args[64], err[1024], *out;
+	struct timespec t0, t1;
+	double elapsed = 0;
 	int round, lines[4];
 	pid_t child;
 
@@ -479,9 +482,20 @@ TEST(stacks_of_busy_fibers_are_whole_or_reported_as_ran)
 	}
 	ASSERT_EQ(sizeof(lines), read(ready[0], lines, sizeof(lines)));
 	snprintf(args, sizeof(args), "-p %d -a -o traceback", child);
+	/*
+	 * 20 plain rounds, then up to 40 delayed ones: as many as fit in
+	 * 20 s of the harness's 30 (at least 5), so that a slow machine
+	 * runs fewer rounds instead of timing out.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (round = 0; round < 60; round++) {
 		struct busy_count *n = round < 20 ? &plain : &delayed;
 
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		elapsed = (double)(t1.tv_sec - t0.tv_sec) +
+			  (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (round >= 25 && elapsed > 20)
+			break;
 		if (round == 20)
 			setenv("GFPS_TEST_DELAY_US", "3000", 1);
 		out = run(args, 0, err, sizeof(err));
@@ -490,8 +504,9 @@ TEST(stacks_of_busy_fibers_are_whole_or_reported_as_ran)
 		free(out);
 	}
 	unsetenv("GFPS_TEST_DELAY_US");
-	TH_LOG("%d whole stacks, %d reported as ran while being read; with a 3 ms delay in the read: %d and %d",
-	       plain.stacks, plain.ran, delayed.stacks, delayed.ran);
+	TH_LOG("%d whole stacks, %d reported as ran while being read; with a 3 ms delay in the read, %d rounds: %d and %d; %.1f s",
+	       plain.stacks, plain.ran, round - 20, delayed.stacks, delayed.ran,
+	       elapsed);
 	EXPECT_EQ(0, plain.bad + delayed.bad);
 	/* the long parks are read whole, with or without the delay */
 	EXPECT_LT(0, plain.stacks);
