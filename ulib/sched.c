@@ -159,25 +159,6 @@ static void tsan_pending_signals(void)
 }
 #endif
 
-/* One-shot futex event per M: sleep until woken, then cleared. */
-static void notesleep(struct gfi_m *m)
-{
-#ifdef GF_TSAN
-	const struct timespec slice = { 0, TSAN_NOTE_SLICE };
-
-	while (!atomic_load_explicit(&m->note, memory_order_acquire)) {
-		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, &slice,
-			NULL, 0);
-		tsan_pending_signals();
-	}
-#else
-	while (!atomic_load_explicit(&m->note, memory_order_acquire))
-		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, NULL,
-			NULL, 0);
-#endif
-	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
-}
-
 /* notesleep for at most ns; false if the time ran out first. */
 static bool notesleep_for(struct gfi_m *m, int64_t ns)
 {
@@ -203,6 +184,21 @@ static bool notesleep_for(struct gfi_m *m, int64_t ns)
 	}
 	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
 	return true;
+}
+
+/* One-shot futex event per M: sleep until woken, then cleared. */
+static void notesleep(struct gfi_m *m)
+{
+#ifdef GF_TSAN
+	/* in slices, TSan's pending handlers run between two (above) */
+	while (!notesleep_for(m, TSAN_NOTE_SLICE))
+		;
+#else
+	while (!atomic_load_explicit(&m->note, memory_order_acquire))
+		syscall(SYS_futex, &m->note, FUTEX_WAIT_PRIVATE, 0, NULL,
+			NULL, 0);
+	atomic_store_explicit(&m->note, 0, memory_order_relaxed);
+#endif
 }
 
 static void notewakeup(struct gfi_m *m)
