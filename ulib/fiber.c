@@ -132,13 +132,14 @@ static gfi_g *gfree_global_pop_locked(bool warm)
 
 /*
  * Return the stacks of the global warm list beyond its bound, once it
- * holds twice the bound: many at a time, so that they go back in few
- * calls (gfi_stack_release merges neighbours), and a program whose
- * count of fibers swings by a little does not pay a release per exit.
+ * holds twice the bound: many at a time, and a program whose count of
+ * fibers swings by a little does not pay a release per exit. The whole
+ * list goes to gfi_stack_release, which picks the longest runs of
+ * neighbours among it: fewer calls for the same pages.
  */
 static void gfree_scavenge(void)
 {
-	long bound = atomic_load(&gfi_sched.ngoroutines) / 4;
+	long bound = atomic_load(&gfi_sched.ngoroutines) / 4, want;
 	gfi_g *list = NULL, *gp, *next;
 
 	if (bound < GFREE_WARM_MIN)
@@ -146,14 +147,16 @@ static void gfree_scavenge(void)
 	if (atomic_load(&gfi_sched.ngfreewarm) <= 2 * bound)
 		return;
 	pthread_mutex_lock(&gfi_sched.lock);
-	while (gfi_sched.ngfreewarm > bound) {
-		gp = gfree_global_pop_locked(true);
+	want = gfi_sched.ngfreewarm - bound;
+	while ((gp = gfree_global_pop_locked(true))) {
 		gp->schedlink = list;
 		list = gp;
 	}
 	pthread_mutex_unlock(&gfi_sched.lock);
+	if (want <= 0)
+		want = 0;
 	/* The syscalls outside the lock. */
-	list = gfi_stack_release(list);
+	list = gfi_stack_release(list, want);
 	pthread_mutex_lock(&gfi_sched.lock);
 	for (gp = list; gp; gp = next) {
 		next = gp->schedlink;

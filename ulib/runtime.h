@@ -740,9 +740,10 @@ GF_HIDDEN void gfi_sysmon_wake(void);
 /* Give gp a stack of size bytes (0: default); 0 or -1 with errno. */
 GF_HIDDEN int gfi_stack_alloc(gfi_g *gp, size_t size);
 GF_HIDDEN void gfi_stack_free(gfi_g *gp);
-/* Return the pages of a list (schedlink) of dead Gs' stacks to the
- * kernel; returns the list, sorted by address. */
-GF_HIDDEN gfi_g *gfi_stack_release(gfi_g *list);
+/* Return the pages of at least want of the warm stacks of a list
+ * (schedlink) of dead Gs to the kernel, longest runs of neighbours
+ * first; returns the list, sorted by address. */
+GF_HIDDEN gfi_g *gfi_stack_release(gfi_g *list, long want);
 /* Fatal error: gp's stack overflowed (how: what showed it). */
 GF_HIDDEN __attribute__((noreturn, cold)) void
 gfi_stack_overflow(gfi_g *gp, const char *how);

@@ -764,4 +764,93 @@ TEST(stack_overflow_on_recycled_guarded_stack)
 				"(big-frame): guard page hit");
 }
 
+/* ------------------------------------------------ stacks back to the kernel */
+
+/*
+ * gfi_stack_release picks the longest runs of neighbouring stacks first
+ * (each madvise is what costs): of stacks 0-15 (a run), 17-18 (a run)
+ * and 20, 22, 24 (alone), asked for 16 it returns the run of 16 and
+ * keeps the rest warm, their contents intact; asked for 2 more, the
+ * pair; for 0, nothing; then the singles. A returned stack reads zero
+ * and is not resident.
+ */
+#define REL_N 25
+
+static bool top_resident(const gfi_g *gp)
+{
+	unsigned char v = 0;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	return !mincore(gp->stack_hi - pg, (size_t)pg, &v) && (v & 1);
+}
+
+static int release_main(void *arg)
+{
+	GFT_FIBER;
+	static gfi_g g[REL_N];
+	static const int in_list[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+				       12, 13, 14, 15, 17, 18, 20, 22, 24 };
+	const int nl = (int)(sizeof(in_list) / sizeof(in_list[0]));
+	gfi_g *list = NULL, *gp;
+	int i, warm;
+
+	(void)arg;
+	/* REL_N neighbours: carved in order from one arena (a new arena
+	 * starts the row again) */
+	for (i = 0, warm = 0; i < REL_N && warm < 200; i++, warm++) {
+		ASSERT_EQ(0, gfi_stack_alloc(&g[i], 0));
+		if (i && g[i - 1].stack_hi != g[i].map_lo) {
+			g[0] = g[i];
+			i = 0;
+		}
+	}
+	ASSERT_EQ(REL_N, i);
+	for (i = 0; i < REL_N; i++) {
+		((volatile long *)g[i].stack_hi)[-1] = 1000 + i;
+		g[i].stack_warm = 1;
+	}
+	for (i = nl - 1; i >= 0; i--) {	/* any order: it sorts */
+		gp = &g[in_list[(i * 5) % nl]];	/* 5: prime to nl */
+		gp->schedlink = list;
+		list = gp;
+	}
+	list = gfi_stack_release(list, 16);
+	for (i = 0, gp = list; gp; gp = gp->schedlink, i++)
+		if (gp->schedlink)
+			EXPECT_LT(gp->map_lo, gp->schedlink->map_lo);
+	EXPECT_EQ(nl, i);
+	for (i = 0; i < REL_N; i++) {
+		bool gone = i < 16;
+
+		EXPECT_EQ(!gone, g[i].stack_warm);
+		EXPECT_EQ(gone ? 0 : 1000 + i,
+			  ((volatile long *)g[i].stack_hi)[-1]);
+		if (gone)	/* (the read above mapped the zero page) */
+			EXPECT_EQ(0, ((volatile long *)g[i].stack_lo)[0]);
+	}
+	list = gfi_stack_release(list, 0);
+	EXPECT_EQ(1, g[17].stack_warm);
+	list = gfi_stack_release(list, 2);
+	EXPECT_EQ(0, g[17].stack_warm);
+	EXPECT_EQ(0, g[18].stack_warm);
+	EXPECT_FALSE(top_resident(&g[17]));
+	EXPECT_EQ(1, g[20].stack_warm);
+	EXPECT_TRUE(top_resident(&g[20]));
+	list = gfi_stack_release(list, 3);
+	for (warm = 0, i = 0; i < REL_N; i++)
+		warm += g[i].stack_warm;
+	/* 16, 19, 21 and 23 were never in the list */
+	EXPECT_EQ(4, warm);
+	EXPECT_EQ(1000 + 19, ((volatile long *)g[19].stack_hi)[-1]);
+	EXPECT_EQ(0, ((volatile long *)g[24].stack_hi)[-1]);
+	/* the test's stacks are its own, never freed (arena stacks are not) */
+	return 0;
+}
+
+TEST(stack_release_longest_runs_first)
+{
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(release_main, NULL);
+}
+
 TEST_HARNESS_MAIN
