@@ -153,8 +153,6 @@ static void gfree_scavenge(void)
 		list = gp;
 	}
 	pthread_mutex_unlock(&gfi_sched.lock);
-	if (want <= 0)
-		want = 0;
 	/* The syscalls outside the lock. */
 	list = gfi_stack_release(list, want);
 	pthread_mutex_lock(&gfi_sched.lock);

@@ -214,40 +214,38 @@ static gfi_g *sort_by_address(gfi_g *list)
  */
 #define RELEASE_RUN_FIRST 16
 
-/* The run of neighbours from gp: returns its end, counts it in *len. */
-static gfi_g *run_end(gfi_g *gp, long *len, long *warm)
+/*
+ * The run of neighbours that starts at gp: returns its last G, with the
+ * count of its stacks in *len and of its warm ones in *warm.
+ */
+static gfi_g *run_last(gfi_g *gp, long *len, long *warm)
 {
-	char *hi = gp->stack_hi;
-
 	*len = 1;
 	*warm = gp->stack_warm;
-	for (gp = gp->schedlink; gp && gp->map_lo == hi; gp = gp->schedlink) {
-		hi = gp->stack_hi;
+	for (; gp->schedlink && gp->schedlink->map_lo == gp->stack_hi;
+	     gp = gp->schedlink) {
 		++*len;
-		*warm += gp->stack_warm;
+		*warm += gp->schedlink->stack_warm;
 	}
 	return gp;
 }
 
 gfi_g *gfi_stack_release(gfi_g *list, long want)
 {
-	gfi_g *gp, *run, *end, *last;
+	gfi_g *gp, *run, *last;
 	long min, len, warm;
 
 	list = sort_by_address(list);
 	for (min = RELEASE_RUN_FIRST; min >= 1 && want > 0; min /= 2) {
-		for (run = list; run && want > 0; run = end) {
-			end = run_end(run, &len, &warm);
+		for (run = list; run && want > 0; run = last->schedlink) {
+			last = run_last(run, &len, &warm);
 			if (!warm || len < min)
 				continue;
-			for (last = run; last->schedlink != end;
-			     last = last->schedlink)
-				;
 			if (madvise(run->stack_lo,
 				    (size_t)(last->stack_hi - run->stack_lo),
 				    MADV_DONTNEED))
 				continue;
-			for (gp = run; gp != end; gp = gp->schedlink)
+			for (gp = run; gp != last->schedlink; gp = gp->schedlink)
 				gp->stack_warm = 0;
 			want -= warm;
 		}
