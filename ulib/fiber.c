@@ -94,8 +94,10 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
  *
  * Each P holds up to GFREE_LOCAL of each kind, then moves half to the
  * global lists (warm and cold apart there too). The global warm list
- * keeps at most max(GFREE_WARM_MIN, live fibers / 4) stacks (twice that
- * for a moment, see gfree_scavenge); beyond that, stacks are returned
+ * keeps at most max(GFREE_WARM_MIN, settled fibers / 4 + fresh ones)
+ * stacks (twice that for a moment, see gfree_scavenge): a fresh fiber,
+ * created and not yet parked, is about to run on a stack, and the warm
+ * one it finds saves it a page fault. Beyond that, stacks are returned
  * to the kernel (Go's scavenger returns free spans the same way), so
  * that a burst of a million fibers does not keep its gigabytes once
  * they have exited, while a program that keeps spawning keeps stacks
@@ -139,7 +141,8 @@ static gfi_g *gfree_global_pop_locked(bool warm)
  */
 static void gfree_scavenge(void)
 {
-	long bound = atomic_load(&gfi_sched.ngoroutines) / 4, want;
+	long fresh = atomic_load(&gfi_nfresh), want;
+	long bound = (atomic_load(&gfi_sched.ngoroutines) - fresh) / 4 + fresh;
 	gfi_g *list = NULL, *gp, *next;
 
 	if (bound < GFREE_WARM_MIN)
@@ -205,14 +208,16 @@ static void gfput(struct gfi_p *p, gfi_g *gp)
 
 /*
  * Refill p's lists from the global ones up to half of GFREE_LOCAL, warm
- * first (warm_only: those alone). p's owner, p's lists empty.
+ * first. p's owner. warm_only: p's warm list alone, up to half of
+ * GFREE_LOCAL whatever p's cold list holds (p's warm list empty).
+ * Otherwise both lists are empty.
  */
 static void gfree_refill(struct gfi_p *p, bool warm_only)
 {
 	gfi_g *gp;
 
 	pthread_mutex_lock(&gfi_sched.lock);
-	while (p->ngfree + p->ngfreecold < GFREE_LOCAL / 2) {
+	while ((warm_only ? 0 : p->ngfreecold) + p->ngfree < GFREE_LOCAL / 2) {
 		gp = gfree_global_pop_locked(true);
 		if (!gp && !warm_only)
 			gp = gfree_global_pop_locked(false);
@@ -282,9 +287,13 @@ void gfi_gprepare(struct gfi_p *p, gfi_g *gp)
 {
 	gfi_g *w;
 
-	/* Warm stacks left on another P's way to the global list. */
+	/*
+	 * Warm stacks left on another P's way to the global list, whatever
+	 * p's cold list holds: a fresh stack costs a page fault, and cold
+	 * Gs pile up on p while fibers are spawned faster than they start.
+	 */
 	if (gp->stack_arena && !gp->stack_warm && !p->gfree &&
-	    !p->gfreecold && atomic_load(&gfi_sched.ngfreewarm))
+	    atomic_load(&gfi_sched.ngfreewarm))
 		gfree_refill(p, true);
 	w = p->gfree;
 

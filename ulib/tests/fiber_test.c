@@ -5,7 +5,13 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include "gftest.h"
 #include "runtime.h"	/* gfi_sched.nallgs: Gs are recycled */
@@ -193,6 +199,56 @@ TEST(spawn_burst_touches_few_pages)
 	setenv("GF_PROCS", "1", 1);
 	setenv("GF_GUARD_STACKS", "0", 1);
 	GFT_RUN(spawn_burst_main, (void *)(20000L / GFT_SCALE));
+}
+
+/*
+ * The same when the warm stacks of exited fibers wait on the global list
+ * (their P held more than it keeps) while the P's own list holds cold
+ * Gs (a stack returned to the kernel, or the cold stack a start traded
+ * for a warm one): a fiber's first run takes a warm stack from the
+ * global list. Before, a P looked there only when it had no cold G
+ * either, and a burst of fibers spawned while others exit (bench timers:
+ * 100,000 sleepers) faulted a fresh page for most of them.
+ */
+static _Atomic long sleepers_live, sleepers_peak;
+
+static void sleep_then_done(void *arg)
+{
+	long v = atomic_fetch_add(&sleepers_live, 1) + 1;
+	long pk = atomic_load(&sleepers_peak);
+
+	while (v > pk && !atomic_compare_exchange_weak(&sleepers_peak, &pk, v))
+		;
+	gf_sleep((int64_t)(uintptr_t)arg);
+	atomic_fetch_sub(&sleepers_live, 1);
+	gf_waitgroup_done(&wg);
+}
+
+static int sleepers_main(void *arg)
+{
+	GFT_FIBER;
+	long i, n = (long)arg, f0;
+
+	gf_waitgroup_add(&wg, n);
+	f0 = minflt();
+	for (i = 0; i < n; i++)
+		EXPECT_GT(gf_go(sleep_then_done,
+				(void *)(uintptr_t)((1 + i * 7919 % 20) *
+						    1000000)), 0);
+	gf_waitgroup_wait(&wg);
+	f0 = minflt() - f0;
+	TH_LOG("%ld sleepers of 1-20 ms, at most %ld at once: %ld page faults",
+	       n, (long)sleepers_peak, f0);
+#ifndef GFT_TSAN
+	EXPECT_LT(f0, 2 * sleepers_peak + n / 10);
+#endif
+	return 0;
+}
+
+TEST(sleepers_reuse_warm_stacks)
+{
+	setenv("GF_GUARD_STACKS", "0", 1);
+	GFT_RUN(sleepers_main, (void *)(40000L / GFT_SCALE));
 }
 
 static void exiter(void *arg)
@@ -851,6 +907,87 @@ TEST(stack_release_longest_runs_first)
 {
 	setenv("GF_PROCS", "1", 1);
 	GFT_RUN(release_main, NULL);
+}
+
+/*
+ * Where the kernel refuses the vectored release (before Linux 6.13, or
+ * under a seccomp filter as here), each range is one madvise: the same
+ * stacks go back to the kernel.
+ */
+static void refuse_process_madvise(struct __test_metadata *_metadata)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_madvise, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+
+	ASSERT_EQ(0, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	ASSERT_EQ(0, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
+	ASSERT_EQ(-1, syscall(__NR_process_madvise, -1, NULL, 0, 0, 0));
+	ASSERT_EQ(EPERM, errno);
+}
+
+TEST(stack_release_without_process_madvise)
+{
+	refuse_process_madvise(_metadata);
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(release_main, NULL);
+}
+
+/*
+ * A range the kernel refuses (here: unmapped under the test's feet) keeps
+ * its stacks warm, and the ranges after it are still released, whether
+ * the batch went in one call or one madvise each; the caller's errno is
+ * left alone (the release runs on the next fiber's exit path).
+ */
+static void release_refused_range(struct __test_metadata *_metadata)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t slot = 4 * (size_t)pg;
+	char *a = mmap(NULL, 5 * slot, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	gfi_g g[3], *list = NULL;
+	int i;
+
+	ASSERT_NE(MAP_FAILED, a);
+	memset(g, 0, sizeof(g));
+	for (i = 2; i >= 0; i--) {	/* slots 0, 2, 4: three runs */
+		g[i].map_lo = a + 2 * i * slot;
+		g[i].stack_lo = g[i].map_lo + pg;
+		g[i].stack_hi = g[i].map_lo + slot;
+		g[i].stack_arena = 1;
+		g[i].stack_warm = 1;
+		((volatile char *)g[i].stack_hi)[-1] = 1;
+		g[i].schedlink = list;
+		list = &g[i];
+	}
+	ASSERT_EQ(0, munmap(g[1].stack_lo, slot - pg));
+	errno = 4321;
+	list = gfi_stack_release(list, 3);
+	EXPECT_EQ(4321, errno);
+	EXPECT_EQ(0, g[0].stack_warm);
+	EXPECT_EQ(1, g[1].stack_warm);
+	EXPECT_EQ(0, g[2].stack_warm);
+	EXPECT_EQ(0, ((volatile char *)g[0].stack_hi)[-1]);
+	EXPECT_EQ(0, ((volatile char *)g[2].stack_hi)[-1]);
+	EXPECT_EQ(&g[0], list);
+	munmap(a, 5 * slot);
+}
+
+TEST(stack_release_refused_range)
+{
+	release_refused_range(_metadata);
+}
+
+TEST(stack_release_refused_range_without_process_madvise)
+{
+	refuse_process_madvise(_metadata);
+	release_refused_range(_metadata);
 }
 
 TEST_HARNESS_MAIN
