@@ -71,6 +71,13 @@ _Static_assert(offsetof(struct gf_ctx_frame, rip) == GF_CTX_OFF_RIP, "");
 _Static_assert(sizeof(struct gf_ctx_frame) == GF_CTX_FRAME_SIZE, "");
 
 /*
+ * 1: the switch loads the resumed context's MXCSR always; 0: only when
+ * its control bits differ from the current ones (ctx_cpu.c says which
+ * CPU wants which; set before main, read by every switch).
+ */
+extern uint8_t gfi_ctx_mxcsr_always __attribute__((visibility("hidden")));
+
+/*
  * Save the current context's stack pointer in *save_sp, resume the
  * context whose stack pointer is to_sp. Returns, in the resumed context,
  * the transfer value its resumer passed.

@@ -4,7 +4,12 @@
  * values, callee-saved registers, MXCSR and x87 control word per context,
  * stack alignment at entry.
  */
+#include <cpuid.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <xmmintrin.h>
 
@@ -59,7 +64,7 @@ static void fp_entry(void *transfer, void *arg)
 	}
 }
 
-TEST(fp_control_is_per_context)
+static void fp_control_is_per_context(struct __test_metadata *_metadata)
 {
 	static char stack[64 << 10] __attribute__((aligned(16)));
 	uint32_t mine = 0x1f80 | 0x2000;	/* round down */
@@ -83,6 +88,67 @@ TEST(fp_control_is_per_context)
 	_mm_setcsr(0x1f80);
 	cw = 0x037f;
 	__asm__ volatile("fldcw %0" : : "m"(cw));
+}
+
+/* Both ways of restoring MXCSR (ctx_cpu.c), whichever this CPU uses. */
+TEST(fp_control_is_per_context_mxcsr_compared)
+{
+	gfi_ctx_mxcsr_always = 0;
+	fp_control_is_per_context(_metadata);
+}
+
+TEST(fp_control_is_per_context_mxcsr_always_loaded)
+{
+	gfi_ctx_mxcsr_always = 1;
+	fp_control_is_per_context(_metadata);
+}
+
+/*
+ * The way follows the CPU: AMD and Hygon load always, others compare;
+ * GF_CTX_MXCSR overrides it, and a value it does not know is an error.
+ */
+static int zen(void)
+{
+	unsigned int a, b = 0, c = 0, d = 0;
+
+	if (!__get_cpuid(0, &a, &b, &c, &d))
+		return 0;
+	return (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||
+	       (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);
+}
+
+/* With GFT_MXCSR_PROBE set, this program prints the way it got and
+ * exits (ctx_cpu.c's constructor runs first: it has a priority). */
+__attribute__((constructor)) static void mxcsr_probe(void)
+{
+	if (getenv("GFT_MXCSR_PROBE")) {
+		puts(gfi_ctx_mxcsr_always ? "always" : "compare");
+		exit(0);
+	}
+}
+
+static int run_self(const char *mode, const char *want)
+{
+	char cmd[512], out[64] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "GF_CTX_MXCSR='%s' GFT_MXCSR_PROBE=1 "
+		 "/proc/%d/exe 2>&1", mode, (int)getpid());
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	if (!fgets(out, sizeof(out), f))
+		out[0] = 0;
+	return (pclose(f) == 0) + 2 * !strncmp(out, want, strlen(want));
+}
+
+TEST(mxcsr_mode_follows_cpu_and_env)
+{
+	EXPECT_EQ(3, run_self("", zen() ? "always" : "compare"));
+	EXPECT_EQ(3, run_self("always", "always"));
+	EXPECT_EQ(3, run_self("compare", "compare"));
+	/* exit status 2, and the message names the variable */
+	EXPECT_EQ(2, run_self("fast", "gfiber: GF_CTX_MXCSR must be"));
 }
 
 static void clobber_entry(void *transfer, void *arg)
