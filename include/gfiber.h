@@ -121,7 +121,8 @@ typedef struct gf_fiber gf_fiber_t;
  * reads, once: GF_PROCS (processors, default: online CPUs), GF_STACK_SIZE
  * (default fiber stack, bytes, default 64 KiB), GF_GUARD_STACKS (how many
  * stacks get a real 64 KiB guard, default 8192; overflow detection and
- * its limits: docs/ulib.md),
+ * its limits: docs/ulib.md), GF_CTX_MXCSR=always|compare (read at load:
+ * how a switch restores MXCSR; by CPU vendor otherwise),
  * GF_REQUIRE_KMOD=1 (fail when /dev/gfibers cannot be used),
  * GF_FAKE_TABLE=1 (without the device, register into a private table of
  * the same layout: for benchmarks), GF_NOSIGQUIT=1 (no SIGQUIT dump),
