@@ -106,30 +106,91 @@ void gfi_casgstatus_slow(gfi_g *gp, uint32_t old, uint32_t new_)
 #define GFREE_LOCAL	64
 #define GFREE_WARM_MIN	256
 
-/* Push gp on the global list of its kind (gfi_sched.lock held). */
-static void gfree_global_push_locked(gfi_g *gp)
-{
-	gfi_g **head = gp->stack_warm ? &gfi_sched.gfree
-				      : &gfi_sched.gfreecold;
+/*
+ * The global lists are stacks of batches of up to GFREE_LOCAL / 2 Gs,
+ * linked by schedlink and ended by NULL; a batch's first G holds its
+ * size (gfree_batchn) and the next batch (gfree_batch). A P moves a
+ * whole batch in or out under the lock, in O(1), and cuts it from its
+ * own list before taking the lock. After a million fibers came and went
+ * the G records are cold in cache, every step of a walk is a miss, and
+ * a walk under the lock held the spawning P behind the exiting one.
+ */
+#define GFREE_BATCH	(GFREE_LOCAL / 2)
 
-	gp->schedlink = *head;
-	*head = gp;
-	gfi_sched.ngfree++;
-	gfi_sched.ngfreewarm += gp->stack_warm;
-}
-
-/* Pop the first G of a global list (gfi_sched.lock held); NULL: empty. */
-static gfi_g *gfree_global_pop_locked(bool warm)
+/* Push a batch (first .. NULL, n Gs) on the global list of its kind. */
+static void gfree_push_batch_locked(gfi_g *first, int n, bool warm)
 {
 	gfi_g **head = warm ? &gfi_sched.gfree : &gfi_sched.gfreecold;
-	gfi_g *gp = *head;
 
-	if (gp) {
-		*head = gp->schedlink;
-		gfi_sched.ngfree--;
-		gfi_sched.ngfreewarm -= gp->stack_warm;
+	first->gfree_batch = *head;
+	first->gfree_batchn = (uint32_t)n;
+	*head = first;
+	gfi_sched.ngfree += n;
+	if (warm)
+		gfi_sched.ngfreewarm += n;
+}
+
+/* Pop a batch of the global list of one kind: its first G (NULL:
+ * none), its size in *n. */
+static gfi_g *gfree_pop_batch_locked(bool warm, int *n)
+{
+	gfi_g **head = warm ? &gfi_sched.gfree : &gfi_sched.gfreecold;
+	gfi_g *first = *head;
+
+	*n = 0;
+	if (!first)
+		return NULL;
+	*head = first->gfree_batch;
+	*n = (int)first->gfree_batchn;
+	gfi_sched.ngfree -= *n;
+	if (warm)
+		gfi_sched.ngfreewarm -= *n;
+	return first;
+}
+
+/*
+ * A chain of batches being built from Gs of one kind, without the lock
+ * (the Gs are the caller's): chain_add appends a G, opening a new batch
+ * every GFREE_BATCH; chain_push_locked hands the chain over in O(1).
+ */
+struct gfree_chain {
+	gfi_g *first, *last;	/* batches, by gfree_batch */
+	gfi_g *open, **tail;	/* the batch being filled */
+	int n;
+};
+
+static void chain_add(struct gfree_chain *c, gfi_g *gp)
+{
+	if (!c->open || c->open->gfree_batchn == GFREE_BATCH) {
+		gp->gfree_batchn = 0;
+		gp->gfree_batch = NULL;
+		if (c->last)
+			c->last->gfree_batch = gp;
+		else
+			c->first = gp;
+		c->last = c->open = gp;
+		c->tail = &gp->schedlink;
+	} else {
+		*c->tail = gp;
+		c->tail = &gp->schedlink;
 	}
-	return gp;
+	c->open->gfree_batchn++;
+	c->n++;
+	*c->tail = NULL;
+}
+
+/* Put a chain of batches on the global list of its kind (lock held). */
+static void chain_push_locked(struct gfree_chain *c, bool warm)
+{
+	gfi_g **head = warm ? &gfi_sched.gfree : &gfi_sched.gfreecold;
+
+	if (!c->first)
+		return;
+	c->last->gfree_batch = *head;
+	*head = c->first;
+	gfi_sched.ngfree += c->n;
+	if (warm)
+		gfi_sched.ngfreewarm += c->n;
 }
 
 /*
@@ -143,42 +204,60 @@ static void gfree_scavenge(void)
 {
 	long fresh = atomic_load(&gfi_nfresh), want;
 	long bound = (atomic_load(&gfi_sched.ngoroutines) - fresh) / 4 + fresh;
-	gfi_g *list = NULL, *gp, *next;
+	struct gfree_chain warm = { 0 }, cold = { 0 };
+	gfi_g *batches, *list = NULL, **tail = &list, *gp, *next;
+	int n;
 
 	if (bound < GFREE_WARM_MIN)
 		bound = GFREE_WARM_MIN;
 	if (atomic_load(&gfi_sched.ngfreewarm) <= 2 * bound)
 		return;
-	pthread_mutex_lock(&gfi_sched.lock);
-	want = gfi_sched.ngfreewarm - bound;
-	while ((gp = gfree_global_pop_locked(true))) {
-		gp->schedlink = list;
-		list = gp;
+	/* The whole warm list, taken and given back in O(1) under the
+	 * lock; the syscalls and the walks outside it. */
+	gfi_lock(&gfi_sched.gfreelock);
+	n = gfi_sched.ngfreewarm;
+	want = n - bound;
+	batches = gfi_sched.gfree;
+	gfi_sched.gfree = NULL;
+	gfi_sched.ngfreewarm = 0;
+	gfi_sched.ngfree -= n;
+	gfi_unlock(&gfi_sched.gfreelock);
+	for (gp = batches; gp; gp = next) {	/* one list of them all */
+		next = gp->gfree_batch;
+		*tail = gp;
+		while (*tail)
+			tail = &(*tail)->schedlink;
 	}
-	pthread_mutex_unlock(&gfi_sched.lock);
-	/* The syscalls outside the lock. */
 	list = gfi_stack_release(list, want);
-	pthread_mutex_lock(&gfi_sched.lock);
 	for (gp = list; gp; gp = next) {
 		next = gp->schedlink;
-		gfree_global_push_locked(gp);
+		chain_add(gp->stack_warm ? &warm : &cold, gp);
 	}
-	pthread_mutex_unlock(&gfi_sched.lock);
+	gfi_lock(&gfi_sched.gfreelock);
+	chain_push_locked(&warm, true);
+	chain_push_locked(&cold, false);
+	gfi_unlock(&gfi_sched.gfreelock);
 }
 
-/* Move half of one of p's lists to the global ones (p's owner). */
-static void gfree_spill(gfi_g **list, int *n)
+/*
+ * Move all but GFREE_BATCH of one of p's lists (warm or cold: all its
+ * Gs are) to the global one of its kind, as one batch (p's owner).
+ */
+static void gfree_spill(gfi_g **list, int *n, bool warm)
 {
-	pthread_mutex_lock(&gfi_sched.lock);
-	while (*n > GFREE_LOCAL / 2) {
-		gfi_g *gp = *list;
+	gfi_g *first = *list, *last = first;
+	int k = *n - GFREE_BATCH, i;
 
-		*list = gp->schedlink;
-		(*n)--;
-		gfree_global_push_locked(gp);
-	}
-	pthread_mutex_unlock(&gfi_sched.lock);
-	gfree_scavenge();
+	for (i = 1; i < k; i++)		/* the cut, without the lock */
+		last = last->schedlink;
+	*list = last->schedlink;
+	last->schedlink = NULL;
+	*n -= k;
+	gfi_lock(&gfi_sched.gfreelock);
+	gfree_push_batch_locked(first, k, warm);
+	gfi_unlock(&gfi_sched.gfreelock);
+	if (warm)
+		gfree_scavenge();
 }
 
 static void gfput(struct gfi_p *p, gfi_g *gp)
@@ -187,65 +266,69 @@ static void gfput(struct gfi_p *p, gfi_g *gp)
 		/* A stack of its own size goes back to the kernel; the G
 		 * waits for the next gf_go_attr with a stack size. */
 		gfi_stack_free(gp);
-		pthread_mutex_lock(&gfi_sched.lock);
+		gfi_lock(&gfi_sched.gfreelock);
 		gp->schedlink = gfi_sched.gfree_nostack;
 		gfi_sched.gfree_nostack = gp;
-		pthread_mutex_unlock(&gfi_sched.lock);
+		gfi_unlock(&gfi_sched.gfreelock);
 		return;
 	}
 	if (gp->stack_warm) {
 		gp->schedlink = p->gfree;
 		p->gfree = gp;
 		if (++p->ngfree >= GFREE_LOCAL)
-			gfree_spill(&p->gfree, &p->ngfree);
+			gfree_spill(&p->gfree, &p->ngfree, true);
 	} else {
 		gp->schedlink = p->gfreecold;
 		p->gfreecold = gp;
 		if (++p->ngfreecold >= GFREE_LOCAL)
-			gfree_spill(&p->gfreecold, &p->ngfreecold);
+			gfree_spill(&p->gfreecold, &p->ngfreecold, false);
 	}
 }
 
 /*
- * Refill p's lists from the global ones up to half of GFREE_LOCAL, warm
- * first. p's owner. warm_only: p's warm list alone, up to half of
- * GFREE_LOCAL whatever p's cold list holds (p's warm list empty).
- * Otherwise both lists are empty.
+ * Refill an empty list of p's from the global ones: one batch, warm
+ * first (p's owner). warm_only: p's warm list is empty, and only a warm
+ * batch will do, whatever p's cold list holds. Otherwise both of p's
+ * lists are empty.
  */
 static void gfree_refill(struct gfi_p *p, bool warm_only)
 {
 	gfi_g *gp;
+	int n;
 
-	pthread_mutex_lock(&gfi_sched.lock);
-	while ((warm_only ? 0 : p->ngfreecold) + p->ngfree < GFREE_LOCAL / 2) {
-		gp = gfree_global_pop_locked(true);
-		if (!gp && !warm_only)
-			gp = gfree_global_pop_locked(false);
-		if (!gp)
-			break;
-		if (gp->stack_warm) {
-			gp->schedlink = p->gfree;
-			p->gfree = gp;
-			p->ngfree++;
-		} else {
-			gp->schedlink = p->gfreecold;
-			p->gfreecold = gp;
-			p->ngfreecold++;
-		}
+	gfi_lock(&gfi_sched.gfreelock);
+	gp = gfree_pop_batch_locked(true, &n);
+	if (!gp && !warm_only)
+		gp = gfree_pop_batch_locked(false, &n);
+	gfi_unlock(&gfi_sched.gfreelock);
+	if (!gp)
+		return;
+	if (gp->stack_warm) {
+		p->gfree = gp;
+		p->ngfree = n;
+	} else {
+		p->gfreecold = gp;
+		p->ngfreecold = n;
 	}
-	pthread_mutex_unlock(&gfi_sched.lock);
 }
 
 static gfi_g *gfget(struct gfi_p *p)
 {
 	gfi_g *gp;
+	int n;
 
 	if (!p) {
-		pthread_mutex_lock(&gfi_sched.lock);
-		gp = gfree_global_pop_locked(false);
-		if (!gp)
-			gp = gfree_global_pop_locked(true);
-		pthread_mutex_unlock(&gfi_sched.lock);
+		bool warm = false;
+
+		gfi_lock(&gfi_sched.gfreelock);
+		gp = gfree_pop_batch_locked(false, &n);
+		if (!gp) {
+			warm = true;
+			gp = gfree_pop_batch_locked(true, &n);
+		}
+		if (gp && n > 1)	/* the rest of its batch goes back */
+			gfree_push_batch_locked(gp->schedlink, n - 1, warm);
+		gfi_unlock(&gfi_sched.gfreelock);
 		return gp;
 	}
 	if (!p->gfree && !p->gfreecold && gfi_sched.ngfree)
@@ -472,11 +555,11 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	if (size == 0 || size == gfi_sched.stack_size)
 		gp = gfget(p);
 	if (!gp) {
-		pthread_mutex_lock(&gfi_sched.lock);
+		gfi_lock(&gfi_sched.gfreelock);
 		gp = gfi_sched.gfree_nostack;
 		if (gp)
 			gfi_sched.gfree_nostack = gp->schedlink;
-		pthread_mutex_unlock(&gfi_sched.lock);
+		gfi_unlock(&gfi_sched.gfreelock);
 	}
 	if (!gp) {
 		gp = allg_new();
@@ -489,10 +572,10 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 		int e = errno;
 
 		/* Keep the bare G for a later gf_go. */
-		pthread_mutex_lock(&gfi_sched.lock);
+		gfi_lock(&gfi_sched.gfreelock);
 		gp->schedlink = gfi_sched.gfree_nostack;
 		gfi_sched.gfree_nostack = gp;
-		pthread_mutex_unlock(&gfi_sched.lock);
+		gfi_unlock(&gfi_sched.gfreelock);
 		errno = e;
 		return -1;
 	}

@@ -244,7 +244,11 @@ struct gf_fiber {
 	int64_t waitsince;		/* CLOCK_MONOTONIC_COARSE ns */
 	void *waitobj;			/* object waited on */
 	_Atomic uint32_t selectdone;	/* the winner of a select/deadline */
-	void *param;			/* sudog that woke a select, or NULL */
+	uint32_t gfree_batchn;		/* dead, first of a batch: its size */
+	union {
+		void *param;		/* sudog that woke a select, or NULL */
+		struct gf_fiber *gfree_batch;	/* dead: next batch (fiber.c) */
+	};
 
 	struct gfibers_slot *slot;	/* registry slot, NULL: unregistered */
 	uint32_t allg_idx;		/* index in allgs, = slot number */
@@ -356,8 +360,15 @@ struct gfi_sched {
 	struct gfi_m *midle;		/* idle Ms */
 	int nmidle;
 	int mcount;			/* Ms created (sysmon excluded) */
-	gfi_g *gfree;			/* global free Gs, warm stacks */
-	gfi_g *gfreecold;		/* global free Gs, cold stacks */
+	/*
+	 * The global free Gs (fiber.c), under a lock of their own (a
+	 * gfi_lock): spawning and exiting fibers take it, and with the run
+	 * queue's lock they contended for one pthread mutex, whose waits
+	 * slept in futex (81,000 calls for a million spawned fibers).
+	 */
+	int gfreelock;
+	gfi_g *gfree;			/* warm stacks */
+	gfi_g *gfreecold;		/* cold stacks */
 	_Atomic int ngfree;		/* both; read without the lock */
 	_Atomic int ngfreewarm;		/* warm: bounded (fiber.c) */
 	gfi_g *gfree_nostack;		/* free Gs whose own-size stack went */
