@@ -37,7 +37,7 @@
  * counts cannot see stop a judgment:
  *  - an armed timer that delivers on c (c->ntimers, timer.c): it will
  *    send, whoever else holds c;
- *  - a fiber created and not yet settled (gfi_nfresh, fiber.c): it may
+ *  - a fiber created and not yet settled (gfi_sched.nfresh, fiber.c): it may
  *    be about to take the reference its creator handed it. The judgment
  *    is deferred (c on the deferred list, pinned) and made again once
  *    no fiber is fresh (chan_settled), so a true leak is still marked.
@@ -148,7 +148,7 @@ static bool defer_judgment_locked(gf_chan_t *c)
 {
 	bool still;
 
-	if (!atomic_load(&gfi_nfresh))
+	if (!atomic_load(&gfi_sched.nfresh))
 		return false;
 	if (c->deferred)
 		return true;
@@ -158,7 +158,7 @@ static bool defer_judgment_locked(gf_chan_t *c)
 	defer_list = c;
 	if (!atomic_load(&gfi_settled_hook))
 		atomic_store(&gfi_settled_hook, chan_settled);
-	still = atomic_load(&gfi_nfresh) != 0;
+	still = atomic_load(&gfi_sched.nfresh) != 0;
 	gfi_unlock(&defer_lock);
 	return still;
 }

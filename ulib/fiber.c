@@ -34,7 +34,6 @@
 
 GF_HIDDEN void gfi_main_exited(void);
 
-_Atomic long gfi_nfresh;
 void (*_Atomic gfi_settled_hook)(void);
 
 /* ---------------------------------------------------------- status */
@@ -202,7 +201,7 @@ static void chain_push_locked(struct gfree_chain *c, bool warm)
  */
 static void gfree_scavenge(void)
 {
-	long fresh = atomic_load(&gfi_nfresh), want;
+	long fresh = atomic_load(&gfi_sched.nfresh), want;
 	long bound = (atomic_load(&gfi_sched.ngoroutines) - fresh) / 4 + fresh;
 	struct gfree_chain warm = { 0 }, cold = { 0 };
 	gfi_g *batches, *list = NULL, **tail = &list, *gp, *next;
@@ -607,7 +606,7 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	/* main is handed nothing: never fresh */
 	gp->fresh = !is_main;
 	if (!is_main)
-		atomic_fetch_add(&gfi_nfresh, 1);
+		atomic_fetch_add(&gfi_sched.nfresh, 1);
 	atomic_store_explicit(&gp->status, GFIBERS_GRUNNABLE,
 			      memory_order_relaxed);
 	gfi_registry_claim(gp);
@@ -678,7 +677,7 @@ void gfi_after_switch(struct gfi_m *m)
 	/* Settled before a park's unlock runs: its own park is judged. */
 	if (prev->fresh && m->prev_action != PA_GLOBRUNQ) {
 		prev->fresh = 0;
-		settled = atomic_fetch_sub(&gfi_nfresh, 1) == 1;
+		settled = atomic_fetch_sub(&gfi_sched.nfresh, 1) == 1;
 	}
 	switch (m->prev_action) {
 	case PA_PARK: {

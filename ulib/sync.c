@@ -73,7 +73,7 @@ static void leak_check(const struct wq *w)
 
 	if (!lk->counted || lk->nplain == 0 || lk->refs > lk->nplain)
 		return;
-	if (atomic_load(&gfi_nfresh))
+	if (atomic_load(&gfi_sched.nfresh))
 		return;
 	gfi_mark_leaked(w->q);
 	if (w->q2)

@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 
 #include "gftest.h"
-#include "runtime.h"	/* gfi_nfresh: every fiber has run */
+#include "runtime.h"	/* gfi_sched.nfresh: every fiber has run */
 
 static gf_chan_t *never;
 static atomic_long woken;
@@ -95,7 +95,7 @@ static int comes_back_main(void *arg)
 		if (gf_go(park_forever_then_count, NULL) < 0)
 			break;
 	EXPECT_EQ(n, i);
-	while (atomic_load(&gfi_nfresh))	/* every one parked */
+	while (atomic_load(&gfi_sched.nfresh))	/* every one parked */
 		gf_yield();
 	r1 = rss_bytes();
 	EXPECT_EQ(0, gf_chan_close(never));

@@ -836,7 +836,7 @@ static void recycle_stacks(void)
 	hold = gf_chan_new(0, 0);
 	for (i = 0; i < n; i++)
 		gf_go(hold_then_exit, NULL);
-	while (gf_num_fibers() > 1 && gfi_nfresh)
+	while (gf_num_fibers() > 1 && gfi_sched.nfresh)
 		gf_yield();
 	gf_chan_close(hold);
 	while (gf_num_fibers() > 1)
