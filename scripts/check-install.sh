@@ -104,6 +104,15 @@ static() {
 	[[ $(./hello-static) == "gfiber $version sum 6" ]]
 }
 t "static: cc -static hello.c \$(pkg-config --static --cflags --libs gfiber), runs" static
+
+dlopened() {
+	cp "$top/scripts/pkgtest/dlopen.c" . &&
+	# shellcheck disable=SC2046
+	cc -Wall -Werror -o hello-dlopen dlopen.c $(pkg-config --cflags gfiber) -ldl &&
+	! readelf -d hello-dlopen | grep 'NEEDED.*libgfiber' >/dev/null &&
+	[[ $(./hello-dlopen "$prefix/lib/libgfiber.so.$major") == "dlopen gfiber $version: 2 fibers ran" ]]
+}
+t "dlopen: libgfiber.so.$major loaded late (initial-exec thread-locals), runs fibers" dlopened
 cd "$top" || exit 1
 
 manpage() {

@@ -36,7 +36,7 @@
 static _Atomic uint64_t chaos_seed;	/* 0: not read yet */
 static _Atomic uint32_t chaos_rate;
 static _Atomic uint32_t chaos_threads;	/* threads seeded so far */
-static __thread uint64_t chaos_rng;	/* 0: this thread not seeded */
+static __thread uint64_t chaos_rng GFI_TLS_IE;	/* 0: this thread not seeded */
 
 static uint64_t chaos_init(void)
 {

@@ -437,6 +437,15 @@ GF_HIDDEN extern struct gfi_sched gfi_sched;
 #define GF_NOIPA_BODY() do { } while (0)
 #endif
 
+/*
+ * The library's thread-locals, in the initial-exec model: one %fs-based
+ * load, where the shared library's default (dynamic) model calls
+ * __tls_get_addr on every access, and gfi_getm runs several times per
+ * switch. The cost is ~40 bytes of the static TLS surplus glibc keeps
+ * for libraries loaded by dlopen (docs/ulib.md).
+ */
+#define GFI_TLS_IE __attribute__((tls_model("initial-exec")))
+
 /* The M of this thread. GF_NOIPA: fibers migrate, never cache it. */
 GF_HIDDEN GF_NOIPA struct gfi_m *gfi_getm(void);
 GF_HIDDEN void gfi_setm(struct gfi_m *m);

@@ -49,7 +49,7 @@ struct gfi_sched gfi_sched = {
 	.lastpoll = 1,
 };
 
-static __thread struct gfi_m *tls_m;
+static __thread struct gfi_m *tls_m GFI_TLS_IE;
 
 GF_API GF_NOIPA int *gf_errno_location(void)
 {
@@ -606,7 +606,7 @@ void gfi_handoffp(struct gfi_p *p)
  * A thread that starts before its own count is seen only errs on the
  * silent side.
  */
-static __thread bool tls_own;		/* a thread the runtime started */
+static __thread bool tls_own GFI_TLS_IE;		/* a thread the runtime started */
 
 void gfi_thread_own(void)
 {

@@ -407,7 +407,7 @@ void gfi_stack_check_pad(gfi_g *gp)
 	 * bench/RESULTS.md), into a per-thread buffer ~3 us. Nothing
 	 * switches fibers inside this function, so one per thread does.
 	 */
-	static __thread unsigned char vec[PAD_PAGES];
+	static __thread unsigned char vec[PAD_PAGES] GFI_TLS_IE;
 	size_t i, k;
 
 	if (gp->stack_guarded || !gp->stack_lo)
