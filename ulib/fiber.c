@@ -597,6 +597,7 @@ int64_t gfi_go(void (*fn)(void *), void *arg, const gf_attr_t *attr,
 	gp->waitreason = 0;
 	gp->waitpc = 0;
 	gp->waitobj = NULL;
+	gp->param = NULL;	/* held a free-list link while dead */
 	gp->m = NULL;
 	gp->sp = NULL;		/* first frame when first run: gfi_gprepare */
 #ifdef GF_TSAN
