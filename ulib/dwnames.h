@@ -134,6 +134,15 @@ static int dwn_symbolize(Dwfl *dwfl, uint64_t pc, bool retaddr,
 	symname = DW(dwfl_module_addrinfo)(m, a, &off, &sym, NULL, NULL, NULL);
 
 	cu = DW(dwfl_module_addrdie)(m, a, &bias);
+	/*
+	 * libdwfl takes an address in a gap between two .debug_aranges
+	 * sets for the set below it, so the CU it names may not hold the
+	 * address at all (a gcc-built constructor in .text.startup, placed
+	 * below clang-built code that has no aranges, took the whole
+	 * program's addresses): a CU whose ranges say no is not the one.
+	 */
+	if (cu && DW(dwarf_haspc)(cu, a - bias) == 0)
+		cu = NULL;
 	if (!cu) {
 		/*
 		 * libdw trusts .debug_aranges when there is one, and clang
