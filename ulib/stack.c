@@ -237,12 +237,11 @@ static _Atomic bool vectored_refused;
 /*
  * process_madvise(MADV_DONTNEED) of n ranges of the caller's memory:
  * returns the bytes the kernel took, from the first range on (0: none,
- * or refused). Leaves errno as it was: this runs on the exit path of one
- * fiber, after the switch, where the next fiber's errno is live.
+ * or refused).
  */
 static size_t release_vectored(const struct iovec *iov, int n)
 {
-	int e = errno, pidfd;
+	int pidfd;
 	long r = -1;
 
 	if (atomic_load_explicit(&vectored_refused, memory_order_relaxed))
@@ -261,7 +260,6 @@ static size_t release_vectored(const struct iovec *iov, int n)
 	if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
 		atomic_store_explicit(&vectored_refused, true,
 				      memory_order_relaxed);
-	errno = e;
 	return r > 0 ? (size_t)r : 0;
 }
 
@@ -296,13 +294,11 @@ static long release_flush(struct release_batch *b)
 	for (i = 0; i < b->n; i++) {
 		const struct iovec *v = &b->iov[i];
 		bool taken = done >= v->iov_len;
-		int e = errno;
 
 		done = taken ? done - v->iov_len : 0;
 		if (!taken)
 			taken = !madvise(v->iov_base, v->iov_len,
 					 MADV_DONTNEED);
-		errno = e;
 		kept += range_mark(b->run[i], v, taken);
 	}
 	b->n = 0;
@@ -335,6 +331,9 @@ gfi_g *gfi_stack_release(gfi_g *list, long want)
 	gfi_g *run1, *run, *last;
 	struct release_batch batch = { 0, 1, &iov1, &run1 }, *b = &batch;
 	long min, len, warm;
+	/* Left as it was: this runs on the exit path of one fiber, after
+	 * the switch, where the next fiber's errno is live. */
+	int e = errno;
 
 	if (mem) {
 		b->cap = RELEASE_BATCH;
@@ -360,6 +359,7 @@ gfi_g *gfi_stack_release(gfi_g *list, long want)
 		want += release_flush(b);
 	}
 	free(mem);
+	errno = e;
 	return list;
 }
 

@@ -109,12 +109,12 @@ TEST(fp_control_is_per_context_mxcsr_always_loaded)
  */
 static int zen(void)
 {
-	unsigned int a, b = 0, c = 0, d = 0;
+	unsigned int a, regs[3] = { 0 };	/* ebx, edx, ecx: the vendor */
+	char v[13] = "";
 
-	if (!__get_cpuid(0, &a, &b, &c, &d))
-		return 0;
-	return (b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||
-	       (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975);
+	if (__get_cpuid(0, &a, &regs[0], &regs[2], &regs[1]))
+		memcpy(v, regs, 12);
+	return !strcmp(v, "AuthenticAMD") || !strcmp(v, "HygonGenuine");
 }
 
 /* With GFT_MXCSR_PROBE set, this program prints the way it got and
