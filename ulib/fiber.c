@@ -365,6 +365,39 @@ static void stack_swap(gfi_g *a, gfi_g *b)
 	b->stack_warm = warm;
 }
 
+/*
+ * gp is about to run on a cold stack and p has no warm one to trade:
+ * its top is populated in one call with those of more stacks that are
+ * about to be run on (stack.c says why one call: a fault each costs
+ * 15x more in a VM). Which: the cold stacks of p's dead Gs, which go to
+ * p's warm list (the next first runs trade for them), then the arena's
+ * next slots (the next gf_go's carve them warm). As many as one in
+ * eight of the live fibers, up to GFI_POPULATE_MAX: a program with
+ * few fibers populates no more than it runs on, one whose fibers
+ * multiply pays one call per batch. Nothing taken from another P, and
+ * nothing already warm is touched.
+ */
+static void stacks_populate(struct gfi_p *p, gfi_g *gp)
+{
+	struct gfi_populate *b = &p->m->populate;
+	long want = atomic_load_explicit(&gfi_sched.ngoroutines,
+					 memory_order_relaxed) / 8;
+	int n = 1, i;
+
+	if (want > GFI_POPULATE_MAX)
+		want = GFI_POPULATE_MAX;
+	b->gs[0] = gp;
+	while (n < want && p->gfreecold) {
+		b->gs[n++] = p->gfreecold;
+		p->gfreecold = p->gfreecold->schedlink;
+		p->ngfreecold--;
+	}
+	gfi_stack_populate(b, n, (int)(want - n));
+	/* warm ones to p's warm list, any the kernel refused back */
+	for (i = 1; i < n; i++)
+		gfput(p, b->gs[i]);
+}
+
 void gfi_gprepare(struct gfi_p *p, gfi_g *gp)
 {
 	gfi_g *w;
@@ -389,6 +422,8 @@ void gfi_gprepare(struct gfi_p *p, gfi_g *gp)
 		p->ngfree--;
 		stack_swap(gp, w);
 		gfput(p, w);
+	} else if (gp->stack_arena && !gp->stack_warm) {
+		stacks_populate(p, gp);
 	}
 	gp->sp = gf_ctx_make(gp->stack_hi, gfi_fiber_main, gp);
 	gp->stack_warm = 1;

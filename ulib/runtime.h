@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "gfiber.h"
 #include "ctx.h"
@@ -319,6 +320,16 @@ struct gfi_p {
 } __attribute__((aligned(64)));
 
 /* struct gfi_m - a thread running fibers. */
+/* Stack tops populated in one call at most (gfi_stack_populate). */
+#define GFI_POPULATE_MAX 64
+
+/* gfi_gprepare's scratch for gfi_stack_populate, off the stack it runs
+ * on (a fiber's, maybe small and nearly full). */
+struct gfi_populate {
+	gfi_g *gs[GFI_POPULATE_MAX];
+	struct iovec iov[GFI_POPULATE_MAX];
+};
+
 struct gfi_m {
 	void *g0_sp;			/* the scheduler context while away */
 	gfi_g *curg;			/* G running, NULL on g0 */
@@ -347,6 +358,8 @@ struct gfi_m {
 	const void *g0_stack_lo;
 	size_t g0_stack_size;
 	void *g0_tsan_fiber;
+
+	struct gfi_populate populate;
 };
 
 /* ---------------------------------------------------------- scheduler */
@@ -782,6 +795,13 @@ GF_HIDDEN void gfi_stack_free(gfi_g *gp);
  * (schedlink) of dead Gs to the kernel, longest runs of neighbours
  * first; returns the list, sorted by address. */
 GF_HIDDEN gfi_g *gfi_stack_release(gfi_g *list, long want);
+/*
+ * Populate the top pages of the stacks of b->gs[0 .. n) (arena stacks,
+ * the caller's to run or hand out) and of up to ahead slots of the
+ * arena not yet handed out, in one call where the kernel takes it so;
+ * marks warm those of b->gs it populated and returns their count.
+ */
+GF_HIDDEN int gfi_stack_populate(struct gfi_populate *b, int n, int ahead);
 /* Fatal error: gp's stack overflowed (how: what showed it). */
 GF_HIDDEN __attribute__((noreturn, cold)) void
 gfi_stack_overflow(gfi_g *gp, const char *how);

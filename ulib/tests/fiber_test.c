@@ -809,6 +809,81 @@ TEST(stack_overflow_into_unguarded_pad)
 #endif
 }
 
+/* process_madvise refused (EPERM), madvise(advice) as by a kernel that
+ * does not know it (EINVAL); other madvise calls pass. */
+static void refuse_advice(struct __test_metadata *_metadata, int advice)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_madvise, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_madvise, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,	/* low half, LE */
+			 offsetof(struct seccomp_data, args[2])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)advice, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	ASSERT_EQ(0, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog));
+	ASSERT_EQ(-1, madvise(p, (size_t)pg, advice));
+	ASSERT_EQ(EINVAL, errno);
+	munmap(p, (size_t)pg);
+}
+
+/*
+ * Where the kernel has guard markers (Linux 6.13), every arena stack
+ * gets a real guard, whatever the mprotect budget: the same write into
+ * the pad of a stack beyond it (budget 1: main's stack takes it) faults
+ * at once, while the fiber runs, instead of being found at its exit.
+ */
+static void pad_child_budget_1(void)
+{
+	setenv("GF_PROCS", "1", 1);
+	setenv("GF_GUARD_STACKS", "1", 1);
+	gf_main(pad_main, NULL);
+}
+
+static void overflow_beyond_budget(struct __test_metadata *_metadata)
+{
+	char out[8192];
+	bool markers = gft_kernel_guard_markers();
+	int st = gft_fork_capture(pad_child_budget_1, out, sizeof(out));
+
+	TH_LOG("guard markers: %s; child said: %.300s",
+	       markers ? "yes" : "no", out);
+#ifdef GFT_ASAN
+	ASSERT_TRUE(WIFSIGNALED(st) || WEXITSTATUS(st) != 0);
+#else
+	ASSERT_TRUE(WIFSIGNALED(st));
+	EXPECT_EQ(SIGABRT, WTERMSIG(st));
+	EXPECT_NE(NULL, strstr(out, markers ?
+		  "stack overflow in fiber 2 (pad-writer): guard page hit" :
+		  "stack overflow in fiber 2 (pad-writer): "
+		  "pad below the stack written"));
+#endif
+}
+
+TEST(stack_overflow_beyond_budget_hits_guard_marker)
+{
+	overflow_beyond_budget(_metadata);
+}
+
+/* A kernel without guard markers (before 6.13): the pad check at exit. */
+TEST(stack_overflow_beyond_budget_without_guard_markers)
+{
+	refuse_advice(_metadata, 102);	/* MADV_GUARD_INSTALL */
+	overflow_beyond_budget(_metadata);
+}
+
 /*
  * Overflow detection on stacks that were recycled: warm ones traded
  * between fibers and cold ones returned to the kernel (more dead fibers
@@ -1067,6 +1142,153 @@ TEST(stack_release_refused_range_without_process_madvise)
 {
 	refuse_process_madvise(_metadata);
 	release_refused_range(_metadata);
+}
+
+/*
+ * Fresh stacks are populated in batches: a fiber that starts on a fresh
+ * stack while fibers multiply gets the tops of the arena's next slots
+ * populated with its own, in one call, so that the fibers created next
+ * start on resident pages (in a VM a first touch each costs 15x more:
+ * stack.c). Where the kernel refuses MADV_POPULATE_WRITE (before 5.14,
+ * or a seccomp filter as below) they fault their pages in as before, and
+ * run the same.
+ */
+#define POP_N 1024
+#define POP_FROM 512	/* a batch is an eighth of the live fibers, <= 64 */
+
+static void signal_then_hold(void *arg)
+{
+	(void)arg;
+	gf_waitgroup_done(&wg);
+	gf_chan_recv(hold, NULL);
+}
+
+static int populate_main(void *arg)
+{
+	GFT_FIBER;
+	bool populated = (bool)(uintptr_t)arg;
+	long i, checked = 0, resident = 0;
+
+	hold = gf_chan_new(0, 0);
+	for (i = 0; i < POP_N; i++) {
+		int64_t id;
+		gfi_g *gp;
+
+		gf_waitgroup_add(&wg, 1);
+		id = gf_go(signal_then_hold, NULL);
+		ASSERT_GT(id, 0);
+		/* no G has exited: the new one is the newest, and one P
+		 * runs this creator, so it has not run yet */
+		gp = atomic_load(&gfi_sched.allgs)
+			[atomic_load(&gfi_sched.nallgs) - 1];
+		ASSERT_EQ(id, gp->id);
+		if (i >= POP_FROM) {
+			checked++;
+			resident += top_resident(gp);
+		}
+		gf_waitgroup_wait(&wg);		/* it ran, and parks */
+	}
+	TH_LOG("%ld of %ld fresh stacks resident before their first run",
+	       resident, checked);
+	if (populated) {	/* all but the one per batch that populated */
+		EXPECT_GE(resident, checked - checked / 16);
+	} else {
+		EXPECT_EQ(0, resident);
+	}
+	EXPECT_EQ(POP_N + 1, gf_num_fibers());
+	gf_chan_close(hold);
+	while (gf_num_fibers() > 1)
+		gf_yield();
+	gf_chan_unref(hold);
+	return 0;
+}
+
+/* Whether this kernel takes MADV_POPULATE_WRITE (5.14). */
+static bool kernel_populates(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool ok = p != MAP_FAILED &&
+		  !madvise(p, (size_t)pg, MADV_POPULATE_WRITE);
+
+	if (p != MAP_FAILED)
+		munmap(p, (size_t)pg);
+	return ok;
+}
+
+TEST(fresh_stacks_populated_in_batches)
+{
+	if (!kernel_populates())
+		SKIP(return, "this kernel has no MADV_POPULATE_WRITE");
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(populate_main, (void *)1);
+}
+
+TEST(fresh_stacks_fault_where_populate_is_refused)
+{
+	refuse_advice(_metadata, MADV_POPULATE_WRITE);
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(populate_main, (void *)0);
+}
+
+/*
+ * gfi_stack_populate itself: the tops it populates are resident and
+ * their Gs warm; a range the kernel refuses (unmapped here) and those
+ * after it stay cold, in one call or one madvise each; errno is left
+ * as it was (it runs where a fiber's errno is live).
+ */
+static int populate_range_main(void *arg)
+{
+	GFT_FIBER;
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t slot = 4 * (size_t)pg;
+	char *a = mmap(NULL, 4 * slot, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static struct gfi_populate b;
+	gfi_g g[4];
+	int i;
+
+	ASSERT_NE(MAP_FAILED, a);
+	memset(g, 0, sizeof(g));
+	for (i = 0; i < 4; i++) {
+		g[i].map_lo = a + i * slot;
+		g[i].stack_lo = g[i].map_lo + pg;
+		g[i].stack_hi = g[i].map_lo + slot;
+		g[i].stack_arena = 1;
+		b.gs[i] = &g[i];
+	}
+	ASSERT_EQ(0, munmap(g[2].stack_hi - pg, (size_t)pg));
+	errno = 4321;
+	EXPECT_EQ(2, gfi_stack_populate(&b, 4, 0));
+	EXPECT_EQ(4321, errno);
+	EXPECT_EQ(1, g[0].stack_warm);
+	EXPECT_EQ(1, g[1].stack_warm);
+	EXPECT_EQ(0, g[2].stack_warm);
+	EXPECT_EQ(0, g[3].stack_warm);
+	EXPECT_TRUE(top_resident(&g[0]));
+	EXPECT_TRUE(top_resident(&g[1]));
+	EXPECT_FALSE(top_resident(&g[3]));
+	munmap(a, 4 * slot);
+	(void)arg;
+	return 0;
+}
+
+TEST(stack_populate_refused_range)
+{
+	if (!kernel_populates())
+		SKIP(return, "this kernel has no MADV_POPULATE_WRITE");
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(populate_range_main, NULL);
+}
+
+TEST(stack_populate_refused_range_without_process_madvise)
+{
+	if (!kernel_populates())
+		SKIP(return, "this kernel has no MADV_POPULATE_WRITE");
+	refuse_process_madvise(_metadata);
+	setenv("GF_PROCS", "1", 1);
+	GFT_RUN(populate_range_main, NULL);
 }
 
 TEST_HARNESS_MAIN
