@@ -249,7 +249,9 @@ static bool runqputslow(struct gfi_p *p, gfi_g *gp, uint32_t h, uint32_t t)
 	return true;
 }
 
-void gfi_runqput_tail(struct gfi_p *p, gfi_g *gp)
+/* The ring was full (runtime.h's gfi_runqput_tail): half of it to the
+ * global queue, or, should a thief have made room meanwhile, the ring. */
+void gfi_runqput_slow(struct gfi_p *p, gfi_g *gp)
 {
 	uint32_t h, t;
 
@@ -268,7 +270,9 @@ void gfi_runqput_tail(struct gfi_p *p, gfi_g *gp)
 	}
 }
 
-static gfi_g *runqget(struct gfi_p *p)
+/* Inline in the switch paths, always: a call and its saved registers
+ * were 7 of a yield's 184 instructions. */
+static inline __attribute__((always_inline)) gfi_g *runqget(struct gfi_p *p)
 {
 	gfi_g *next = atomic_load_explicit(&p->runnext, memory_order_relaxed);
 	uint32_t h, t;
