@@ -297,16 +297,18 @@ int gfi_stack_populate(struct gfi_populate *b, int n, int ahead)
 	n = k;
 	/* The arena's next slots: claimed under the lock (whoever carves
 	 * them gets them warm), populated outside it. */
-	gfi_lock(&arena_lock);
-	at = arena_ready > arena_next ? arena_ready : arena_next;
-	for (; ahead > 0 && k < GFI_POPULATE_MAX && at < arena_end;
-	     ahead--, k++, at += slot) {
-		iov[k].iov_base = at + slot - pagesz;
-		iov[k].iov_len = pagesz;
+	if (ahead > 0 && k < GFI_POPULATE_MAX) {
+		gfi_lock(&arena_lock);
+		at = arena_ready > arena_next ? arena_ready : arena_next;
+		for (; ahead > 0 && k < GFI_POPULATE_MAX && at < arena_end;
+		     ahead--, k++, at += slot) {
+			iov[k].iov_base = at + slot - pagesz;
+			iov[k].iov_len = pagesz;
+		}
+		if (k > n)
+			arena_ready = at;
+		gfi_unlock(&arena_lock);
 	}
-	if (k > n)
-		arena_ready = at;
-	gfi_unlock(&arena_lock);
 	if (!k)
 		return 0;
 	done = k > 1 ? advise_vectored(iov, k, MADV_POPULATE_WRITE,
