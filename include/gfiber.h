@@ -119,10 +119,9 @@ typedef struct gf_fiber gf_fiber_t;
  *
  * The calling thread becomes the runtime's first thread. The runtime
  * reads, once: GF_PROCS (processors, default: online CPUs), GF_STACK_SIZE
- * (default fiber stack, bytes, default 64 KiB), GF_GUARD_STACKS (before
- * Linux 6.13, how many stacks get a real 64 KiB guard, default 8192; on
- * 6.13 and later all do; 0: none; overflow detection and its limits:
- * docs/ulib.md), GF_CTX_MXCSR=always|compare (read at load:
+ * (default fiber stack, bytes, default 64 KiB), GF_GUARD_STACKS (how many
+ * stacks get a real 64 KiB guard, default 8192; overflow detection and
+ * its limits: docs/ulib.md), GF_CTX_MXCSR=always|compare (read at load:
  * how a switch restores MXCSR; by CPU vendor otherwise),
  * GF_REQUIRE_KMOD=1 (fail when /dev/gfibers cannot be used),
  * GF_FAKE_TABLE=1 (without the device, register into a private table of

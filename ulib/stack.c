@@ -13,15 +13,15 @@
  *    of PAD_PAGES (64 KiB) plus the stack; a parked fiber that used
  *    little stack costs one resident page. The pad costs address space
  *    only: never touched, it has no page and no page table.
- *  - Where the kernel has guard markers (Linux 6.13), every pad of an
- *    arena gets them when the arena is mapped: a real guard for every
- *    stack, at no cost in VMAs. An overflow faults as soon as it
- *    touches the guard and the SIGSEGV handler reports the fiber's id
- *    and name.
- *  - Before 6.13, the pad of the first GF_GUARD_STACKS slots (default
- *    8192, about 16k VMAs, a quarter of the default limit) is made
- *    PROT_NONE instead: a real guard, as cheap in VMAs at 64 KiB as at
- *    one page. GF_GUARD_STACKS=0 turns both off.
+ *  - The pad of the first GF_GUARD_STACKS slots (default 8192, about
+ *    16k VMAs, a quarter of the default limit) is made PROT_NONE: a
+ *    real guard, as cheap in VMAs at 64 KiB as at one page. An overflow
+ *    faults as soon as it touches the guard and the SIGSEGV handler
+ *    reports the fiber's id and name. (Guard markers, Linux 6.13's
+ *    MADV_GUARD_INSTALL, would guard every stack at no VMA cost, but a
+ *    marked page cannot be read through /proc/PID/mem: gdb's gcore of
+ *    a live process then drops the whole arena from the core, and
+ *    every parked fiber's stack with it. Tried and measured, not kept.)
  *  - Beyond the budget the pad stays untouched and unprotected. Overflow
  *    is then detected after the fact: at every switch the stack pointer
  *    is checked against the stack's bottom, and at exit every page of
@@ -34,10 +34,9 @@
  *    is caught only if the fiber switches while it is live (the stack
  *    pointer check) or faults while its stack pointer is below its
  *    stack (the SIGSEGV handler looks at it). So: exact detection of
- *    frames up to 64 KiB for every stack on 6.13 and later, and before
- *    for the first 8192 live stacks (stacks are recycled, so a program
- *    with fewer live fibers always has guards), detection at exit
- *    beyond, and best effort for bigger frames.
+ *    frames up to 64 KiB for the first 8192 live stacks (stacks are
+ *    recycled, so a program with fewer live fibers always has guards),
+ *    detection at exit beyond, and best effort for bigger frames.
  *  - Stacks of other sizes are mapped one by one with a guard page
  *    (two VMAs each) and unmapped when their fiber exits.
  *  - Out of address space (RLIMIT_AS) or of VMAs (vm.max_map_count,
@@ -72,8 +71,7 @@ static size_t pagesz;
 static int arena_lock;
 static char *arena_next, *arena_end;	/* carve pointer of the arena */
 static char *arena_ready;	/* [arena_next, arena_ready): tops populated */
-static long guard_budget;		/* mprotect guards left */
-static bool guards_wanted;		/* GF_GUARD_STACKS is not 0 */
+static long guard_budget;		/* real guard pages left */
 
 void gfi_stack_init(void)
 {
@@ -81,7 +79,6 @@ void gfi_stack_init(void)
 
 	pagesz = (size_t)sysconf(_SC_PAGESIZE);
 	guard_budget = s && *s ? atol(s) : 8192;
-	guards_wanted = guard_budget != 0;
 	gfi_sched.stack_size = (gfi_sched.stack_size + pagesz - 1) &
 			       ~(pagesz - 1);
 	if (gfi_sched.stack_size < 4 * pagesz)
@@ -122,61 +119,6 @@ static size_t advise_vectored(const struct iovec *iov, int n, int advice,
 	if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM))
 		atomic_store_explicit(refused, true, memory_order_relaxed);
 	return r > 0 ? (size_t)r : 0;
-}
-
-/*
- * Guard markers (MADV_GUARD_INSTALL, Linux 6.13): a page-table entry
- * that faults like PROT_NONE, in a mapping of its own no more: so every
- * pad of an arena is a real guard, at no cost in mappings, and the
- * mprotect budget (and with it the exit check of unguarded pads) is
- * only for kernels without them. Installed for a whole arena when it is
- * mapped, in one call where the kernel takes it so: 64 pads, ~130 us,
- * where 64 mprotect calls took ~270 us and 64-128 mappings (and the
- * mmap lock for writing, which stalls every page fault of the process).
- * The markers stay through MADV_DONTNEED (a released run of stacks
- * keeps its guards) and fork; munmap, never done to an arena, removes
- * them.
- */
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-
-static bool arena_marked;		/* every pad of it has its markers */
-static bool markers_refused;		/* before 6.13 (arena_lock) */
-static _Atomic bool vectored_guard_refused;
-static struct iovec mark_iov[ARENA_STACKS];	/* arena_lock */
-
-/* Guard markers on every pad of the arena at p (arena_lock held). */
-static bool arena_mark(char *p, size_t slot, size_t pad)
-{
-	size_t done;
-	int i;
-
-	if (markers_refused)
-		return false;
-	for (i = 0; i < ARENA_STACKS; i++) {
-		mark_iov[i].iov_base = p + (size_t)i * slot;
-		mark_iov[i].iov_len = pad;
-	}
-	done = advise_vectored(mark_iov, ARENA_STACKS, MADV_GUARD_INSTALL,
-			       &vectored_guard_refused);
-	for (i = 0; i < ARENA_STACKS; i++) {
-		if (done >= pad) {
-			done -= pad;
-			continue;
-		}
-		done = 0;
-		if (madvise(mark_iov[i].iov_base, pad, MADV_GUARD_INSTALL)) {
-			/* EINVAL: no such advice, before 6.13. Otherwise
-			 * (ENOMEM: no page table) this arena's stacks get
-			 * mprotect guards within the budget, as before;
-			 * the markers made stay, harmless. */
-			if (errno == EINVAL)
-				markers_refused = true;
-			return false;
-		}
-	}
-	return true;
 }
 
 static int stack_map_single(gfi_g *gp, size_t size)
@@ -235,12 +177,11 @@ int gfi_stack_alloc(gfi_g *gp, size_t size)
 		madvise(p, slot * ARENA_STACKS, MADV_NOHUGEPAGE);
 		arena_next = arena_ready = p;
 		arena_end = p + slot * ARENA_STACKS;
-		arena_marked = guards_wanted && arena_mark(p, slot, pad);
 	}
 	p = arena_next;
 	gp->stack_warm = p < arena_ready;
-	gp->stack_guarded = arena_marked;
-	if (!arena_marked && guard_budget > 0) {
+	gp->stack_guarded = 0;
+	if (guard_budget > 0) {
 		/*
 		 * Within the budget a stack gets a real guard or is not
 		 * handed out: when the split is refused (vm.max_map_count),
@@ -552,7 +493,7 @@ void gfi_stack_check_pad(gfi_g *gp)
 	size_t i, k;
 
 	if (gp->stack_guarded || !gp->stack_lo)
-		return;		/* mprotect or markers: faults at once */
+		return;
 	if (mincore(gp->map_lo, (size_t)(gp->stack_lo - gp->map_lo), vec))
 		return;		/* cannot tell: no check, no fault */
 	for (i = 0; i < PAD_PAGES; i++) {

@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,23 +74,6 @@ static struct __test_metadata *gft_md;
 /* In a fiber: declare the _metadata the EXPECT_* macros use. */
 #define GFT_FIBER \
 	struct __test_metadata *_metadata __attribute__((unused)) = gft_md
-
-/*
- * Whether this kernel has guard markers (MADV_GUARD_INSTALL, 6.13): the
- * runtime then gives every arena stack a real guard, at no cost in
- * mappings (ulib/stack.c).
- */
-static inline bool gft_kernel_guard_markers(void)
-{
-	long pg = sysconf(_SC_PAGESIZE);
-	void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	bool ok = p != MAP_FAILED && !madvise(p, (size_t)pg, 102);
-
-	if (p != MAP_FAILED)	/* 102: MADV_GUARD_INSTALL */
-		munmap(p, (size_t)pg);
-	return ok;
-}
 
 static inline int gft_main(struct __test_metadata *md, int (*fn)(void *),
 			   void *arg)

@@ -207,7 +207,6 @@ struct maps {
 	long max;		/* vm.max_map_count */
 	void **pages;		/* the pages mapped to reach it */
 	long n;
-	bool markers;		/* arena stacks guarded without mappings */
 };
 
 /*
@@ -255,13 +254,9 @@ static int maps_main(void *arg)
 	EXPECT_LT(m->n, m->max);
 	/*
 	 * A few VMAs back: some guards may be made, then a guard's split
-	 * (or a new arena, or a stack of its own) is refused. With guard
-	 * markers (6.13) an arena's stacks cost no mapping, and 4 would
-	 * make an arena and a stack of its own: none back, and what is
-	 * left of the arena goes, then the next arena is refused.
+	 * (or a new arena, or a stack of its own) is refused.
 	 */
-	if (!m->markers)
-		maps_release(m, m->n - 4);
+	maps_release(m, m->n - 4);
 	n = spawn_refused(&e, &big, n);
 
 	maps_release(m, 0);
@@ -273,7 +268,6 @@ TEST(max_map_count_spawn_fails_then_recovers)
 {
 	struct maps m = {
 		.max = proc_long("/proc/sys/vm/max_map_count", NULL),
-		.markers = gft_kernel_guard_markers(),
 	};
 
 #ifdef GFT_TSAN
