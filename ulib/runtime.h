@@ -319,7 +319,6 @@ struct gfi_p {
 	uint64_t rand;			/* steal order, select order */
 } __attribute__((aligned(64)));
 
-/* struct gfi_m - a thread running fibers. */
 /* Stack tops populated in one call at most (gfi_stack_populate). */
 #define GFI_POPULATE_MAX 64
 
@@ -330,6 +329,7 @@ struct gfi_populate {
 	struct iovec iov[GFI_POPULATE_MAX];
 };
 
+/* struct gfi_m - a thread running fibers. */
 struct gfi_m {
 	void *g0_sp;			/* the scheduler context while away */
 	gfi_g *curg;			/* G running, NULL on g0 */
