@@ -368,8 +368,9 @@ static void stack_swap(gfi_g *a, gfi_g *b)
 /*
  * gp is about to run on a cold stack and p has no warm one to trade:
  * its top is populated in one call with those of more stacks that are
- * about to be run on (stack.c says why one call: a fault each costs
- * 15x more in a VM). Which: the cold stacks of p's dead Gs, which go to
+ * about to be run on (stack.c says why one call: in a VM a guest
+ * fault costs 15x a page of a batch; the hypervisor's ~10 us at the
+ * first touch stays either way). Which: the cold stacks of p's dead Gs, which go to
  * p's warm list (the next first runs trade for them), then the arena's
  * next slots (the next gf_go's carve them warm). As many as one in
  * eight of the live fibers, up to GFI_POPULATE_MAX: a program with
